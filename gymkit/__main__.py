@@ -1,0 +1,3 @@
+from gymkit.cli import main
+
+main()

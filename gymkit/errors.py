@@ -1,0 +1,56 @@
+"""One exception hierarchy for the library; the CLI turns these into one-line messages."""
+
+from __future__ import annotations
+
+__all__ = [
+    "GymkitError",
+    "InvalidDataError",
+    "InvalidServerConfigError",
+    "ServerLoadError",
+    "ServerNotFoundError",
+    "UserError",
+]
+
+
+class GymkitError(Exception):
+    """Base class: anything gymkit raises on purpose.
+
+    ``hint`` is an optional next step shown under the message.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UserError(GymkitError):
+    """Bad input from the person at the keyboard: a flag, a name, a path."""
+
+
+class ServerNotFoundError(UserError, LookupError):
+    """No resource server by that name or path."""
+
+
+class InvalidServerConfigError(UserError, ValueError):
+    """A configs/*.yaml that does not follow the NeMo Gym config shape."""
+
+
+class InvalidDataError(UserError, ValueError):
+    """A JSONL file with a row that does not parse or validate; names file and line."""
+
+    def __init__(self, path: object, line: int | None, problem: str, *, hint: str | None = None) -> None:
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        super().__init__(f"{where}: {problem}", hint=hint)
+        self.path = path
+        self.line = line
+        self.problem = problem
+
+
+class ServerLoadError(UserError):
+    """app.py could not be imported or defines no server instance."""
