@@ -1,0 +1,102 @@
+"""JSONL in and out: rows with their line numbers, one-line errors, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from gymkit.errors import InvalidDataError
+
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_jsonl",
+    "atomic_write_text",
+    "dumps",
+    "iter_rows",
+    "read_rows",
+    "validate_rows",
+    "validation_problem",
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON, the way rollouts files are written (non-str keys and numpy scalars allowed)."""
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+
+
+def iter_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, row)``; blank lines are skipped, anything else must be a JSON object."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InvalidDataError(path, None, f"cannot read: {exc.strerror}") from None
+    # Our own loop rather than jsonlines.Reader: errors found later (schema validation)
+    # must name the line, and the reader does not expose line numbers of good rows.
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                row = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise InvalidDataError(path, number, "not valid JSON") from None
+            if not isinstance(row, dict):
+                raise InvalidDataError(path, number, f"expected a JSON object, got {type(row).__name__}")
+            yield number, row
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    return [row for _, row in iter_rows(path)]
+
+
+def validation_problem(exc: ValidationError) -> str:
+    """The first field error of ``exc`` as ``field.path: message``."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "row"
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = "unknown key (not part of the Responses API request)"
+    elif err["type"] == "missing":
+        message = "required field is missing"
+    more = len(exc.errors()) - 1
+    return f"{loc}: {message}" + (f" (+{more} more)" if more > 0 else "")
+
+
+def validate_rows(path: Path, model: type[M]) -> Iterator[tuple[int, M]]:
+    """Yield ``(line_number, model)`` for every row, raising on the first that does not validate."""
+    for number, row in iter_rows(path):
+        try:
+            yield number, model.model_validate(row)
+        except ValidationError as exc:
+            raise InvalidDataError(path, number, validation_problem(exc)) from None
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so a reader sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_jsonl(path: Path, rows: Iterable[Any]) -> None:
+    atomic_write_bytes(path, b"".join(dumps(row) + b"\n" for row in rows))
