@@ -1,0 +1,266 @@
+"""Loading ``configs/NAME.yaml``: NeMo Gym's three-level server config.
+
+``<instance>: <server type>: <implementation>: {fields}``. A resources-server block needs
+a ``domain`` from :class:`Domain`; train and validation datasets need a ``license`` from
+:class:`DatasetLicense`. Errors name the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gymkit.errors import InvalidServerConfigError
+
+__all__ = [
+    "AgentConfig",
+    "DatasetConfig",
+    "DatasetLicense",
+    "Domain",
+    "ResourcesServerConfig",
+    "ServerConfigFile",
+    "ServerRef",
+    "find_config",
+    "load_config",
+]
+
+
+class Domain(StrEnum):
+    """Upstream's Domain enum: prefer a specific domain over ``agent``; ``other`` is the catch-all."""
+
+    MATH = "math"
+    CODING = "coding"
+    AGENT = "agent"
+    KNOWLEDGE = "knowledge"
+    INSTRUCTION_FOLLOWING = "instruction_following"
+    LONG_CONTEXT = "long_context"
+    SAFETY = "safety"
+    GAMES = "games"
+    TRANSLATION = "translation"
+    E2E = "e2e"
+    RLHF = "rlhf"
+    OTHER = "other"
+
+
+class DatasetLicense(StrEnum):
+    """The dataset licence names upstream accepts, spelled exactly as upstream spells them."""
+
+    APACHE_2_0 = "Apache 2.0"
+    MIT = "MIT"
+    CC_BY_4_0 = "Creative Commons Attribution 4.0 International"
+    CC_BY_SA_4_0_LONG = "Creative Commons Attribution-ShareAlike 4.0 International"
+    CC_BY_SA_4_0 = "CC BY-SA 4.0"
+    CC_BY_NC_3_0 = "CC BY-NC 3.0"
+    NVIDIA_INTERNAL = "NVIDIA Internal Use Only, Do Not Distribute"
+    NVIDIA_EVAL = "NVIDIA Evaluation Dataset License Agreement"
+    TBD = "TBD"
+    GPL_3_0 = "GNU General Public License v3.0"
+
+
+SERVER_TYPES = ("resources_servers", "responses_api_agents", "responses_api_models")
+
+
+class ServerRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["resources_servers", "responses_api_agents", "responses_api_models"]
+    name: str
+
+
+class DatasetConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    type: Literal["train", "validation", "example", "benchmark"]
+    jsonl_fpath: str
+    num_repeats: int = Field(default=1, ge=1)
+    license: DatasetLicense | None = None
+    source: dict[str, Any] | None = None
+    gitlab_identifier: dict[str, Any] | None = None
+    huggingface_identifier: dict[str, Any] | None = None
+    prepare_script: str | None = None
+    prompt_config: Any = None
+
+    @model_validator(mode="after")
+    def _license_for_training_data(self) -> DatasetConfig:
+        if self.type in ("train", "validation") and self.license is None:
+            raise ValueError(f"a license is required for the {self.type} dataset {self.name!r}")
+        return self
+
+
+class ResourcesServerConfig(BaseModel):
+    """Fields of a resources-server block; unknown keys are the server's own settings."""
+
+    model_config = ConfigDict(extra="allow")
+
+    entrypoint: str = "app.py"
+    domain: Domain
+    verified: bool = False
+    verified_url: str | None = None
+    description: str | None = None
+    value: str | None = None
+    host: str | None = None
+    port: int | None = None
+
+
+class AgentConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    entrypoint: str = "app.py"
+    resources_server: ServerRef
+    model_server: ServerRef
+    max_steps: int | None = Field(default=None, ge=1)
+    datasets: list[DatasetConfig] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    server_type: str
+    implementation: str
+    fields: ResourcesServerConfig | AgentConfig | dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ServerConfigFile:
+    path: Path
+    instances: tuple[Instance, ...]
+
+    @property
+    def resources_servers(self) -> list[Instance]:
+        return [i for i in self.instances if i.server_type == "resources_servers"]
+
+    @property
+    def agents(self) -> list[Instance]:
+        return [i for i in self.instances if i.server_type == "responses_api_agents"]
+
+    @property
+    def resources_server(self) -> ResourcesServerConfig:
+        """The first resources-server block (a server's own config has exactly one)."""
+        fields = self.resources_servers[0].fields
+        assert isinstance(fields, ResourcesServerConfig)
+        return fields
+
+    def datasets(self) -> list[DatasetConfig]:
+        return [d for agent in self.agents if isinstance(agent.fields, AgentConfig) for d in agent.fields.datasets]
+
+
+def _line_of(node: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at ``path`` (or its nearest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in path:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+            if match is None:
+                return line
+            key_node = next(k for k, v in node.value if v is match)
+            node, line = match, key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _fail(path: Path, root: yaml.Node | None, where: tuple[Any, ...], problem: str) -> InvalidServerConfigError:
+    line = _line_of(root, where)
+    field = ".".join(str(p) for p in where)
+    location = f"{path}:{line}" if line else str(path)
+    hint = None
+    if where and where[-1] == "domain":
+        hint = "allowed domains: " + ", ".join(d.value for d in Domain)
+    if where and where[-1] == "license":
+        hint = "allowed licences: " + "; ".join(lic.value for lic in DatasetLicense)
+    return InvalidServerConfigError(f"{location}: {field}: {problem}" if field else f"{location}: {problem}", hint=hint)
+
+
+def _pydantic_problem(error: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+    loc = tuple(p for p in error["loc"] if p != "__root__")
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "enum":
+        message = f"{error['input']!r} is not allowed; expected {error['ctx']['expected']}"
+    elif error["type"] == "missing":
+        message = "required field is missing"
+    elif error["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling)"
+    return loc, message
+
+
+def load_config(path: Path) -> ServerConfigFile:
+    """Parse and validate one config file; raise :class:`InvalidServerConfigError` naming file, line and field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidServerConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InvalidServerConfigError(f"{where}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict) or not data:
+        raise _fail(path, root, (), "expected a mapping of server instances (see configs/ of any reference server)")
+
+    instances: list[Instance] = []
+    for name, body in data.items():
+        if not isinstance(body, dict) or len(body) != 1:
+            raise _fail(path, root, (name,), f"expected exactly one server type key ({', '.join(SERVER_TYPES)})")
+        ((server_type, impls),) = body.items()
+        if server_type not in SERVER_TYPES:
+            raise _fail(
+                path, root, (name, server_type), f"unknown server type; expected one of {', '.join(SERVER_TYPES)}"
+            )
+        if not isinstance(impls, dict) or len(impls) != 1:
+            raise _fail(path, root, (name, server_type), "expected exactly one implementation entry")
+        ((impl, fields),) = impls.items()
+        fields = fields or {}
+        if not isinstance(fields, dict):
+            raise _fail(path, root, (name, server_type, impl), "expected a mapping of fields")
+        model = {"resources_servers": ResourcesServerConfig, "responses_api_agents": AgentConfig}.get(server_type)
+        parsed: ResourcesServerConfig | AgentConfig | dict[str, Any] = fields
+        if model is not None:
+            try:
+                parsed = model.model_validate(fields)
+            except ValidationError as exc:
+                loc, problem = _pydantic_problem(exc.errors()[0])
+                raise _fail(path, root, (name, server_type, impl, *loc), problem) from None
+        instances.append(Instance(name, server_type, impl, parsed))
+
+    names = {i.name for i in instances}
+    for inst in instances:
+        if isinstance(inst.fields, AgentConfig):
+            ref = inst.fields.resources_server
+            if ref.name not in names:
+                raise _fail(
+                    path,
+                    root,
+                    (inst.name, inst.server_type, inst.implementation, "resources_server", "name"),
+                    f"refers to {ref.name!r}, which this file does not define",
+                )
+    if not any(i.server_type == "resources_servers" for i in instances):
+        raise _fail(path, root, (), "no resources_servers block; a resource server config needs one")
+    return ServerConfigFile(path, tuple(instances))
+
+
+def find_config(server_dir: Path) -> Path:
+    """The server's config: ``configs/<folder name>.yaml``, else the only YAML in ``configs/``."""
+    configs = server_dir / "configs"
+    preferred = configs / f"{server_dir.name}.yaml"
+    if preferred.is_file():
+        return preferred
+    candidates = sorted(configs.glob("*.yaml")) if configs.is_dir() else []
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise InvalidServerConfigError(
+            f"{configs}: no config found", hint=f"create configs/{server_dir.name}.yaml (see any reference server)"
+        )
+    raise InvalidServerConfigError(f"{configs}: several YAML files and none named {preferred.name}")
