@@ -1,0 +1,172 @@
+"""Running servers under uvicorn: in the foreground, in a thread, or in a child process.
+
+The socket is bound before uvicorn starts (port 0 = the kernel picks a free port), so the
+URL is known without a race between "find a free port" and "listen on it".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import uvicorn
+
+from gymkit.errors import ServerLoadError
+
+__all__ = ["READY_PREFIX", "ServerProcess", "bind", "serve_forever", "serving_in_thread"]
+
+READY_PREFIX = "gymkit: serving"
+_READY = re.compile(rf"^{READY_PREFIX} (\S+) at (http://\S+)")
+
+
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ServerLoadError(f"cannot listen on {host}:{port}: {exc.strerror}", hint="choose another --port") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _config(app: Any) -> uvicorn.Config:
+    # One worker, no access log: a GRPO job sends thousands of requests a second and the
+    # log would cost more than the handlers.
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
+
+
+def serve_forever(app: Any, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    """Serve until interrupted; prints the ready line (``gymkit: serving NAME at URL``) first."""
+    sock = bind(host, port)
+    print(f"{READY_PREFIX} {name} at {url_of(sock)}", flush=True)
+    uvicorn.Server(_config(app)).run(sockets=[sock])
+
+
+@contextlib.contextmanager
+def serving_in_thread(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a background thread; yields the base URL."""
+    sock = bind(host, 0)
+    server = uvicorn.Server(_config(app))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.005)
+    try:
+        yield url_of(sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+class ServerProcess:
+    """A resource server in a child process (``gymkit serve DIR --port 0``).
+
+    A hung or crashing verify cannot take the caller down with it, and the child can be
+    killed. Use as a context manager; ``url`` is set once the server is ready.
+    """
+
+    def __init__(
+        self, server_dir: Path, *, python: str | None = None, timeout: float = 60.0, env: dict[str, str] | None = None
+    ) -> None:
+        self.server_dir = server_dir
+        self.python = python or sys.executable
+        self.timeout = timeout
+        self.env = env
+        self.url = ""
+        self._proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> ServerProcess:
+        cmd = [self.python, "-m", "gymkit", "serve", str(self.server_dir), "--host", "127.0.0.1", "--port", "0"]
+        env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+        # stderr goes to a file, not a pipe: a server that logs a traceback per failing
+        # request would otherwise fill the pipe and freeze.
+        self._stderr = tempfile.TemporaryFile(mode="w+t")
+        self._proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        ready = self._wait_ready()
+        if ready is None:
+            stderr = self._stop()
+            last = [line for line in stderr.splitlines() if line.strip()]
+            raise ServerLoadError(
+                last[-1].removeprefix("error: ") if last else f"{self.server_dir}: server did not start"
+            )
+        self.url = ready
+        return self
+
+    def _wait_ready(self) -> str | None:
+        assert self._proc and self._proc.stdout
+        ready = threading.Event()
+        result: list[str] = []
+
+        def reader(stream: IO[str]) -> None:
+            # Keep draining after the ready line so a chatty server never blocks on a full pipe.
+            for line in stream:
+                if not result:
+                    match = _READY.match(line.strip())
+                    if match:
+                        result.append(match.group(2))
+                        ready.set()
+            ready.set()
+
+        self._reader = threading.Thread(target=reader, args=(self._proc.stdout,), daemon=True)
+        self._reader.start()
+        ready.wait(self.timeout)
+        return result[0] if result else None
+
+    def _stop(self) -> str:
+        proc = self._proc
+        if proc is None:
+            return ""
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        # The child is gone, so the reader sees EOF and ends; only then close its pipe.
+        self._reader.join(timeout=5)
+        if proc.stdout:
+            proc.stdout.close()
+        self._stderr.seek(0)
+        stderr = self._stderr.read()
+        self._stderr.close()
+        self._proc = None
+        return stderr
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()

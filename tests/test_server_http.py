@@ -1,0 +1,177 @@
+"""The runtime over real HTTP: uvicorn on 127.0.0.1, a fresh cookie jar per rollout."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from gymkit import BaseResourcesServer, BaseVerifyRequest, BaseVerifyResponse
+from gymkit.project import ServerPaths, load_server
+from gymkit.serving import serving_in_thread
+
+from .conftest import SERVERS
+
+RCP = {"responses_create_params": {"input": [{"role": "user", "content": "What is 6 x 7?"}]}}
+
+
+def answer(text: str) -> dict[str, object]:
+    return {
+        "id": "resp_1",
+        "model": "m",
+        "output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}],
+    }
+
+
+@pytest.fixture(scope="module")
+def tutorial_url() -> Iterator[str]:
+    server = load_server(ServerPaths(SERVERS / "tutorial"))
+    with serving_in_thread(server.app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def stateful_url() -> Iterator[str]:
+    server = load_server(ServerPaths(SERVERS / "stateful"))
+    with serving_in_thread(server.app) as url:
+        yield url
+
+
+def test_liveness_lists_tools(tutorial_url: str) -> None:
+    body = httpx.get(tutorial_url + "/").json()
+    assert body == {"status": "ok", "server": "tutorial_resources_server", "tools": ["my_tool"]}
+
+
+def test_tutorial_tool_and_verify_echo(tutorial_url: str) -> None:
+    assert httpx.post(tutorial_url + "/my_tool", json={"input_text": "abc"}).json() == {"result": "Processed: abc"}
+    request = {**RCP, "response": answer("42"), "expected_answer": "42", "_ng_task_index": 3}
+    reply = httpx.post(tutorial_url + "/verify", json=request)
+    assert reply.status_code == 200
+    body = reply.json()
+    assert body["reward"] == 1.0
+    # The verify response echoes the request: task fields and bookkeeping included.
+    assert body["expected_answer"] == "42" and body["_ng_task_index"] == 3
+    assert body["responses_create_params"]["input"] == RCP["responses_create_params"]["input"]
+    assert body["response"]["output"][0]["content"][0]["text"] == "42"
+
+
+def test_seed_session_sets_signed_cookie(tutorial_url: str) -> None:
+    reply = httpx.post(tutorial_url + "/seed_session", json={**RCP, "anything": 1})
+    assert reply.status_code == 200 and reply.json() == {}
+    cookie = reply.headers["set-cookie"]
+    assert cookie.startswith("MyTaskResourcesServer___tutorial_resources_server=")
+
+
+def test_invalid_tool_body_is_422_with_reason(tutorial_url: str) -> None:
+    reply = httpx.post(tutorial_url + "/my_tool", json={"wrong": 1})
+    assert reply.status_code == 422
+    assert reply.json()["error"] == "invalid body for /my_tool: input_text: Field required"
+
+
+def test_verify_requires_a_valid_request(tutorial_url: str) -> None:
+    reply = httpx.post(tutorial_url + "/verify", json={"responses_create_params": {"input": "x", "bogus": 1}})
+    assert reply.status_code == 422
+    assert "responses_create_params.bogus" in reply.json()["error"]
+
+
+async def rollout(url: str, secret: str, peeks: int) -> dict[str, object]:
+    async with httpx.AsyncClient(base_url=url) as client:
+        assert (await client.post("/seed_session", json={**RCP, "secret": secret})).status_code == 200
+        for _ in range(peeks):
+            peek = (await client.post("/peek", json={})).json()
+            assert peek["secret"] == secret
+        verify = await client.post("/verify", json={**RCP, "response": answer(secret), "expected_answer": secret})
+        return verify.json()
+
+
+def test_session_state_spans_one_rollout(stateful_url: str) -> None:
+    body = asyncio.run(rollout(stateful_url, "alpha", 3))
+    assert body["reward"] == 1.0
+    assert body["secret_seen"] == "alpha" and body["calls"] == 3
+
+
+def test_concurrent_rollouts_are_isolated(stateful_url: str) -> None:
+    async def many() -> list[dict[str, object]]:
+        return await asyncio.gather(*(rollout(stateful_url, f"s{i}", 1 + i % 4) for i in range(40)))
+
+    results = asyncio.run(many())
+    for i, body in enumerate(results):
+        assert body["secret_seen"] == f"s{i}"
+        assert body["calls"] == 1 + i % 4
+
+
+def test_typed_verify_field_is_required(stateful_url: str) -> None:
+    reply = httpx.post(stateful_url + "/verify", json={**RCP, "response": answer("x")})
+    assert reply.status_code == 422
+    assert "expected_answer: Field required" in reply.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("nan", "verify returned an invalid reward: reward must be finite, got nan"),
+        ("big", "verify returned an invalid reward: reward must be in [0, 1], got 2.0"),
+        ("raise", "/verify raised ValueError: verify blew up on purpose"),
+    ],
+)
+def test_bad_verify_is_a_clear_500_and_server_keeps_serving(stateful_url: str, mode: str, message: str) -> None:
+    reply = httpx.post(
+        stateful_url + "/verify", json={**RCP, "response": answer("x"), "expected_answer": "x", "mode": mode}
+    )
+    assert reply.status_code == 500
+    assert reply.json() == {"error": message, "route": "/verify"}
+    assert httpx.get(stateful_url + "/").status_code == 200
+
+
+def test_tool_exception_is_500_naming_the_tool(stateful_url: str) -> None:
+    reply = httpx.post(stateful_url + "/explode", json={"message": "kaboom"})
+    assert reply.status_code == 500
+    assert reply.json()["error"] == "/explode raised RuntimeError: kaboom"
+    assert httpx.post(stateful_url + "/peek", json={}).status_code == 200
+
+
+def test_direct_calls_work_without_http() -> None:
+    """Contributors' unit tests call methods directly, as in the tutorial's Step 4."""
+    server = load_server(ServerPaths(SERVERS / "stateful"), with_config=False)
+    state = asyncio.run(server.peek(type(server).tools()["peek"].request_model()))
+    assert state.calls == 1
+
+
+class _Req(BaseModel):
+    x: int
+
+
+class _Discovery(BaseResourcesServer):
+    async def visible(self, body: _Req) -> _Req:
+        return body
+
+    async def _private(self, body: _Req) -> _Req:
+        return body
+
+    async def no_model(self, x: int) -> int:
+        return x
+
+    def not_async(self, body: _Req) -> _Req:
+        return body
+
+    async def verify(self, body: BaseVerifyRequest) -> BaseVerifyResponse:
+        return BaseVerifyResponse(**body.model_dump(), reward=0.0)
+
+
+def test_tool_discovery_rules() -> None:
+    assert list(_Discovery.tools()) == ["visible"]
+    assert _Discovery.verify_request_model() is BaseVerifyRequest
+
+
+def test_unimplemented_verify_is_a_500(tmp_path: Path) -> None:
+    class NoVerify(BaseResourcesServer):
+        pass
+
+    with serving_in_thread(NoVerify().app) as url:
+        reply = httpx.post(url + "/verify", json={**RCP, "response": answer("x")})
+    assert reply.status_code == 500
+    assert "does not implement verify()" in reply.json()["error"]
