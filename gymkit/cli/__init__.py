@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import Annotated
 
 import typer
@@ -22,8 +23,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Each module registers its commands on `app`; the order is the order of --help panels.
-_COMMAND_MODULES = ["serve"]
 
 
 def _version(value: bool) -> None:
@@ -41,8 +40,10 @@ def _root(
     """Build, test and validate resource servers for LLM reinforcement learning."""
 
 
-for _name in _COMMAND_MODULES:
-    importlib.import_module(f"gymkit.cli.{_name}").register(app)
+# Every public module of this package is a command group with a `register(app)` function;
+# discovering them keeps adding a command to one new file.
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):
+    importlib.import_module(f"{__name__}.{_module}").register(app)
 
 
 def main() -> None:
