@@ -19,6 +19,7 @@ __all__ = [
     "atomic_write_text",
     "dumps",
     "iter_rows",
+    "parse_line",
     "read_rows",
     "validate_rows",
     "validation_problem",
@@ -42,15 +43,19 @@ def iter_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     # must name the line, and the reader does not expose line numbers of good rows.
     with handle:
         for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                row = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                raise InvalidDataError(path, number, "not valid JSON") from None
-            if not isinstance(row, dict):
-                raise InvalidDataError(path, number, f"expected a JSON object, got {type(row).__name__}")
-            yield number, row
+            if raw.strip():
+                yield number, parse_line(path, number, raw)
+
+
+def parse_line(path: Path, number: int, raw: bytes) -> dict[str, Any]:
+    """One non-blank line as a JSON object; :class:`InvalidDataError` names ``path:number`` otherwise."""
+    try:
+        row = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidDataError(path, number, "not valid JSON") from None
+    if not isinstance(row, dict):
+        raise InvalidDataError(path, number, f"expected a JSON object, got {type(row).__name__}")
+    return row
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
