@@ -1,0 +1,141 @@
+"""Which resource servers a branch changes, from git history (GitPython).
+
+CI runs this on a pull request to build its job matrix; a contributor can run it locally
+to see what CI will test. The comparison is against the merge base, as a pull request's
+"Files changed" tab is, so commits that landed on the base branch since the branch was
+cut don't count as the branch's changes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import git
+from gitdb.exc import BadName, BadObject
+
+from gymkit.errors import UserError
+from gymkit.project import SERVERS_DIR
+
+__all__ = ["GLOBAL_PATHS", "Changes", "changed_servers"]
+
+# A change to any of these can alter how every server is built, tested or checked.
+GLOBAL_PATHS: tuple[str, ...] = ("gymkit/", "templates/", "copier.yml", "noxfile.py", "pyproject.toml")
+
+# Server names end up in CI job names, artifact names and nox session ids; anything else
+# in resources_servers/ is refused rather than passed on.
+_SERVER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Changes:
+    """The outcome of comparing a branch with its base."""
+
+    servers: list[str]
+    """Servers to test: changed ones that still exist at the head, sorted."""
+    files: list[str] = field(default_factory=list)
+    """Every changed path (both sides of a rename), repository-relative, sorted."""
+    global_files: list[str] = field(default_factory=list)
+    """The changed paths that select every server (see ``GLOBAL_PATHS``)."""
+
+    @property
+    def all_selected(self) -> bool:
+        return bool(self.global_files)
+
+
+def _open_repo(path: Path) -> git.Repo:
+    try:
+        return git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise UserError(
+            f"{path.resolve()} is not inside a git repository",
+            hint="run gymkit changed from a clone of your gym repository",
+        ) from None
+
+
+def _commit(repo: git.Repo, ref: str, what: str) -> git.Commit:
+    try:
+        return repo.commit(ref)
+    except (BadName, BadObject, ValueError, git.GitCommandError):
+        raise UserError(
+            f"unknown {what} ref {ref!r} in {repo.working_tree_dir}",
+            hint="fetch it first (git fetch origin main), or pass a branch, tag or commit that exists",
+        ) from None
+
+
+def _is_global(path: str) -> bool:
+    return any(path == g or (g.endswith("/") and path.startswith(g)) for g in GLOBAL_PATHS)
+
+
+def _server_of(path: str) -> str | None:
+    parts = PurePosixPath(path).parts
+    # A file directly in resources_servers/ (a README, say) belongs to no server.
+    if len(parts) >= 3 and parts[0] == SERVERS_DIR:
+        return parts[1]
+    return None
+
+
+def _servers_in_tree(tree: git.Tree) -> set[str]:
+    try:
+        folder = tree / SERVERS_DIR
+    except KeyError:
+        return set()
+    return {item.name for item in folder.trees}
+
+
+def _servers_on_disk(root: Path) -> set[str]:
+    folder = root / SERVERS_DIR
+    if not folder.is_dir():
+        return set()
+    return {p.name for p in folder.iterdir() if p.is_dir() and any(p.iterdir())}
+
+
+def _skip_cache_dirs(names: set[str]) -> set[str]:
+    return {n for n in names if not n.startswith((".", "__"))}
+
+
+def changed_servers(path: Path, base: str, head: str | None = None) -> Changes:
+    """Servers changed between the merge base of ``base`` and ``head``, and ``head``.
+
+    Without ``head`` the comparison is against the working tree (committed, staged,
+    unstaged and untracked files), which is what a contributor wants before pushing.
+    A server deleted by the change is not selected: there is nothing left to test.
+    """
+    repo = _open_repo(path)
+    try:
+        return _compare(repo, base, head)
+    finally:
+        repo.close()  # GitPython keeps `git cat-file` helpers running until closed
+
+
+def _compare(repo: git.Repo, base: str, head: str | None) -> Changes:
+    root = Path(repo.working_tree_dir or ".")
+    base_commit = _commit(repo, base, "base")
+    head_commit = _commit(repo, head or "HEAD", "head")
+    merge_bases = repo.merge_base(base_commit, head_commit)
+    if not merge_bases:
+        raise UserError(
+            f"{base!r} and {head or 'HEAD'!r} share no history",
+            hint="pass the branch the pull request targets as --base",
+        )
+    start = merge_bases[0]
+    if head is None:
+        diffs = start.diff(None)
+        untracked = list(repo.untracked_files)
+        existing = _servers_on_disk(root)
+    else:
+        diffs = start.diff(head_commit)
+        untracked = []
+        existing = _servers_in_tree(head_commit.tree)
+    files = {p for d in diffs for p in (d.a_path, d.b_path) if p} | set(untracked)
+    global_files = sorted(f for f in files if _is_global(f))
+    touched = {s for f in files if (s := _server_of(f))}
+    candidates = _skip_cache_dirs(existing if global_files else touched & existing)
+    bad = sorted(c for c in candidates if not _SERVER_NAME.match(c))
+    if bad:
+        raise UserError(
+            f"{SERVERS_DIR}/{bad[0]}: not a valid server name" + (f" (and {len(bad) - 1} more)" if bad[1:] else ""),
+            hint="server folders are lower_snake_case: a letter, then letters, digits or underscores",
+        )
+    return Changes(servers=sorted(candidates), files=sorted(files), global_files=global_files)
