@@ -1,0 +1,131 @@
+"""Collection mode: pick a seeded subset of a server's prompts, collect samples, profile them.
+
+The collection's files live in ``<report folder>/collection/`` (ignored by git: rollouts of
+thousands of samples do not belong in a pull request). Their names carry a hash of every
+setting that decides the rollouts, so re-running the same command resumes the same
+collection, and changing the seed, dataset or model starts a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gymkit.errors import UserError
+from gymkit.hashing import file_sha256
+from gymkit.jsonl import atomic_write_bytes, atomic_write_text, iter_rows
+from gymkit.profiling.report import Profile, profile_files
+from gymkit.project import ServerPaths
+from gymkit.rollouts.config import EndpointConfig, Sampling
+
+__all__ = ["Collection", "collect_and_profile", "default_dataset", "plan_collection", "select_prompts"]
+
+
+def default_dataset(paths: ServerPaths) -> Path:
+    """``train.jsonl``, else ``validation.jsonl``, else ``example.jsonl``."""
+    for candidate in (paths.data / "train.jsonl", paths.data / "validation.jsonl", paths.example):
+        if candidate.is_file():
+            return candidate
+    raise UserError(
+        f"{paths.data}: no train.jsonl, validation.jsonl or example.jsonl to profile", hint="pass --dataset"
+    )
+
+
+def select_prompts(dataset: Path, num_prompts: int, seed: int) -> list[int]:
+    """Line-order positions of a seeded random subset of the dataset's rows (all when fewer)."""
+    total = sum(1 for _ in iter_rows(dataset))
+    if total == 0:
+        raise UserError(f"{dataset}: no rows to profile")
+    if total <= num_prompts:
+        return list(range(total))
+    return sorted(random.Random(seed).sample(range(total), num_prompts))
+
+
+@dataclass(frozen=True)
+class Collection:
+    """The files of one collection and what the report records about it."""
+
+    inputs: Path
+    rollouts: Path
+    settings: dict[str, Any]
+
+
+def plan_collection(
+    dataset: Path, folder: Path, *, num_prompts: int, samples: int, seed: int, endpoint: dict[str, Any]
+) -> Collection:
+    """Write the subset as an inputs file and name the rollouts file for these settings."""
+    chosen = select_prompts(dataset, num_prompts, seed)
+    settings = {
+        "dataset_sha256": file_sha256(dataset),
+        "seed": seed,
+        "num_prompts_requested": num_prompts,
+        "num_prompts_selected": len(chosen),
+        "samples": samples,
+        "endpoint": endpoint,
+    }
+    tag = hashlib.sha256(orjson.dumps(settings, option=orjson.OPT_SORT_KEYS)).hexdigest()[:10]
+    work = folder / "collection"
+    work.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(work / ".gitignore", "# sampled rollouts are large and reproducible; keep them out of git\n*\n")
+    inputs = work / f"inputs_{tag}.jsonl"
+    wanted = set(chosen)
+    lines = []
+    for position, (_, row) in enumerate(iter_rows(dataset)):
+        if position in wanted:
+            lines.append(orjson.dumps(row) + b"\n")
+    atomic_write_bytes(inputs, b"".join(lines))
+    settings["dataset_rows"] = chosen if len(chosen) <= 2000 else None
+    return Collection(inputs, work / f"rollouts_{tag}.jsonl", settings)
+
+
+def collect_and_profile(
+    paths: ServerPaths,
+    folder: Path,
+    *,
+    dataset: Path,
+    num_prompts: int,
+    samples: int,
+    seed: int,
+    threshold: float,
+    endpoint: EndpointConfig | None,
+    sampling: Sampling,
+    concurrency: int = 8,
+    max_steps: int | None = None,
+    restart: bool = False,
+    progress: bool = True,
+) -> Profile:
+    """Collect (or resume collecting) ``samples`` rollouts of each selected prompt, then profile them."""
+    from gymkit.rollouts import collect_rollouts
+
+    who = {"endpoint": endpoint.display if endpoint else "embedded", "model": endpoint.model if endpoint else None}
+    plan = plan_collection(
+        dataset, folder, num_prompts=num_prompts, samples=samples, seed=seed, endpoint=who | sampling.as_dict()
+    )
+    summary = collect_rollouts(
+        paths.dir,
+        plan.inputs,
+        plan.rollouts,
+        repeats=samples,
+        concurrency=concurrency,
+        resume=plan.rollouts.exists() and not restart,
+        endpoint=endpoint,
+        sampling=sampling,
+        max_steps=max_steps,
+        progress=progress,
+    )
+    collection = plan.settings | {
+        "inputs": str(plan.inputs),
+        "inputs_sha256": file_sha256(plan.inputs),
+        "rollouts": str(plan.rollouts),
+        "planned": summary.planned,
+        "rows": summary.rows,
+        "complete": summary.complete,
+    }
+    return profile_files(
+        [plan.rollouts], threshold=threshold, dataset=dataset, server_dir=paths.dir, extra={"collection": collection}
+    )

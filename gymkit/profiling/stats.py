@@ -1,0 +1,141 @@
+"""Statistics over numpy columns: grouped (per task) summaries, quantiles, histograms, Pearson r."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "QUANTILES",
+    "Groups",
+    "histogram",
+    "pearson",
+    "quantiles",
+    "summary",
+    "upper_tail",
+]
+
+QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+_DISCRETE_MAX = 20  # at most this many distinct values: the histogram lists each value
+
+
+@dataclass
+class Groups:
+    """Values sorted by (group, value), with each group's start and size.
+
+    Sorting once makes min, max and median index look-ups and keeps every statistic exact.
+    """
+
+    ids: np.ndarray  # group id of each group, ascending
+    starts: np.ndarray
+    counts: np.ndarray
+    values: np.ndarray  # sorted by group, then value
+
+    @classmethod
+    def of(cls, group: np.ndarray, values: np.ndarray) -> Groups:
+        order = np.lexsort((values, group))
+        group, values = group[order], values[order]
+        ids, starts, counts = np.unique(group, return_index=True, return_counts=True)
+        return cls(ids, starts, counts, values)
+
+    def mean(self) -> np.ndarray:
+        if not len(self.ids):
+            return np.zeros(0)
+        return np.add.reduceat(self.values, self.starts) / self.counts
+
+    def min(self) -> np.ndarray:
+        return self.values[self.starts]
+
+    def max(self) -> np.ndarray:
+        return self.values[self.starts + self.counts - 1]
+
+    def median(self) -> np.ndarray:
+        low = self.values[self.starts + (self.counts - 1) // 2]
+        high = self.values[self.starts + self.counts // 2]
+        return (low + high) / 2
+
+    def std(self) -> np.ndarray:
+        """Sample standard deviation, 0 for a group of one (as NeMo Gym reports it)."""
+        if not len(self.ids):
+            return np.zeros(0)
+        deviations = self.values - np.repeat(self.mean(), self.counts)
+        squares = np.add.reduceat(deviations * deviations, self.starts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            std = np.sqrt(squares / (self.counts - 1))
+        return np.where(self.counts > 1, std, 0.0)
+
+    def group_values(self, i: int) -> np.ndarray:
+        return self.values[self.starts[i] : self.starts[i] + self.counts[i]]
+
+
+def upper_tail(z: float) -> float:
+    """P(Z >= z) for a standard normal Z, accurate far into the tail (where 1 - cdf rounds to 0)."""
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def quantiles(values: np.ndarray) -> dict[str, float]:
+    """Linear-interpolation quantiles (``statistics.quantiles(method="inclusive")`` agrees)."""
+    if not len(values):
+        return {}
+    points = np.quantile(values, QUANTILES)
+    return {f"{q:g}": float(v) for q, v in zip(QUANTILES, points, strict=True)}
+
+
+def summary(values: np.ndarray) -> dict[str, Any]:
+    """count, mean, sample std, min, max and quantiles; ``None`` figures when there are no values."""
+    n = len(values)
+    if not n:
+        return {"count": 0, "mean": None, "std": None, "min": None, "max": None, "quantiles": {}}
+    return {
+        "count": int(n),
+        "mean": float(values.mean()),
+        "std": float(values.std(ddof=1)) if n > 1 else 0.0,
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "quantiles": quantiles(values),
+    }
+
+
+def histogram(values: np.ndarray, bins: int = 10) -> dict[str, Any]:
+    """Equal-width bins over [min, max]; with few distinct values, also the count of each value."""
+    if not len(values):
+        return {"edges": [], "counts": []}
+    low, high = float(values.min()), float(values.max())
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    counts, edges = np.histogram(values, bins=bins, range=(low, high))
+    out: dict[str, Any] = {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
+    distinct, distinct_counts = np.unique(values, return_counts=True)
+    if len(distinct) <= _DISCRETE_MAX:
+        out["values"] = {f"{v:g}": int(c) for v, c in zip(distinct, distinct_counts, strict=True)}
+    return out
+
+
+def pearson(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> dict[str, Any]:
+    """Pearson r with a Fisher-z confidence interval and two-sided p-value.
+
+    Undefined cases give ``r: null`` and a ``reason`` rather than a made-up number.
+    """
+    n = len(x)
+    out: dict[str, Any] = {"method": "pearson", "n": int(n), "confidence": confidence}
+    if n < 3:
+        return out | {"r": None, "reason": f"needs at least 3 rollouts, has {n}"}
+    dx, dy = x - x.mean(), y - y.mean()
+    sxx, syy = float(dx @ dx), float(dy @ dy)
+    if sxx == 0 or syy == 0:
+        which = "number of calls" if sxx == 0 else "reward"
+        return out | {"r": None, "reason": f"{which} is the same in every rollout (zero variance)"}
+    r = max(-1.0, min(1.0, float(dx @ dy) / math.sqrt(sxx * syy)))
+    out["r"] = r
+    if n < 4:
+        return out | {"ci_low": None, "ci_high": None, "p_value": None, "reason": "Fisher z needs n >= 4"}
+    if abs(r) == 1.0:
+        return out | {"ci_low": r, "ci_high": r, "p_value": 0.0}
+    z, se = math.atanh(r), 1 / math.sqrt(n - 3)
+    crit = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = 2 * upper_tail(abs(z) / se)
+    return out | {"ci_low": math.tanh(z - crit * se), "ci_high": math.tanh(z + crit * se), "p_value": p}

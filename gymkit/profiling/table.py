@@ -1,0 +1,160 @@
+"""A compact column store of the numbers the profile needs, filled one rollout row at a time.
+
+Rollout bodies are dropped as soon as a row is read; what stays is about a hundred bytes per
+rollout (task, model, reward, usage, call counts), which is what exact medians, quantiles and
+pass@k need. A million rollouts fit in well under a gigabyte.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from gymkit.errors import InvalidDataError
+from gymkit.jsonl import iter_rows
+from gymkit.profiling.grouping import model_name, numeric_fields, task_key, tool_use
+
+__all__ = ["Column", "RolloutTable", "failures_path"]
+
+
+@dataclass
+class Column:
+    """One numeric field: the rows that have it and their values."""
+
+    rows: array = field(default_factory=lambda: array("q"))
+    values: array = field(default_factory=lambda: array("d"))
+
+
+@dataclass
+class RolloutTable:
+    tasks: dict[int | str, int] = field(default_factory=dict)
+    models: dict[str, int] = field(default_factory=dict)
+    tools: dict[str, int] = field(default_factory=dict)
+    task: array = field(default_factory=lambda: array("q"))
+    model: array = field(default_factory=lambda: array("q"))
+    reward: array = field(default_factory=lambda: array("d"))
+    calls: array = field(default_factory=lambda: array("q"))
+    invalid: array = field(default_factory=lambda: array("q"))
+    errors: array = field(default_factory=lambda: array("q"))
+    # Sparse (rollout, tool) -> counts: most rollouts call few of the tools.
+    tool_row: array = field(default_factory=lambda: array("q"))
+    tool_id: array = field(default_factory=lambda: array("q"))
+    tool_calls: array = field(default_factory=lambda: array("q"))
+    tool_invalid: array = field(default_factory=lambda: array("q"))
+    tool_errors: array = field(default_factory=lambda: array("q"))
+    numeric: dict[str, Column] = field(default_factory=dict)
+    # Sampling settings seen, per model (a handful of distinct JSON blobs).
+    sampling: dict[str, Counter[bytes]] = field(default_factory=dict)
+    sources: list[Path] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.reward)
+
+    def add_file(self, path: Path) -> None:
+        self.sources.append(path)
+        for number, row in iter_rows(path):
+            self.add_row(row, path, number)
+
+    def add_row(self, row: dict[str, Any], path: Path | str = "<rows>", line: int | None = None) -> None:
+        reward = row.get("reward")
+        if isinstance(reward, bool) or not isinstance(reward, int | float) or not math.isfinite(reward):
+            raise InvalidDataError(
+                path, line, f"reward must be a finite number, got {reward!r}", hint="is this a rollouts file?"
+            )
+        index = len(self.reward)
+        model = model_name(row)
+        self.task.append(self.tasks.setdefault(task_key(row), len(self.tasks)))
+        self.model.append(self.models.setdefault(model, len(self.models)))
+        self.reward.append(float(reward))
+        for key, value in numeric_fields(row).items():
+            column = self.numeric.get(key) or self.numeric.setdefault(key, Column())
+            column.rows.append(index)
+            column.values.append(value)
+        use = tool_use(row)
+        self.calls.append(use.total)
+        self.invalid.append(sum(use.invalid.values()))
+        self.errors.append(sum(use.errors.values()))
+        for name, count in use.calls.items():
+            self.tool_row.append(index)
+            self.tool_id.append(self.tools.setdefault(name, len(self.tools)))
+            self.tool_calls.append(count)
+            self.tool_invalid.append(use.invalid.get(name, 0))
+            self.tool_errors.append(use.errors.get(name, 0))
+        self.sampling.setdefault(model, Counter())[_sampling_blob(row)] += 1
+
+    def view(self, model: str | None = None) -> TableView:
+        """Arrays for all rollouts, or for one model's."""
+        task = np.frombuffer(self.task, dtype=np.int64) if self.task else np.zeros(0, np.int64)
+        mask = None
+        if model is not None:
+            mask = np.frombuffer(self.model, dtype=np.int64) == self.models[model]
+        return TableView(self, mask, task)
+
+
+class TableView:
+    """Numpy views over the table, restricted to one model when a mask is given."""
+
+    def __init__(self, table: RolloutTable, mask: np.ndarray | None, task: np.ndarray) -> None:
+        self.table = table
+        self.mask = mask
+        self.task = self._pick(task)
+
+    def _pick(self, values: np.ndarray) -> np.ndarray:
+        return values if self.mask is None else values[self.mask]
+
+    def ints(self, name: str) -> np.ndarray:
+        data = getattr(self.table, name)
+        return self._pick(np.frombuffer(data, dtype=np.int64) if data else np.zeros(0, np.int64))
+
+    @property
+    def reward(self) -> np.ndarray:
+        data = self.table.reward
+        return self._pick(np.frombuffer(data, dtype=np.float64) if data else np.zeros(0))
+
+    def column(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(task ids, values)`` of the rollouts that have the numeric field ``name``."""
+        column = self.table.numeric[name]
+        rows = np.frombuffer(column.rows, dtype=np.int64) if column.rows else np.zeros(0, np.int64)
+        values = np.frombuffer(column.values, dtype=np.float64) if column.values else np.zeros(0)
+        task = np.frombuffer(self.table.task, dtype=np.int64)[rows] if len(rows) else np.zeros(0, np.int64)
+        if self.mask is not None:
+            keep = self.mask[rows]
+            task, values = task[keep], values[keep]
+        return task, values
+
+    def tool_rows(self) -> dict[str, np.ndarray]:
+        """The sparse per-tool arrays, restricted to this view's rollouts."""
+        t = self.table
+        rows = np.frombuffer(t.tool_row, dtype=np.int64) if t.tool_row else np.zeros(0, np.int64)
+        out = {"row": rows}
+        for name in ("tool_id", "tool_calls", "tool_invalid", "tool_errors"):
+            data = getattr(t, name)
+            out[name] = np.frombuffer(data, dtype=np.int64) if data else np.zeros(0, np.int64)
+        if self.mask is not None:
+            keep = self.mask[rows]
+            out = {k: v[keep] for k, v in out.items()}
+            # Re-number rows to positions within this view so they index the view's arrays.
+            out["row"] = np.cumsum(self.mask)[out["row"]] - 1
+        return out
+
+
+def _sampling_blob(row: dict[str, Any]) -> bytes:
+    meta = row.get("_gymkit")
+    if isinstance(meta, dict) and isinstance(meta.get("sampling"), dict):
+        return orjson.dumps(meta["sampling"], option=orjson.OPT_SORT_KEYS)
+    params = row.get("responses_create_params")
+    params = params if isinstance(params, dict) else {}
+    keys = ("temperature", "top_p", "max_output_tokens")
+    return orjson.dumps({k: params.get(k) for k in keys}, option=orjson.OPT_SORT_KEYS)
+
+
+def failures_path(rollouts: Path) -> Path:
+    """The ``<stem>_failures.jsonl`` side file that rollout collection writes next to its output."""
+    return rollouts.with_name(f"{rollouts.stem}_failures.jsonl")

@@ -1,0 +1,215 @@
+"""Training evidence (checklist step 6): read a GRPO log, plot its curves, test for improvement.
+
+Logs come as CSV (a W&B "export CSV" of a panel works as is: ``Step``, ``run - train/reward``,
+``run - train/reward__MIN``...) or JSONL with nested objects flattened to ``a/b`` names.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from gymkit import __version__
+from gymkit.errors import InvalidDataError, UserError
+from gymkit.hashing import file_sha256
+from gymkit.jsonl import iter_rows
+from gymkit.profiling.markdown import fmt, table
+from gymkit.profiling.output import write_report_folder
+from gymkit.profiling.trend import trend
+
+__all__ = ["TRAINING_JSON", "Training", "detect_columns", "read_metrics", "training_from_file", "write_training"]
+
+TRAINING_JSON = "training.json"
+_STEP_NAMES = ("step", "_step", "global_step", "trainer/global_step", "train/global_step", "iteration", "iter")
+_METRIC_WORDS = (("acc",), ("pass",), ("reward",), ("score",))  # in order of preference
+_HELD_OUT = ("val", "test", "eval", "bench", "heldout")
+_EMPTY = {"", "nan", "null", "none"}
+
+
+def _base(name: str) -> str:
+    """A column's metric name: W&B's ``run name - `` prefix dropped, lower case."""
+    return name.rsplit(" - ", 1)[-1].strip().lower()
+
+
+def read_metrics(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """Column names in file order and ``(line, row)`` pairs."""
+    if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+        rows = [(line, _flatten(row)) for line, row in iter_rows(path)]
+        names: dict[str, None] = {}
+        for _, row in rows:
+            names.update(dict.fromkeys(row))
+        return list(names), rows
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            rows = [(i, row) for i, row in enumerate(reader, start=2)]
+            return list(reader.fieldnames or []), rows
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidDataError(path, None, f"cannot read as CSV: {exc}") from None
+
+
+def _flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out |= _flatten(value, f"{name}/")
+        else:
+            out[name] = value
+    return out
+
+
+def detect_columns(names: list[str]) -> tuple[str | None, str | None, str | None, list[str]]:
+    """(step, train, test, other candidates) by name; min/max band columns of W&B are skipped."""
+    usable = [n for n in names if not re.search(r"__(min|max|step)$", n, re.IGNORECASE)]
+    step = next((n for wanted in _STEP_NAMES for n in usable if _base(n) == wanted), None)
+    step = step or next((n for n in usable if _base(n).endswith("step")), None)
+
+    def pick(held_out: bool) -> list[str]:
+        found = []
+        for words in _METRIC_WORDS:
+            for n in usable:
+                base = _base(n)
+                if n == step or not any(w in base for w in words) or n in found:
+                    continue
+                if any(h in base for h in _HELD_OUT) == held_out:
+                    found.append(n)
+        return found
+
+    train, test = pick(False), pick(True)
+    # A bare "reward" is a training metric; prefer columns that say "train" when there are several.
+    train.sort(key=lambda n: "train" not in _base(n))
+    others = train[1:] + test[1:]
+    return step, (train or [None])[0], (test or [None])[0], others
+
+
+def _number(value: Any, path: Path, line: int, column: str) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    text = str(value).strip()
+    if text.lower() in _EMPTY:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise InvalidDataError(path, line, f"column {column!r}: {text!r} is not a number") from None
+    return number if math.isfinite(number) else None
+
+
+def _series(path: Path, rows: list[tuple[int, dict[str, Any]]], step: str, column: str) -> tuple[np.ndarray, ...]:
+    """Steps ascending and the column's values; rows without a value are skipped, repeated steps averaged."""
+    by_step: dict[float, list[float]] = {}
+    for line, row in rows:
+        x, y = _number(row.get(step), path, line, step), _number(row.get(column), path, line, column)
+        if x is not None and y is not None:
+            by_step.setdefault(x, []).append(y)
+    steps = np.array(sorted(by_step))
+    return steps, np.array([float(np.mean(by_step[s])) for s in steps])
+
+
+@dataclass
+class Training:
+    report: dict[str, Any]
+    curves: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def training_from_file(
+    path: Path,
+    *,
+    step_col: str | None = None,
+    train_col: str | None = None,
+    test_col: str | None = None,
+    alpha: float = 0.05,
+) -> Training:
+    names, rows = read_metrics(path)
+    step, train, test, others = detect_columns(names)
+    step, train, test = step_col or step, train_col or train, test_col or test
+    for flag, value in (("--step-col", step), ("--train-col", train)):
+        if value is None:
+            raise UserError(f"{path}: no {flag[2:-4]} column found among {names}", hint=f"name it with {flag}")
+    for flag, value in (("--step-col", step), ("--train-col", train), ("--test-col", test)):
+        if value is not None and value not in names:
+            raise UserError(f"{path}: no column {value!r}", hint=f"{flag} takes one of: {', '.join(names)}")
+    assert step is not None and train is not None
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    report: dict[str, Any] = {
+        "schema_version": 1,
+        "gymkit_version": __version__,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "metrics_file": {"path": str(path), "sha256": file_sha256(path)},
+        "columns": {"step": step, "train": train, "test_benchmark": test, "other_candidates": others},
+    }
+    for key, column in (("train", train), ("test_benchmark", test)):
+        if column is None:
+            continue
+        steps, values = _series(path, rows, step, column)
+        if len(values) < 3:
+            raise UserError(f"{path}: column {column!r} has {len(values)} numeric values; a trend needs 3 or more")
+        report[key] = {"column": column} | trend(steps, values, alpha)
+        curves[column] = (steps, values)
+    all_steps = np.concatenate([s for s, _ in curves.values()])
+    report["steps"] = {
+        "count": len(np.unique(all_steps)),
+        "first": float(all_steps.min()),
+        "last": float(all_steps.max()),
+    }
+    report["improved"] = report["train"]["improved"] and report.get("test_benchmark", {}).get("improved", True)
+    report["verdict"] = _verdict(report)
+    return Training(report, curves)
+
+
+def _verdict(report: dict[str, Any]) -> str:
+    parts = []
+    for key, label in (("train", "training metric"), ("test_benchmark", "test benchmark")):
+        part = report.get(key)
+        if part:
+            did = "rose significantly" if part["improved"] else "did not rise significantly"
+            parts.append(
+                f"the {label} `{part['column']}` {did} (mean of first {part['window']} points "
+                f"{part['first']:.4g}, of last {part['window']} {part['last']:.4g}; {part['test']}, "
+                f"p = {part['p_value']:.3g}, alpha {part['alpha']:g})"
+            )
+    return "; ".join(parts) + "."
+
+
+def training_markdown(report: dict[str, Any]) -> str:
+    out = [
+        "# Training report",
+        "",
+        f"**{'Improved' if report['improved'] else 'Not shown to improve'}:** {report['verdict']}",
+    ]
+    out += ["", f"Metrics: `{report['metrics_file']['path']}` (sha256 {report['metrics_file']['sha256'][:12]}),"]
+    out += [f"steps {fmt(report['steps']['first'])} to {fmt(report['steps']['last'])}.", ""]
+    rows = []
+    for key in ("train", "test_benchmark"):
+        p = report.get(key)
+        if p:
+            rows.append([key, p["column"], p["points"], p["first"], p["last"], p["slope"], p["p_value"], p["improved"]])
+    out += table(["curve", "column", "points", "first window", "last window", "slope/step", "p (MK)", "improved"], rows)
+    out += ["![training curves](training_curves.png)", ""]
+    out += ["The trend test is Mann-Kendall (one-sided: the metric increases with step), exact for up to 10",
+            "points without ties, normal approximation with tie correction otherwise. A curve counts as",
+            "improved when p < alpha and the mean of the last window exceeds that of the first.", ""]  # fmt: skip
+    return "\n".join(out)
+
+
+def write_training(result: Training, folder: Path) -> None:
+    from gymkit.profiling.plots import training_plot
+
+    files = {
+        "training_curves.png": training_plot(result.curves),
+        "training.md": training_markdown(result.report).encode(),
+    }
+    report = result.report | {"files": sorted([*files, TRAINING_JSON])}
+    files[TRAINING_JSON] = orjson.dumps(report, option=orjson.OPT_INDENT_2)
+    write_report_folder(folder, files, TRAINING_JSON)
