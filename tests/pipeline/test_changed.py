@@ -168,3 +168,13 @@ def test_cli_not_a_repository(tmp_path: Path) -> None:
     result = runner.invoke(app, ["changed", "--base", "main", "--repo", str(tmp_path)])
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == f"error: {tmp_path} is not inside a git repository"
+
+
+def test_direct_lists_only_servers_whose_files_changed(repo: GitRepo) -> None:
+    _branch(repo)
+    repo.write("gymkit/x.py")
+    repo.write("resources_servers/beta/README.md")
+    repo.commit("gymkit and beta")
+    args = ["changed", "--base", "main", "--head", "pr", "--json", "--repo", str(repo.root)]
+    assert json.loads(runner.invoke(app, args).stdout) == ["alpha", "beta"]
+    assert json.loads(runner.invoke(app, [*args, "--direct"]).stdout) == ["beta"]
