@@ -1,0 +1,189 @@
+"""Each input a check reads, parsed once per server and cached; ``None`` when absent.
+
+Checks never parse files themselves: they read these properties, so ten README checks
+cost one read of README.md, and an unreadable file becomes one finding, not ten crashes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gymkit.checks.readme import Readme
+from gymkit.config import ServerConfigFile, find_config, load_config
+from gymkit.errors import GymkitError, InvalidDataError
+from gymkit.jsonl import iter_rows
+from gymkit.project import ServerPaths
+
+if TYPE_CHECKING:
+    from gymkit.reverify import ReverifyReport
+    from gymkit.validation import DataProblem
+
+__all__ = ["CheckOptions", "Fixtures", "Located", "locate"]
+
+_LOCATION = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+): (?P<rest>.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """Knobs for the checks that run something: the server's tests and its verify."""
+
+    reverify: bool = True
+    verify_timeout: float = 30.0
+    startup_timeout: float = 60.0
+    collect_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class Located:
+    message: str
+    file: str | None
+    line: int | None
+
+
+def locate(message: str) -> Located:
+    """Split ``path:line: problem`` (the shape of gymkit's error messages) into its parts."""
+    match = _LOCATION.match(message)
+    if match:
+        return Located(match["rest"], match["file"], int(match["line"]))
+    return Located(message, None, None)
+
+
+class Fixtures:
+    def __init__(self, paths: ServerPaths, options: CheckOptions | None = None) -> None:
+        self.paths = paths
+        self.options = options or CheckOptions()
+
+    # -- configs/ -------------------------------------------------------------------------
+    @cached_property
+    def config_path(self) -> Path | None:
+        try:
+            return find_config(self.paths.dir)
+        except GymkitError:
+            return None
+
+    @cached_property
+    def _config(self) -> tuple[ServerConfigFile | None, str | None]:
+        if self.config_path is None:
+            return None, None
+        try:
+            return load_config(self.config_path), None
+        except GymkitError as exc:
+            return None, exc.message + (f" ({exc.hint})" if exc.hint else "")
+
+    @property
+    def config(self) -> ServerConfigFile | None:
+        return self._config[0]
+
+    @property
+    def config_error(self) -> str | None:
+        return self._config[1]
+
+    @cached_property
+    def waivers(self) -> dict[str, Any]:
+        """``gymkit: {waive: {CODE: reason}}`` in the resources-server block."""
+        if self.config is None:
+            return {}
+        extra = self.config.resources_server.model_extra or {}
+        block = extra.get("gymkit") or {}
+        waive = block.get("waive") if isinstance(block, dict) else None
+        return dict(waive) if isinstance(waive, dict) else {}
+
+    # -- data/ ----------------------------------------------------------------------------
+    @cached_property
+    def example_problems(self) -> list[DataProblem] | None:
+        from gymkit.validation import example_problems
+
+        if not self.paths.example.is_file():
+            return None
+        return example_problems(self.paths.example)
+
+    @cached_property
+    def example_rows(self) -> list[tuple[int, dict[str, Any]]] | None:
+        return _rows(self.paths.example)
+
+    @cached_property
+    def rollout_problems(self) -> list[DataProblem] | None:
+        from gymkit.validation import rollout_problems
+
+        if not self.paths.example_rollouts.is_file():
+            return None
+        return rollout_problems(self.paths.example_rollouts)
+
+    @cached_property
+    def rollout_rows(self) -> list[tuple[int, dict[str, Any]]] | None:
+        return _rows(self.paths.example_rollouts)
+
+    # -- README.md ------------------------------------------------------------------------
+    @cached_property
+    def readme(self) -> Readme | None:
+        try:
+            return Readme.parse(self.paths.readme.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    # -- reports/ -------------------------------------------------------------------------
+    @cached_property
+    def reward_profile(self) -> dict[str, Any] | str | None:
+        """The parsed profile, a string saying why it does not parse, or None when absent."""
+        return _report(self.paths.reward_profile / "reward_profile.json")
+
+    @cached_property
+    def training(self) -> dict[str, Any] | str | None:
+        return _report(self.paths.training / "training.json")
+
+    def resolve(self, path: str) -> Path:
+        """A path recorded in a report: absolute, or relative to the server or the repository."""
+        candidate = Path(path)
+        if candidate.is_absolute():
+            return candidate
+        for base in (self.paths.dir, *self.paths.dir.parents[:3]):
+            if (base / candidate).exists():
+                return base / candidate
+        return self.paths.dir / candidate
+
+    def rel(self, path: Path) -> str:
+        """A file of this server as the findings name it: relative to the server folder."""
+        try:
+            return path.relative_to(self.paths.dir).as_posix()
+        except ValueError:
+            return str(path)
+
+    # -- running things -------------------------------------------------------------------
+    @cached_property
+    def reverify(self) -> ReverifyReport:
+        from gymkit.reverify import reverify_rollouts
+
+        return reverify_rollouts(
+            self.paths,
+            verify_timeout=self.options.verify_timeout,
+            startup_timeout=self.options.startup_timeout,
+        )
+
+
+def _rows(path: Path) -> list[tuple[int, dict[str, Any]]] | None:
+    """Rows that parse as JSON objects; None when the file is absent or a line does not parse."""
+    if not path.is_file():
+        return None
+    try:
+        return list(iter_rows(path))
+    except InvalidDataError:
+        return None
+
+
+def _report(path: Path) -> dict[str, Any] | str | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"does not parse as JSON: {exc}"
+    if not isinstance(data, dict):
+        return "expected a JSON object"
+    if data.get("schema_version") != 1:
+        return f"schema_version is {data.get('schema_version')!r}; this gymkit reads version 1"
+    return data

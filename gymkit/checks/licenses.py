@@ -1,0 +1,77 @@
+"""Code licences: SPDX parsing and compatibility with the repository's own licence.
+
+A server's code ships inside the gym repository (Apache-2.0), so its licence must let it
+be distributed under those terms. Strong copyleft (GPL, AGPL, ...) cannot; weak copyleft
+(LGPL, MPL, EPL) can with conditions a maintainer should look at, so it is a warning.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from license_expression import ExpressionError, Licensing, get_spdx_licensing
+
+__all__ = ["Verdict", "compatibility", "parse_spdx", "repository_license"]
+
+Verdict = Literal["ok", "weak-copyleft", "copyleft"]
+
+_STRONG = ("GPL-", "AGPL-", "SSPL-", "EUPL-", "OSL-", "RPL-", "CECILL-2", "CPAL-", "Sleepycat", "QPL-")
+_WEAK = ("LGPL-", "MPL-", "EPL-", "CDDL-", "CECILL-C", "MS-RL", "CPL-", "Artistic-1")
+_ORDER: dict[Verdict, int] = {"ok": 0, "weak-copyleft": 1, "copyleft": 2}
+
+
+@lru_cache(maxsize=1)
+def _licensing() -> Licensing:
+    return get_spdx_licensing()
+
+
+def parse_spdx(text: str) -> tuple[Any | None, str | None]:
+    """``(expression, None)`` for a valid SPDX expression, else ``(None, why)``."""
+    if not text.strip():
+        return None, "empty"
+    try:
+        return _licensing().parse(text, validate=True, strict=True), None
+    except ExpressionError as exc:
+        return None, str(exc)
+
+
+def _symbol_verdict(key: str) -> Verdict:
+    if key.startswith("LGPL-") or key.startswith(_WEAK):
+        return "weak-copyleft"
+    if key.startswith(_STRONG):
+        return "copyleft"
+    return "ok"
+
+
+def compatibility(expression: Any) -> tuple[Verdict, list[str]]:
+    """The best verdict a licensee can choose: OR takes the kindest branch, AND the worst part."""
+    licensing = _licensing()
+    if isinstance(expression, licensing.OR):
+        results = [compatibility(arg) for arg in expression.args]
+        return min(results, key=lambda r: _ORDER[r[0]])
+    if isinstance(expression, licensing.AND):
+        results = [compatibility(arg) for arg in expression.args]
+        verdict = max((r[0] for r in results), key=lambda v: _ORDER[v])
+        return verdict, [k for r in results for k in r[1]]
+    # A symbol, or "X WITH exception": the exception does not lift the copyleft.
+    key = getattr(getattr(expression, "license_symbol", expression), "key", str(expression))
+    verdict = _symbol_verdict(key)
+    return verdict, [key] if verdict != "ok" else []
+
+
+def repository_license(start: Path) -> str:
+    """The gym repository's licence: pyproject's ``license`` above ``start``, else Apache-2.0."""
+    for folder in (start, *start.parents):
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and (folder / "resources_servers").is_dir():
+            try:
+                value = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("license")
+            except (OSError, tomllib.TOMLDecodeError):
+                break
+            if isinstance(value, str) and value:
+                return value
+            break
+    return "Apache-2.0"

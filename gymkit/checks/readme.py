@@ -1,0 +1,106 @@
+"""A server README as the checklist reads it: required sections, licensing fields, placeholders.
+
+The scaffold's README template and these rules are one contract: a section is a Markdown
+heading whose text starts with one of :data:`README_SECTIONS`; the licensing section holds
+``Code licence: ...``, ``Data licence: ...`` and ``Dependencies: ...`` lines (bullets,
+bold labels and table rows are fine).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["LICENSING_FIELDS", "README_SECTIONS", "Readme", "Section", "placeholder_lines"]
+
+README_SECTIONS = ("Description", "Task source", "Verification logic", "Licensing information")
+LICENSING_FIELDS = {"code": "Code licence", "data": "Data licence", "dependencies": "Dependencies"}
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_FIELD = re.compile(
+    r"^\s*(?:[-*+]\s+|\|\s*)?\**\s*(?P<label>code|software|data(?:set)?s?|dependenc(?:y|ies))\b[^:|]*?\**\s*[:|]\s*(?P<value>.*)$",
+    re.IGNORECASE,
+)
+# What the template leaves for the contributor, and what people write when they mean to come back.
+_PLACEHOLDER = re.compile(r"\bTODO\b|\bTBD\b|\bFIXME\b|\bXXX\b|\{\{.*?\}\}|\{%.*?%\}|<(?:your|fill|insert)[^>]*>", re.I)
+_BARE_VALUE = re.compile(r"[:|]\s*(?:\?+|\.\.\.|…|-|n/?a)?\s*\|?\s*$", re.IGNORECASE)
+
+
+@dataclass
+class Section:
+    title: str
+    line: int
+    body: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(text for _, text in self.body).strip()
+
+
+@dataclass
+class Readme:
+    lines: list[str]
+    sections: list[Section]
+
+    @classmethod
+    def parse(cls, text: str) -> Readme:
+        lines = text.splitlines()
+        sections: list[Section] = []
+        in_code = False
+        for number, line in enumerate(lines, start=1):
+            if line.lstrip().startswith("```"):
+                in_code = not in_code
+            heading = None if in_code else _HEADING.match(line)
+            if heading:
+                sections.append(Section(heading.group(2).strip(), number))
+            elif sections:
+                sections[-1].body.append((number, line))
+        return cls(lines, sections)
+
+    def section(self, name: str) -> Section | None:
+        """The first section whose heading starts with ``name`` (case-insensitive)."""
+        wanted = _norm(name)
+        return next((s for s in self.sections if _norm(s.title).startswith(wanted)), None)
+
+    def licensing_section(self) -> Section | None:
+        return self.section("Licensing") or self.section("License") or self.section("Licence")
+
+    def licensing(self) -> dict[str, tuple[int, str]]:
+        """``{"code"|"data"|"dependencies": (line, value)}`` from the licensing section."""
+        section = self.licensing_section()
+        found: dict[str, tuple[int, str]] = {}
+        if section is None:
+            return found
+        for number, line in section.body:
+            match = _FIELD.match(line)
+            if not match:
+                continue
+            label = match["label"].lower()
+            key = "code" if label in ("code", "software") else "data" if label.startswith("data") else "dependencies"
+            value = match["value"].strip().strip("|").strip().strip("*`").strip()
+            found.setdefault(key, (number, value))
+        return found
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z ]", "", text.lower()).strip()
+
+
+def placeholder_lines(readme: Readme) -> list[tuple[int, str]]:
+    """Lines still holding a placeholder: TODO/TBD, template syntax, or a label with no value."""
+    hits: list[tuple[int, str]] = []
+    licensing = readme.licensing_section()
+    licensing_lines = {n for n, _ in licensing.body} if licensing else set()
+    in_code = False
+    for number, line in enumerate(readme.lines, start=1):
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+            continue
+        if in_code or _HEADING.match(line):
+            continue
+        match = _PLACEHOLDER.search(line)
+        if match:
+            hits.append((number, match.group(0)))
+        elif number in licensing_lines and _FIELD.match(line) and _BARE_VALUE.search(line):
+            hits.append((number, line.strip()))
+    return hits

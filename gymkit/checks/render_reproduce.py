@@ -1,0 +1,35 @@
+"""The reproduction report: each stage, then the eight steps as a table."""
+
+from __future__ import annotations
+
+import click
+
+from gymkit.checks.registry import STEPS
+from gymkit.checks.render import render
+from gymkit.checks.reproduce import ReproduceReport
+
+__all__ = ["render_reproduce"]
+
+_STYLE = {
+    "pass": ("PASS", "green"),
+    "fail": ("FAIL", "red"),
+    "warn": ("WARN", "yellow"),
+    "skip": ("SKIP", "bright_black"),
+}
+
+
+def render_reproduce(report: ReproduceReport) -> str:
+    out = [click.style(f"Reproducing {report.checks.name} ({report.checks.path})", bold=True), ""]
+    for stage in report.stages:
+        word, colour = _STYLE[stage.status]
+        optional = "" if stage.required else " (informational)"
+        out.append(f"{click.style(word, fg=colour, bold=True)}  {stage.name}{optional}: {stage.summary}")
+        out += [f"        {line}" for line in stage.details if line]
+    out += ["", render([report.checks], "text"), "", click.style("Checklist", bold=True)]
+    width = max(len(name) for name in STEPS.values()) + 4
+    for step, name in STEPS.items():
+        word, colour = _STYLE[report.checks.step_status(step)]
+        out.append(f"  {step}  {name:<{width}} {click.style(word, fg=colour, bold=True)}")
+    verdict = "FAILED" if report.failed else "REPRODUCED"
+    out += ["", click.style(verdict, fg="red" if report.failed else "green", bold=True)]
+    return "\n".join(out)

@@ -1,0 +1,205 @@
+"""``gymkit reproduce NAME``: what a reviewer runs, in one command, offline.
+
+1. the server's tests (pytest in this environment, or ``nox -s "test-server(NAME)"``
+   with ``isolated=True``: a fresh virtualenv from requirements.txt, slower);
+2. re-verification of the stored example rollouts (must match exactly);
+3. re-collection of the example rollouts with the recorded model, compared with the
+   stored rewards. A sampling model gives different completions on another machine or
+   library version, so differences here are reported, side by side and as mean rewards,
+   but do not fail; only a re-collection that cannot run at all is worth a warning;
+4. the full checklist.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from gymkit.checks.fixtures import CheckOptions, Fixtures
+from gymkit.checks.runner import ServerReport, run_checks
+from gymkit.errors import GymkitError
+from gymkit.jsonl import iter_rows
+from gymkit.project import ServerPaths
+from gymkit.reverify import reverify_rollouts
+
+__all__ = ["ReproduceReport", "Stage", "recollect", "reproduce", "run_tests"]
+
+StageStatus = Literal["pass", "fail", "warn", "skip"]
+
+
+@dataclass
+class Stage:
+    name: str
+    status: StageStatus
+    summary: str
+    details: list[str] = field(default_factory=list)
+    required: bool = True
+
+
+@dataclass
+class ReproduceReport:
+    stages: list[Stage]
+    checks: ServerReport
+
+    @property
+    def failed(self) -> bool:
+        return self.checks.failed or any(s.required and s.status == "fail" for s in self.stages)
+
+
+def run_tests(paths: ServerPaths, *, isolated: bool = False, timeout: float = 900.0) -> Stage:
+    if isolated:
+        root = paths.dir.parent.parent
+        cmd = ["nox", "-s", f"test-server({paths.name})"]
+        cwd = root
+        if shutil.which("nox") is None:
+            cmd = [sys.executable, "-m", "nox", *cmd[1:]]
+    else:
+        cmd, cwd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], paths.dir
+    if not (paths.dir / "tests").is_dir():
+        return Stage("tests", "fail", "no tests/ folder")
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return Stage("tests", "fail", f"`{' '.join(cmd)}` took longer than {timeout:.0f}s")
+    tail = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()][-8:]
+    last = tail[-1] if tail else ""
+    if proc.returncode == 0:
+        return Stage("tests", "pass", last or "tests passed")
+    return Stage("tests", "fail", f"`{' '.join(cmd)}` exited with {proc.returncode}", tail)
+
+
+def _reverify_stage(paths: ServerPaths, options: CheckOptions) -> tuple[Stage, Any]:
+    if not paths.example_rollouts.is_file():
+        return Stage("re-verification", "fail", "no data/example_rollouts.jsonl"), None
+    report = reverify_rollouts(paths, verify_timeout=options.verify_timeout, startup_timeout=options.startup_timeout)
+    if report.error:
+        return Stage("re-verification", "fail", report.error), report
+    details = [
+        f"line {row.line}: stored {row.stored}, " + (row.error or f"verify now returns {row.reward}")
+        for row in report.differences
+    ]
+    matched = len(report.rows) - len(details)
+    status: StageStatus = "pass" if report.ok else "fail"
+    return Stage("re-verification", status, f"{matched}/{len(report.rows)} stored rewards reproduced", details), report
+
+
+def _recorded(rows: list[dict[str, Any]]) -> tuple[str | None, str | None, dict[str, Any]]:
+    metas = [r.get("_gymkit") for r in rows]
+    if not metas or not all(isinstance(m, dict) for m in metas):
+        return None, None, {}
+    first = metas[0]
+    assert isinstance(first, dict)
+    return first.get("model"), first.get("endpoint"), first.get("sampling") or {}
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def recollect(paths: ServerPaths, *, endpoint_url: str | None = None, api_key: str | None = None) -> Stage:
+    """Collect the example rollouts again with the recorded model into a temp file; compare rewards."""
+    from gymkit.rollouts import collect_rollouts
+    from gymkit.rollouts.config import EndpointConfig, Sampling
+
+    name = "re-collection"
+    try:
+        stored = [row for _, row in iter_rows(paths.example_rollouts)]
+    except GymkitError as exc:
+        return Stage(name, "skip", exc.message, required=False)
+    model, endpoint, sampling = _recorded(stored)
+    if model is None:
+        return Stage(name, "skip", "the rollouts do not record their model (_gymkit)", required=False)
+    if endpoint != "embedded" and endpoint_url is None:
+        message = f"recorded with {model} at {endpoint}; pass --endpoint URL to re-collect with it"
+        return Stage(name, "skip", message, required=False)
+    config = EndpointConfig((endpoint_url,), api_key=api_key, model=model) if endpoint_url else None
+    known = {k: sampling.get(k) for k in ("temperature", "top_p", "max_output_tokens", "seed")}
+    repeats = max(1, math.ceil(len(stored) / max(1, _count(paths.example))))
+    with tempfile.TemporaryDirectory(prefix="gymkit-reproduce-") as tmp:
+        out = Path(tmp) / "example_rollouts.jsonl"
+        try:
+            summary = collect_rollouts(
+                paths.dir,
+                paths.example,
+                out,
+                repeats=repeats,
+                endpoint=config,
+                sampling=Sampling(**known),
+                progress=False,
+            )
+            fresh = [row for _, row in iter_rows(out)] if out.is_file() else []
+        except GymkitError as exc:
+            return Stage(name, "warn", f"could not re-collect: {exc.message}", [exc.hint or ""], required=False)
+    return _compare(stored, fresh, summary.model, summary.failed)
+
+
+def _count(path: Path) -> int:
+    try:
+        return sum(1 for _ in iter_rows(path))
+    except GymkitError:
+        return 1
+
+
+def _key(row: dict[str, Any], fallback: int) -> tuple[Any, Any]:
+    if isinstance(row.get("_ng_task_index"), int):
+        return row["_ng_task_index"], row.get("_ng_rollout_index", 0)
+    return fallback, 0
+
+
+def _compare(stored: list[dict[str, Any]], fresh: list[dict[str, Any]], model: str, failed: int) -> Stage:
+    old = {_key(r, i): r.get("reward") for i, r in enumerate(stored)}
+    new = {_key(r, i): r.get("reward") for i, r in enumerate(fresh)}
+    details = []
+    same = 0
+    for key in sorted(old, key=str):
+        if key in new and old[key] == new[key]:
+            same += 1
+        else:
+            got = new.get(key, "no rollout")
+            details.append(f"task {key[0]} rollout {key[1]}: stored {old[key]}, re-collected {got}")
+    old_mean = _mean([float(v) for v in old.values() if isinstance(v, int | float)])
+    new_mean = _mean([float(v) for v in new.values() if isinstance(v, int | float)])
+    summary = (
+        f"{same}/{len(old)} rewards equal with {model}; mean reward stored {_fmt(old_mean)}, re-collected "
+        f"{_fmt(new_mean)}" + (f"; {failed} rollouts failed" if failed else "")
+    )
+    if details:
+        details.append(
+            "a sampling model's completions differ between runs and machines; these differences are "
+            "information for the reviewer, not a failure (re-verification above is the exact check)"
+        )
+    return Stage("re-collection", "pass" if not details else "warn", summary, details, required=False)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def reproduce(
+    folder: Path,
+    *,
+    options: CheckOptions | None = None,
+    isolated: bool = False,
+    recollection: bool = True,
+    endpoint_url: str | None = None,
+    api_key: str | None = None,
+) -> ReproduceReport:
+    options = options or CheckOptions()
+    paths = ServerPaths(folder.resolve())
+    stages = [run_tests(paths, isolated=isolated)]
+    stage, reverified = _reverify_stage(paths, options)
+    stages.append(stage)
+    if recollection and paths.example_rollouts.is_file():
+        stages.append(recollect(paths, endpoint_url=endpoint_url, api_key=api_key))
+    fixtures = Fixtures(paths, options)
+    if reverified is not None:
+        fixtures.__dict__["reverify"] = reverified  # reuse the run above instead of starting the server again
+    return ReproduceReport(stages, run_checks(paths.dir, options=options, fixtures=fixtures))

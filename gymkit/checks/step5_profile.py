@@ -1,0 +1,118 @@
+"""Step 5 · Reward profiling: reports/reward_profile/reward_profile.json.
+
+GYM501 exists and parses, GYM502 fresh, GYM503 coverage, GYM504 names its models,
+GYM505 enough prompts with mixed outcomes (a warning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from gymkit.checks.fixtures import Fixtures
+from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.hashing import file_sha256, server_code_sha256
+
+PROFILE = "reports/reward_profile/reward_profile.json"
+MIN_PROMPTS = 500
+MIN_SAMPLES = 16
+# Below this fraction of prompts with both passing and failing samples, GRPO sees little signal.
+MIN_MIXED = 0.1
+
+
+class Step5(Check):
+    step = 5
+    requires = frozenset({"GYM501"})
+
+    @staticmethod
+    def profile(fx: Fixtures) -> dict[str, Any]:
+        assert isinstance(fx.reward_profile, dict)
+        return fx.reward_profile
+
+
+@register
+class GYM501(Step5):
+    """A reward profile exists and parses"""
+
+    requires = frozenset()
+
+    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+        """Run `nox -s profile-rewards -- NAME` (or `gymkit profile NAME`) on the train or validation
+        dataset with a Qwen3-4B-class model, and commit `reports/reward_profile/`."""
+        if fx.reward_profile is None:
+            return [Problem(f"{PROFILE} is missing", PROFILE)]
+        if isinstance(fx.reward_profile, str):
+            return [Problem(f"{PROFILE} {fx.reward_profile}", PROFILE)]
+        return []
+
+
+@register
+class GYM502(Step5):
+    """The reward profile is fresh: dataset and server code are unchanged since it was made"""
+
+    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+        """Re-run the profile (`nox -s profile-rewards -- NAME`): the dataset or the server's code
+        (Python files, requirements.txt, configs/) changed after it was computed."""
+        profile = self.profile(fx)
+        problems = []
+        dataset = profile.get("dataset") if isinstance(profile.get("dataset"), dict) else {}
+        path = dataset.get("path")
+        if not isinstance(path, str):
+            problems.append(Problem("the profile does not name its dataset (dataset.path)", PROFILE))
+        elif not fx.resolve(path).is_file():
+            problems.append(Problem(f"the profiled dataset {path} is not in the repository", PROFILE))
+        elif file_sha256(fx.resolve(path)) != dataset.get("sha256"):
+            problems.append(Problem(f"{path} changed since the profile was made", PROFILE))
+        if profile.get("server_code_sha256") != server_code_sha256(fx.paths.dir):
+            problems.append(Problem("the server's code changed since the profile was made", PROFILE))
+        return problems
+
+
+@register
+class GYM503(Step5):
+    """The reward profile covers at least 500 prompts (or all) with 16 samples each"""
+
+    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+        """Profile at least 500 prompts (all of them when the dataset is smaller) with 16 samples per
+        prompt: `nox -s profile-rewards -- NAME --prompts 500 --samples 16`."""
+        profile = self.profile(fx)
+        prompts, samples = profile.get("num_prompts"), profile.get("samples_per_prompt")
+        dataset = profile.get("dataset") if isinstance(profile.get("dataset"), dict) else {}
+        rows = dataset.get("num_rows")
+        needed = min(MIN_PROMPTS, rows) if isinstance(rows, int) and rows > 0 else MIN_PROMPTS
+        problems = []
+        if not isinstance(prompts, int) or prompts < needed:
+            problems.append(Problem(f"{prompts} prompts profiled; needs at least {needed}", PROFILE))
+        if not isinstance(samples, int) or samples < MIN_SAMPLES:
+            problems.append(Problem(f"{samples} samples per prompt; needs at least {MIN_SAMPLES}", PROFILE))
+        return problems
+
+
+@register
+class GYM504(Step5):
+    """The reward profile names the model(s) it sampled"""
+
+    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+        """Profile through an endpoint that reports its model name (the profile records it in
+        `models`); the guide asks for Qwen3-4B, Qwen3-30B-A3B or an equivalent."""
+        models = self.profile(fx).get("models")
+        if isinstance(models, list) and models and all(isinstance(m, str) and m.strip() for m in models):
+            return []
+        return [Problem(f"`models` is {models!r}; expected a list of model names", PROFILE)]
+
+
+@register
+class GYM505(Step5):
+    """Enough prompts have mixed outcomes to give a training signal"""
+
+    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+        """Few prompts have both passing and failing samples, so GRPO gets little signal from them.
+        Make tasks harder (if most all-pass) or easier (if most all-fail), or filter the dataset to
+        prompts the model sometimes solves."""
+        prompts = self.profile(fx).get("prompts")
+        mixed = prompts.get("mixed") if isinstance(prompts, dict) else None
+        if not isinstance(mixed, int | float):
+            return [Problem("the profile has no prompts.mixed fraction", PROFILE)]
+        if mixed < MIN_MIXED:
+            return [Problem(f"only {mixed:.0%} of prompts are mixed (< {MIN_MIXED:.0%})", PROFILE, level="warn")]
+        return []

@@ -1,0 +1,75 @@
+"""Step 6 · Training validation: reports/training/training.json.
+
+GYM601 exists and parses, GYM602 fresh (metrics file unchanged), GYM603 shows improvement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from gymkit.checks.fixtures import Fixtures
+from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.hashing import file_sha256
+
+TRAINING = "reports/training/training.json"
+
+
+class Step6(Check):
+    step = 6
+    requires = frozenset({"GYM601"})
+
+    @staticmethod
+    def report(fx: Fixtures) -> dict[str, Any]:
+        assert isinstance(fx.training, dict)
+        return fx.training
+
+
+@register
+class GYM601(Step6):
+    """Training evidence exists and parses"""
+
+    requires = frozenset()
+
+    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+        """Train with GRPO (Qwen3-4B-class model), export the metrics (CSV or JSONL with a step column
+        and a reward/accuracy column) and run `gymkit training-report NAME METRICS`; commit
+        `reports/training/`."""
+        if fx.training is None:
+            return [Problem(f"{TRAINING} is missing", TRAINING)]
+        if isinstance(fx.training, str):
+            return [Problem(f"{TRAINING} {fx.training}", TRAINING)]
+        return []
+
+
+@register
+class GYM602(Step6):
+    """The training report is fresh: its metrics file is unchanged"""
+
+    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+        """Commit the metrics file the report names and re-run `gymkit training-report` after changing
+        it."""
+        metrics = self.report(fx).get("metrics_file")
+        if not isinstance(metrics, dict) or not isinstance(metrics.get("path"), str):
+            return [Problem("the report does not name its metrics file (metrics_file.path)", TRAINING)]
+        path = fx.resolve(metrics["path"])
+        if not path.is_file():
+            return [Problem(f"the metrics file {metrics['path']} is not in the repository", TRAINING)]
+        if file_sha256(path) != metrics.get("sha256"):
+            return [Problem(f"{metrics['path']} changed since the report was made", TRAINING)]
+        return []
+
+
+@register
+class GYM603(Step6):
+    """Training shows improvement"""
+
+    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+        """The training reward did not rise significantly. Check the profile (GYM505: are prompts mixed?),
+        the reward's correctness and the learning rate, then train again."""
+        report = self.report(fx)
+        if report.get("improved") is True:
+            return []
+        train = report.get("train") if isinstance(report.get("train"), dict) else {}
+        detail = f" (first {train.get('first')}, last {train.get('last')}, p={train.get('p_value')})" if train else ""
+        return [Problem(f"`improved` is {report.get('improved')!r}{detail}", TRAINING)]

@@ -1,0 +1,27 @@
+"""Step 7 · PR information.
+
+GYM701 the PR description `gymkit pr-body NAME` renders has every required section filled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gymkit.checks.fixtures import Fixtures
+from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.prbody import check_pr_body, render_pr_body
+
+
+@register
+class GYM701(Check):
+    """The PR description renders with every required section filled"""
+
+    step = 7
+    requires = frozenset({"GYM202", "GYM210"})
+
+    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+        """`gymkit pr-body NAME` fills the PR description from README.md, the config and the reports.
+        Fill the README section it names (for synthetic data, a `Synthetic data: ...` line naming the
+        models used, or `None`), then paste the output into the PR."""
+        problems = check_pr_body(render_pr_body(fx.paths))
+        return [Problem(f"PR description: {p.message}", "README.md") for p in problems]

@@ -1,0 +1,64 @@
+"""Step 8 · Review and reproduction: what a reviewer needs to re-run the procedure.
+
+GYM801 rollouts record their model, GYM802 the recorded model is one a reviewer can reach.
+`gymkit reproduce NAME` does the re-run itself.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterable
+
+from gymkit.checks.fixtures import Fixtures
+from gymkit.checks.registry import Check, Problem, Skip, register
+
+ROLLOUTS = "data/example_rollouts.jsonl"
+
+
+class Step8(Check):
+    step = 8
+    requires = frozenset({"GYM402"})
+
+
+@register
+class GYM801(Step8):
+    """Every example rollout records the model and endpoint that produced it"""
+
+    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+        """Collect the rollouts with `gymkit rollouts NAME`, which stamps each row's `_gymkit` with the
+        model, endpoint and sampling settings a reviewer needs to re-collect them."""
+        if fx.rollout_rows is None:
+            return Skip("rollouts did not parse")
+        problems = []
+        for line, row in fx.rollout_rows:
+            meta = row.get("_gymkit")
+            if not isinstance(meta, dict) or not meta.get("model") or not meta.get("endpoint"):
+                problems.append(Problem("no _gymkit.model/_gymkit.endpoint on this rollout", ROLLOUTS, line))
+        return problems
+
+
+@register
+class GYM802(Step8):
+    """The recorded endpoint is reproducible and carries no credentials"""
+
+    requires = frozenset({"GYM801"})
+
+    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+        """Never commit an endpoint URL with a user or password in it; regenerate the rollouts. With a
+        hosted model, a reviewer needs access to the same endpoint; the embedded model (`gymkit rollouts
+        NAME` without `--endpoint`) needs nothing."""
+        assert fx.rollout_rows is not None
+        problems = []
+        for line, row in fx.rollout_rows:
+            endpoint = str(row["_gymkit"]["endpoint"])
+            if endpoint == "embedded":
+                continue
+            parsed = urllib.parse.urlsplit(endpoint)
+            if parsed.username or parsed.password:
+                problems.append(Problem("the recorded endpoint URL contains credentials", ROLLOUTS, line))
+            else:
+                message = f"recorded with {endpoint}; a reviewer needs access to it to re-collect"
+                problems.append(Problem(message, ROLLOUTS, line, level="warn"))
+        # One warning per file is enough when every row came from the same endpoint.
+        unique = {(p.message, p.level): p for p in problems if p.level == "warn"}
+        return [p for p in problems if p.level == "fail"] + list(unique.values())

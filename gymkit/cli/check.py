@@ -1,0 +1,146 @@
+"""``gymkit check``, ``pr-body``, ``check-pr-body`` and ``reproduce``: the contribution checklist.
+
+Exit codes: 0 nothing failed (warnings and waived findings allowed); 1 a check failed, or
+an error such as an unknown server; 2 a usage error (bad option or value).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from gymkit import prbody
+from gymkit.checks import CheckOptions, ServerReport, run_checks
+from gymkit.checks.render import Format, render
+from gymkit.checks.reproduce import reproduce as run_reproduce
+from gymkit.project import ServerPaths, list_servers, resolve_server
+
+PANEL = "Checks"
+
+Targets = Annotated[
+    list[str] | None,
+    typer.Argument(metavar="[NAME | PATH]...", help="Server names under resources_servers/, or folder paths."),
+]
+Codes = Annotated[
+    list[str] | None, typer.Option(help="Check codes or prefixes (GYM4 = step 4); repeat or separate with commas.")
+]
+VerifyTimeout = Annotated[
+    float, typer.Option(help="Seconds to wait for one /verify answer during re-verification.", min=0.1)
+]
+
+
+def _codes(values: list[str] | None) -> list[str]:
+    return [code.strip() for value in values or [] for code in value.split(",") if code.strip()]
+
+
+def _servers(targets: list[str] | None, all_servers: bool) -> list[ServerPaths]:
+    if all_servers:
+        found = list_servers()
+        if not found:
+            raise click.UsageError("--all: no servers under resources_servers/")
+        return found
+    if targets:
+        return [resolve_server(t) for t in targets]
+    if (Path.cwd() / "app.py").is_file():
+        return [ServerPaths(Path.cwd())]
+    raise click.UsageError("name a server (or a path), or pass --all")
+
+
+def _echo(text: str) -> None:
+    typer.echo(text, color=False if os.environ.get("NO_COLOR") else None)
+
+
+def check(
+    targets: Targets = None,
+    all_servers: Annotated[bool, typer.Option("--all", help="Check every server under resources_servers/.")] = False,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="text, json, markdown (PR comment) or github.")
+    ] = "text",
+    select: Codes = None,
+    ignore: Codes = None,
+    reverify: Annotated[bool, typer.Option(help="Start the server and re-verify the example rollouts.")] = True,
+    verify_timeout: VerifyTimeout = 30.0,
+) -> None:
+    """Run the eight-step contribution checklist on servers.
+
+    Exit 0 when nothing fails, 1 when a check fails, 2 on a usage error. A server can waive
+    a check with a written reason in its config: [bold]gymkit: {waive: {GYM501: "why"}}[/].
+    """
+    options = CheckOptions(reverify=reverify, verify_timeout=verify_timeout)
+    sel, ign = _codes(select), _codes(ignore)
+    reports: list[ServerReport] = [
+        run_checks(paths.dir, options=options, select=sel, ignore=ign) for paths in _servers(targets, all_servers)
+    ]
+    _echo(render(reports, fmt))
+    raise typer.Exit(1 if any(r.failed for r in reports) else 0)
+
+
+def pr_body(
+    server: Annotated[str, typer.Argument(help="Server name under resources_servers/, or its folder.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Render the pull-request description from the server's README, config and reports."""
+    body = prbody.render_pr_body(resolve_server(server))
+    if output is None:
+        _echo(body)
+    else:
+        from gymkit.jsonl import atomic_write_text
+
+        atomic_write_text(output, body)
+
+
+def check_pr_body_command(
+    file: Annotated[
+        Path, typer.Argument(help="A Markdown file, or a GitHub pull_request event payload (JSON).", dir_okay=False)
+    ],
+) -> None:
+    """Check that a PR description has every required section filled in."""
+    problems = prbody.check_pr_body(prbody.read_pr_body(file))
+    for problem in problems:
+        typer.secho(f"{file}: {problem.message}", fg="red", err=True)
+    if problems:
+        typer.secho("hint: gymkit pr-body NAME renders a complete description", fg="yellow", err=True)
+        raise typer.Exit(1)
+    _echo(f"{file}: all {len(prbody.PR_SECTIONS)} required sections are filled")
+
+
+def reproduce(
+    server: Annotated[str, typer.Argument(help="Server name under resources_servers/, or its folder.")],
+    isolated: Annotated[
+        bool, typer.Option(help='Run the tests with nox -s "test-server(NAME)" (own virtualenv; slower).')
+    ] = False,
+    recollect: Annotated[bool, typer.Option(help="Re-collect the example rollouts with the recorded model.")] = True,
+    endpoint: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible base URL for re-collection when not recorded as embedded.")
+    ] = None,
+    verify_timeout: VerifyTimeout = 30.0,
+) -> None:
+    """Reproduce a contribution as a reviewer: tests, re-verification, re-collection, then the checklist.
+
+    Works offline with the embedded model. Exit 1 when tests, re-verification or a check fail.
+    """
+    from gymkit.checks.render_reproduce import render_reproduce
+
+    report = run_reproduce(
+        resolve_server(server).dir,
+        options=CheckOptions(verify_timeout=verify_timeout),
+        isolated=isolated,
+        recollection=recollect,
+        endpoint_url=endpoint,
+        api_key=os.environ.get("GYMKIT_API_KEY") or os.environ.get("OPENAI_API_KEY"),
+    )
+    _echo(render_reproduce(report))
+    raise typer.Exit(1 if report.failed else 0)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel=PANEL)(check)
+    app.command("pr-body", rich_help_panel=PANEL)(pr_body)
+    sections = ", ".join(name for name, _ in prbody.PR_SECTIONS)
+    check_pr_body_command.__doc__ = f"{check_pr_body_command.__doc__}\n\nRequired sections: {sections}."
+    app.command("check-pr-body", rich_help_panel=PANEL)(check_pr_body_command)
+    app.command(rich_help_panel=PANEL)(reproduce)

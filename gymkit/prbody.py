@@ -1,0 +1,171 @@
+"""The pull-request description: rendered from a server's README, config and reports, and checked.
+
+:data:`PR_SECTIONS` is the single list of what a PR description must contain (the
+contribution guide's step 7); the PR template and ``gymkit check-pr-body`` both follow it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gymkit.checks.readme import Readme
+from gymkit.config import ServerConfigFile, load_config
+from gymkit.errors import GymkitError, UserError
+from gymkit.project import ServerPaths
+
+__all__ = ["PR_SECTIONS", "SectionProblem", "check_pr_body", "read_pr_body", "render_pr_body"]
+
+# (heading, what it must say). A PR description needs each heading with real text under it.
+PR_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("Environment", "what the environment is and which resource server it adds"),
+    ("Verification logic", "how verify computes the reward"),
+    ("Task source and domain", "where the prompts/tasks come from and which domain they cover"),
+    ("Licensing", "licences of the data and of the software (code and dependencies)"),
+    ("Synthetic data", "the models used to generate synthetic data, or 'None'"),
+)
+
+_PLACEHOLDER = re.compile(r"\bTODO\b|\bTBD\b|\{\{.*?\}\}|^\s*\?\s*$", re.MULTILINE)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
+_SYNTHETIC_LINE = re.compile(r"synthetic\s+data[^:\n]*:\s*(.+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SectionProblem:
+    section: str
+    message: str
+
+
+def _sections(markdown: str) -> dict[str, str]:
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in _COMMENT.sub("", markdown).splitlines():
+        heading = _HEADING.match(line)
+        if heading:
+            current = found.setdefault(heading.group(1).strip().lower(), [])
+        elif current is not None:
+            current.append(line)
+    return {title: "\n".join(lines).strip() for title, lines in found.items()}
+
+
+def check_pr_body(markdown: str) -> list[SectionProblem]:
+    """Which required sections are missing, empty or still a placeholder (HTML comments are ignored)."""
+    sections = _sections(markdown)
+    problems = []
+    for name, what in PR_SECTIONS:
+        title = next((t for t in sections if t.startswith(name.lower())), None)
+        if title is None:
+            problems.append(SectionProblem(name, f"no '## {name}' section ({what})"))
+        elif not sections[title]:
+            problems.append(SectionProblem(name, f"'## {name}' is empty; write {what}"))
+        elif _PLACEHOLDER.search(sections[title]):
+            problems.append(SectionProblem(name, f"'## {name}' still holds a placeholder; write {what}"))
+    return problems
+
+
+def read_pr_body(path: Path) -> str:
+    """A PR description from a Markdown file or a GitHub event payload (``.pull_request.body``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read: {exc}") from None
+    if path.suffix == ".json" or text.lstrip().startswith("{"):
+        try:
+            event = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        pull = event.get("pull_request") if isinstance(event, dict) else None
+        if not isinstance(pull, dict):
+            raise UserError(f"{path}: no pull_request in this event payload", hint="pass the pull_request event JSON")
+        return pull.get("body") or ""
+    return text
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _readme(paths: ServerPaths) -> Readme:
+    try:
+        return Readme.parse(paths.readme.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return Readme.parse("")
+
+
+def _section_text(readme: Readme, name: str) -> str:
+    section = readme.section(name)
+    return section.text if section else ""
+
+
+def _config(paths: ServerPaths) -> ServerConfigFile | None:
+    try:
+        return load_config(paths.config_path())
+    except GymkitError:
+        return None
+
+
+def _profile_text(profile: dict[str, Any] | None) -> str:
+    if profile is None:
+        return "Not profiled yet (`nox -s profile-rewards -- NAME`)."
+    reward = profile.get("reward") if isinstance(profile.get("reward"), dict) else {}
+    prompts = profile.get("prompts") if isinstance(profile.get("prompts"), dict) else {}
+    return (
+        f"Models: {', '.join(map(str, profile.get('models') or [])) or 'unknown'}; "
+        f"{profile.get('num_prompts')} prompts x {profile.get('samples_per_prompt')} samples; "
+        f"mean reward {reward.get('mean', 'n/a')}; prompts all-fail {prompts.get('all_fail', 'n/a')}, "
+        f"all-pass {prompts.get('all_pass', 'n/a')}, mixed {prompts.get('mixed', 'n/a')}. "
+        "Details: `reports/reward_profile/reward_profile.md`."
+    )
+
+
+def _training_text(training: dict[str, Any] | None) -> str:
+    if training is None:
+        return "No training report yet (`gymkit training-report NAME METRICS`)."
+    train = training.get("train") if isinstance(training.get("train"), dict) else {}
+    return (
+        f"Improved: {training.get('improved')}; {train.get('column', 'reward')} from {train.get('first')} to "
+        f"{train.get('last')} over {training.get('steps')} steps (p = {train.get('p_value')}). "
+        "Details: `reports/training/training.md`."
+    )
+
+
+def render_pr_body(paths: ServerPaths) -> str:
+    """The PR description for one server, with every required section filled from its files."""
+    readme = _readme(paths)
+    config = _config(paths)
+    domain = config.resources_server.domain.value if config else "unknown (the config does not load)"
+    datasets = config.datasets() if config else []
+    licensing = readme.licensing()
+    synthetic = _section_text(readme, "Synthetic data")
+    if not synthetic:
+        match = _SYNTHETIC_LINE.search("\n".join(readme.lines))
+        synthetic = match.group(1).strip() if match else "TODO: name the models used to generate data, or write None"
+    dataset_lines = [
+        f"- {d.type} `{d.name}`: {d.jsonl_fpath}" + (f" (licence: {d.license.value})" if d.license else "")
+        for d in datasets
+    ]
+    parts = {
+        "Environment": f"Adds `resources_servers/{paths.name}` (domain: {domain}).\n\n"
+        + (_section_text(readme, "Description") or "TODO: describe the environment in README.md"),
+        "Verification logic": _section_text(readme, "Verification logic") or "TODO: describe verify in README.md",
+        "Task source and domain": (_section_text(readme, "Task source") or "TODO: name the task source in README.md")
+        + f"\n\nDomain: {domain}.\n"
+        + "\n".join(dataset_lines),
+        "Licensing": "\n".join(
+            f"- {label}: {licensing[key][1] if key in licensing else 'TODO'}"
+            for key, label in (("code", "Code"), ("data", "Data"), ("dependencies", "Dependencies"))
+        ),
+        "Synthetic data": synthetic,
+        "Reward profile": _profile_text(_json(paths.reward_profile / "reward_profile.json")),
+        "Training validation": _training_text(_json(paths.training / "training.json")),
+    }
+    body = "\n\n".join(f"## {title}\n\n{text.strip()}" for title, text in parts.items())
+    return body + f"\n\nRun `gymkit reproduce {paths.name}` to reproduce the checks and example rollouts.\n"

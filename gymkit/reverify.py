@@ -1,0 +1,184 @@
+"""Re-verification: call a server's verify on each stored rollout and compare the rewards.
+
+The body sent for a rollout is what verify saw when the rollout was collected: the example
+row it came from (with the rollout's ``_ng_*`` bookkeeping and ``agent_ref``) plus the
+stored ``response`` - not the stored rollout itself, whose verifier extras are outputs of
+the last verify, not inputs. A rollout that matches no example row is sent as stored, minus
+``reward`` and gymkit's provenance. The server runs in a child process with a timeout per
+request, so a verify that raises or never returns is reported, never waited on forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from gymkit.errors import GymkitError
+from gymkit.jsonl import iter_rows
+from gymkit.project import ServerPaths
+from gymkit.serving import ServerProcess
+from gymkit.wire import ResponseCreateParams
+
+__all__ = ["TOLERANCE", "ReverifyReport", "RowResult", "match_rollouts", "reverify_rollouts", "verify_body"]
+
+TOLERANCE = 1e-9
+# After this many timeouts in a row the server is presumed stuck (a blocking verify
+# freezes its event loop), and the remaining rows are not sent.
+_MAX_CONSECUTIVE_TIMEOUTS = 2
+_BOOKKEEPING = ("_ng_task_index", "_ng_rollout_index", "_ng_rollout_id", "agent_ref")
+
+
+@dataclass
+class RowResult:
+    line: int
+    stored: float | None
+    reward: float | None = None
+    error: str | None = None
+
+    @property
+    def matches(self) -> bool:
+        return (
+            self.error is None
+            and self.stored is not None
+            and self.reward is not None
+            and abs(self.reward - self.stored) <= TOLERANCE
+        )
+
+
+@dataclass
+class ReverifyReport:
+    path: Path
+    rows: list[RowResult] = field(default_factory=list)
+    error: str | None = None
+    reverify_mode: str | None = None
+
+    @property
+    def differences(self) -> list[RowResult]:
+        return [row for row in self.rows if not row.matches]
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.rows) and not self.differences
+
+
+def _params_key(row: dict[str, Any]) -> str | None:
+    try:
+        params = ResponseCreateParams.model_validate(row.get("responses_create_params"))
+    except ValidationError:
+        return None
+    return json.dumps(params.model_dump(exclude_none=True), sort_keys=True)
+
+
+def match_rollouts(examples: list[dict[str, Any]], rollouts: list[tuple[int, dict[str, Any]]]) -> dict[int, int | None]:
+    """Rollout line -> index of its example row (by ``_ng_task_index``, checked against the input,
+    else by equal ``responses_create_params``), or None when no example has its input."""
+    keys = [_params_key(row) for row in examples]
+    by_key: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        if key is not None:
+            by_key.setdefault(key, index)
+    matched: dict[int, int | None] = {}
+    for line, rollout in rollouts:
+        key = _params_key(rollout)
+        index = rollout.get("_ng_task_index")
+        if isinstance(index, int) and 0 <= index < len(examples) and key is not None and keys[index] == key:
+            matched[line] = index
+        else:
+            matched[line] = by_key.get(key) if key is not None else None
+    return matched
+
+
+def verify_body(rollout: dict[str, Any], example: dict[str, Any] | None) -> dict[str, Any]:
+    if example is None:
+        return {k: v for k, v in rollout.items() if k not in ("reward", "_gymkit") and not k.startswith("_ng_failure")}
+    body = dict(example)
+    body.update({k: rollout[k] for k in _BOOKKEEPING if k in rollout})
+    body["response"] = rollout.get("response")
+    return body
+
+
+def _post(url: str, body: dict[str, Any], timeout: float) -> tuple[float | None, str | None]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            payload = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            detail = exc.read().decode("utf-8", "replace")
+        with contextlib.suppress(json.JSONDecodeError, AttributeError):
+            detail = json.loads(detail).get("error", detail)
+        return None, f"verify answered HTTP {exc.code}: {str(detail)[:300]}"
+    except TimeoutError:
+        return None, f"verify did not answer within {timeout:g}s"
+    except (urllib.error.URLError, OSError, json.JSONDecodeError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, TimeoutError):
+            return None, f"verify did not answer within {timeout:g}s"
+        return None, f"verify request failed: {reason}"
+    reward = payload.get("reward") if isinstance(payload, dict) else None
+    if isinstance(reward, bool) or not isinstance(reward, int | float):
+        return None, "verify's response has no numeric reward"
+    return float(reward), None
+
+
+def _reverify_mode(url: str, timeout: float) -> str | None:
+    try:
+        with urllib.request.urlopen(f"{url}/reverify_mode", timeout=timeout) as response:
+            value = json.loads(response.read())
+    except (urllib.error.URLError, OSError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def reverify_rollouts(
+    paths: ServerPaths,
+    rollouts_path: Path | None = None,
+    *,
+    verify_timeout: float = 30.0,
+    startup_timeout: float = 60.0,
+) -> ReverifyReport:
+    """Start the server, POST every stored rollout to /verify, compare rewards; never raises on bad input."""
+    path = rollouts_path or paths.example_rollouts
+    report = ReverifyReport(path)
+    try:
+        rollouts = list(iter_rows(path))
+    except GymkitError as exc:
+        report.error = exc.message
+        return report
+    try:
+        examples = [row for _, row in iter_rows(paths.example)] if paths.example.is_file() else []
+    except GymkitError:
+        examples = []  # each rollout is then sent as stored; GYM102 reports the example file
+    matched = match_rollouts(examples, rollouts)
+    try:
+        with ServerProcess(paths.dir, timeout=startup_timeout) as server:
+            report.reverify_mode = _reverify_mode(server.url, verify_timeout)
+            timeouts = 0
+            for line, rollout in rollouts:
+                stored = rollout.get("reward")
+                result = RowResult(line, float(stored) if _is_number(stored) else None)
+                report.rows.append(result)
+                if timeouts >= _MAX_CONSECUTIVE_TIMEOUTS:
+                    result.error = "not sent: the server stopped answering"
+                    continue
+                index = matched.get(line)
+                body = verify_body(rollout, examples[index] if index is not None else None)
+                result.reward, result.error = _post(f"{server.url}/verify", body, verify_timeout)
+                timeouts = timeouts + 1 if result.error and "did not answer" in result.error else 0
+    except GymkitError as exc:
+        report.error = f"the server did not start: {exc.message}"
+    return report
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,91 @@
+"""Server trees for the checklist tests: the complete `good` server, and broken variants of it.
+
+A broken server is `servers/good` with the files of `servers/broken/CASE/` copied over it
+and the paths listed in that folder's `.remove` deleted. Reports are written last, with
+hashes of the tree as it then is, so they are fresh unless a test changes something after.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gymkit.hashing import file_sha256, server_code_sha256
+
+HERE = Path(__file__).parent
+GOOD = HERE / "servers" / "good"
+BROKEN = HERE / "servers" / "broken"
+BROKEN_CASES = sorted(p.name for p in BROKEN.iterdir() if p.is_dir())
+
+# The fixture servers have their own tests/test_app.py; they are run by the checks, not by this suite.
+collect_ignore_glob = ["servers/*"]
+
+
+def write_reports(server: Path, *, profile: dict[str, Any] | None = None, training: dict[str, Any] | None = None) -> None:
+    """Fresh reward-profile and training reports for ``server``; keys in the dicts override."""
+    train = server / "data" / "train.jsonl"
+    rows = sum(1 for line in train.read_text().splitlines() if line.strip()) if train.is_file() else 0
+    body: dict[str, Any] = {
+        "schema_version": 1,
+        "gymkit_version": "0.1.0",
+        "created_at": "2026-01-01T00:00:00Z",
+        "models": ["Qwen/Qwen3-4B"],
+        "sampling": {"temperature": 1.0, "top_p": 1.0, "max_output_tokens": 512, "seed": None},
+        "dataset": {"path": "data/train.jsonl", "sha256": file_sha256(train) if train.is_file() else "", "num_rows": rows},
+        "server_code_sha256": server_code_sha256(server),
+        "num_prompts": rows,
+        "samples_per_prompt": 16,
+        "num_rollouts": rows * 16,
+        "reward": {"mean": 0.55},
+        "pass_at_k": {},
+        "prompts": {"all_fail": 0.25, "all_pass": 0.25, "mixed": 0.5},
+        "tool_calls": {},
+        "usage": {},
+        "failures": 0,
+        "per_task": [],
+    }
+    body.update(profile or {})
+    folder = server / "reports" / "reward_profile"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "reward_profile.json").write_text(json.dumps(body, indent=2))
+
+    metrics = server / "reports" / "training" / "metrics.csv"
+    report: dict[str, Any] = {
+        "schema_version": 1,
+        "gymkit_version": "0.1.0",
+        "created_at": "2026-01-01T00:00:00Z",
+        "metrics_file": {"path": "reports/training/metrics.csv", "sha256": file_sha256(metrics) if metrics.is_file() else ""},
+        "steps": 20,
+        "train": {"column": "reward", "first": 0.2, "last": 0.58, "slope": 0.02, "p_value": 0.001, "test": "spearman", "improved": True},
+        "improved": True,
+    }
+    report.update(training or {})
+    (server / "reports" / "training" / "training.json").write_text(json.dumps(report, indent=2))
+
+
+def build_server(root: Path, case: str | None = None, name: str | None = None) -> Path:
+    """``root/resources_servers/NAME``: the good server, or the good server broken as ``case``."""
+    target = root / "resources_servers" / (name or case or "good")
+    shutil.copytree(GOOD, target, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    if case is not None:
+        overlay = BROKEN / case
+        shutil.copytree(overlay, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".remove", "__pycache__"))
+        removals = overlay / ".remove"
+        for rel in removals.read_text().split() if removals.is_file() else []:
+            path = target / rel
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    write_reports(target)
+    return target
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Callable[..., Path]:
+    def make(case: str | None = None, name: str | None = None) -> Path:
+        return build_server(tmp_path, case, name)
+
+    return make
