@@ -1,0 +1,152 @@
+"""Model clients over one shared aiohttp session: Responses API natively, Chat Completions converted.
+
+aiohttp rather than httpx: its connection pool stays flat with thousands of requests in
+flight, where httpx's pool degrades quadratically. Retries follow upstream: 429 and gateway
+errors (502/503/504/520) are rate limits that back off without using up the try budget
+(up to a time cap), 500 and connection errors use it up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from typing import Any
+
+import aiohttp
+import orjson
+
+from gymkit.errors import UserError
+from gymkit.rollouts.config import EndpointConfig, redact_url
+from gymkit.rollouts.convert import ModelResponseError, chat_to_response, responses_to_chat
+
+__all__ = ["EndpointError", "ModelCallError", "ModelClient", "ModelResponseError"]
+
+RATE_LIMITED = frozenset({429, 502, 503, 504, 520})
+RETRIED = frozenset({500})
+# The prefill that makes a small model emit a structured tool call (see embedded.py).
+TOOL_CALL_PREFILL = "<tool_call>\n"
+MIN_TOOL_TURN_TOKENS = 128
+
+
+class EndpointError(UserError):
+    """The endpoint cannot be used at all: unreachable, wrong key, unknown model."""
+
+
+class ModelCallError(Exception):
+    """One model call failed for good (after retries); the rollout is recorded as failed."""
+
+
+class ModelClient:
+    def __init__(self, endpoint: EndpointConfig, http: aiohttp.ClientSession) -> None:
+        self.endpoint = endpoint
+        self.http = http
+        self.backoff = endpoint.retry_backoff
+        self.model = endpoint.model
+        self._timeout = aiohttp.ClientTimeout(total=endpoint.timeout)
+        self._headers = {"Content-Type": "application/json"}
+        if endpoint.api_key:
+            self._headers["Authorization"] = f"Bearer {endpoint.api_key}"
+
+    def _base_url(self, sticky_key: str) -> str:
+        urls = self.endpoint.base_urls
+        if len(urls) == 1:
+            return urls[0]
+        digest = hashlib.sha256(sticky_key.encode()).digest()
+        return urls[int.from_bytes(digest[:8], "big") % len(urls)]
+
+    async def check(self) -> str:
+        """Look the model up in ``/models`` once; returns the model name to use.
+
+        With no model configured, the endpoint's first (usually only) model is used.
+        """
+        url = self.endpoint.base_urls[0]
+        shown = redact_url(url)
+        try:
+            async with self.http.get(
+                f"{url}/models", headers=self._headers, timeout=aiohttp.ClientTimeout(total=30)
+            ) as resp:
+                status = resp.status
+                body = await resp.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise EndpointError(
+                f"model endpoint {shown} is unreachable ({type(exc).__name__}: {exc})".rstrip(": )") + ")",
+                hint="check --base-url / GYMKIT_BASE_URL, or unset it to use the embedded model",
+            ) from None
+        if status in (401, 403):
+            raise EndpointError(
+                f"model endpoint {shown} refused the API key (HTTP {status})", hint="check GYMKIT_API_KEY"
+            )
+        if status >= 400:
+            # Some servers do not list models; the first real call will tell.
+            if self.model is None:
+                raise EndpointError(f"{shown}/models answered HTTP {status}; name the model", hint="pass --model NAME")
+            return self.model
+        try:
+            ids = [str(m["id"]) for m in orjson.loads(body)["data"]]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            ids = []
+        if self.model is None:
+            if not ids:
+                raise EndpointError(f"{shown}/models lists no model", hint="pass --model NAME")
+            self.model = ids[0]
+        elif ids and self.model not in ids:
+            raise EndpointError(
+                f"model {self.model!r} is not served by {shown}",
+                hint=f"available: {', '.join(ids[:10])}" + (" ..." if len(ids) > 10 else ""),
+            )
+        return self.model
+
+    async def create(self, params: dict[str, Any], *, sticky_key: str, force_tool_call: bool = False) -> dict[str, Any]:
+        """One model turn: a Responses API request in, a Responses API ``response`` dict out."""
+        base = self._base_url(sticky_key)
+        if self.endpoint.api == "responses":
+            body = {k: v for k, v in params.items() if v is not None}
+            if self.model:
+                body["model"] = self.model
+            if force_tool_call:
+                body["tool_choice"] = "required"
+            data = await self._post(f"{base}/responses", body)
+            if not isinstance(data, dict) or not isinstance(data.get("output"), list):
+                raise ModelResponseError("response without an output list")
+            return data
+        body = responses_to_chat(params, self.model)
+        if force_tool_call:
+            # A small model follows a prefilled tool-call opener; "required" lets the server
+            # constrain what follows to a call of one of the offered tools.
+            body["tool_choice"] = "required"
+            body["parallel_tool_calls"] = False
+            body["messages"] = [*body["messages"], {"role": "assistant", "content": TOOL_CALL_PREFILL}]
+            body["max_tokens"] = max(body.get("max_tokens") or 0, MIN_TOOL_TURN_TOKENS)
+        return chat_to_response(await self._post(f"{base}/chat/completions", body), self.model)
+
+    async def _post(self, url: str, body: dict[str, Any]) -> Any:
+        payload = orjson.dumps(body)
+        tries = attempt = 0
+        waited = 0.0
+        while True:
+            attempt += 1
+            try:
+                async with self.http.post(url, data=payload, headers=self._headers, timeout=self._timeout) as resp:
+                    status = resp.status
+                    raw = await resp.read()
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                status, raw = None, f"{type(exc).__name__}: {exc}".encode()
+            if status is not None and status < 300:
+                try:
+                    return orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    raise ModelResponseError(f"not JSON: {raw[:120]!r}") from None
+            if status == 404 and b"model" in raw.lower():
+                raise ModelCallError(f"HTTP 404 from {redact_url(url)}: {raw[:300].decode(errors='replace')}")
+            rate_limited = status in RATE_LIMITED
+            if not rate_limited:
+                tries += 1
+            retryable = status is None or rate_limited or status in RETRIED
+            if not retryable or tries > self.endpoint.max_retries or waited > self.endpoint.timeout:
+                what = f"HTTP {status}" if status is not None else "connection failed"
+                detail = raw[:300].decode(errors="replace")
+                raise ModelCallError(f"{what} from {redact_url(url)}: {detail}")
+            delay = min(self.backoff * 2 ** min(attempt - 1, 6), 30.0) * (0.5 + random.random())
+            waited += delay
+            await asyncio.sleep(delay)

@@ -1,0 +1,337 @@
+"""Collecting rollouts: every (task, repeat) once, appended as it finishes, resumable after kill -9.
+
+Each finished rollout is one ``write()`` of one line to a file opened with O_APPEND, so a
+killed run leaves whole lines plus at most one partial last line; ``resume`` cuts that
+line off, skips the (task, repeat) pairs already written and runs the rest. When the run
+ends the file is rewritten, sorted by (task, repeat), with an atomic replace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from gymkit import __version__
+from gymkit.errors import InvalidDataError
+from gymkit.jsonl import atomic_write_bytes, dumps, validate_rows
+from gymkit.rollouts.agent import DEFAULT_AGENT_REF, RolloutFailure, run_rollout
+from gymkit.rollouts.clients import ModelClient
+from gymkit.rollouts.config import EMBEDDED, EndpointConfig, Sampling
+from gymkit.rollouts.progress import Progress
+from gymkit.serving import ServerProcess
+from gymkit.wire import BaseRunRequest
+
+__all__ = ["CollectionSummary", "collect_rollouts", "failures_path_for"]
+
+# A small model left unbounded rambles to the end of its context; tasks that set their own
+# limit keep it.
+EMBEDDED_MAX_OUTPUT_TOKENS = 128
+
+
+@dataclass(frozen=True)
+class CollectionSummary:
+    output_path: Path
+    failures_path: Path
+    model: str
+    endpoint: str
+    planned: int  # tasks x repeats
+    written: int  # rows written by this run
+    skipped: int  # rows already present (resume)
+    failed: int  # rollouts of this run that produced no row
+    rows: int  # rows in the output file now
+    mean_reward: float | None  # over every row in the output file
+    elapsed: float
+    failure_classes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rollouts_per_second(self) -> float:
+        return (self.written + self.failed) / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.rows == self.planned
+
+
+def failures_path_for(output_path: Path) -> Path:
+    return output_path.with_name(f"{output_path.stem}_failures.jsonl")
+
+
+def _load_tasks(input_path: Path, limit: int | None) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for number, task in validate_rows(input_path, BaseRunRequest):
+        if limit is not None and len(rows) >= limit:
+            break
+        row = task.model_dump(exclude_unset=True)
+        row["responses_create_params"] = task.responses_create_params.model_dump(exclude_unset=True)
+        row["_line"] = number
+        rows.append(row)
+    if not rows:
+        raise InvalidDataError(input_path, None, "no task rows", hint="add rows with responses_create_params")
+    return rows
+
+
+def _existing_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows already in ``path``; a partial last line (a killed write) is cut off."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        with path.open("r+b") as handle:
+            handle.truncate(end)
+    rows = []
+    for number, line in enumerate(data[:end].splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise InvalidDataError(
+                path, number, "not valid JSON", hint="delete the line or run without --resume"
+            ) from None
+        rows.append(row)
+    return rows
+
+
+def _key(row: dict[str, Any]) -> tuple[int, int]:
+    return int(row.get("_ng_task_index", -1)), int(row.get("_ng_rollout_index", -1))
+
+
+def _raise_open_files_limit() -> None:
+    # Thousands of rollouts in flight need thousands of sockets here and in the server
+    # (a child inherits the limit).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+
+
+def collect_rollouts(
+    server_dir: Path,
+    input_path: Path,
+    output_path: Path,
+    *,
+    repeats: int = 1,
+    limit: int | None = None,
+    concurrency: int = 8,
+    resume: bool = False,
+    endpoint: EndpointConfig | None = None,
+    sampling: Sampling | None = None,
+    server_url: str | None = None,
+    max_steps: int | None = None,
+    progress: bool = True,
+) -> CollectionSummary:
+    """Run ``repeats`` rollouts of the first ``limit`` tasks of ``input_path``; None endpoint = embedded model."""
+    tasks = _load_tasks(input_path, limit)
+    _raise_open_files_limit()
+    run = _Run(tasks, output_path, repeats, max(1, concurrency), sampling or Sampling(), max_steps, progress, resume)
+    with contextlib.ExitStack() as stack:
+        if endpoint is None:
+            from gymkit.rollouts.embedded import EmbeddedModel
+
+            model = stack.enter_context(EmbeddedModel())
+            endpoint = EndpointConfig(
+                (model.url,), model=model.model, api="chat", force_first_tool_call=True, label=EMBEDDED
+            )
+        return asyncio.run(run.main(endpoint, server_dir, server_url, stack))
+
+
+class _Run:
+    def __init__(
+        self,
+        tasks: list[dict[str, Any]],
+        output: Path,
+        repeats: int,
+        concurrency: int,
+        sampling: Sampling,
+        max_steps: int | None,
+        progress: bool,
+        resume: bool,
+    ) -> None:
+        self.tasks = tasks
+        self.resume = resume
+        self.output = output
+        self.failures = failures_path_for(output)
+        self.repeats = repeats
+        self.concurrency = concurrency
+        self.sampling = sampling
+        self.max_steps = max_steps
+        self.progress = progress
+        self.written = self.failed = 0
+        self.reward_sum = 0.0
+        self.failure_classes: dict[str, int] = {}
+
+    def _pending(self, resume: bool) -> tuple[list[tuple[int, int]], list[dict[str, Any]]]:
+        planned = [(t, r) for t in range(len(self.tasks)) for r in range(self.repeats)]
+        if not resume:
+            self.output.parent.mkdir(parents=True, exist_ok=True)
+            self.output.write_bytes(b"")
+            self.failures.write_bytes(b"")
+            return planned, []
+        kept: dict[tuple[int, int], dict[str, Any]] = {}
+        for row in _existing_rows(self.output):
+            kept.setdefault(_key(row), row)
+        wanted = set(planned)
+        kept = {key: row for key, row in kept.items() if key in wanted}
+        return [job for job in planned if job not in kept], list(kept.values())
+
+    def _overrides(self, endpoint: EndpointConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(keys set in responses_create_params, keys sent to the model only)."""
+        params = {
+            k: v
+            for k, v in (
+                ("temperature", self.sampling.temperature),
+                ("top_p", self.sampling.top_p),
+                ("max_output_tokens", self.sampling.max_output_tokens),
+            )
+            if v is not None
+        }
+        model_only: dict[str, Any] = {}
+        if self.sampling.seed is not None:
+            model_only["seed"] = self.sampling.seed
+        return params, model_only
+
+    async def main(
+        self, endpoint: EndpointConfig, server_dir: Path, server_url: str | None, stack: contextlib.ExitStack
+    ) -> CollectionSummary:
+        started = time.monotonic()
+        connector = aiohttp.TCPConnector(limit=min(self.concurrency, 2048), limit_per_host=0, force_close=False)
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as http:
+            client = ModelClient(endpoint, http)
+            model_name = await client.check()
+            if server_url is None:
+                server_url = stack.enter_context(ServerProcess(server_dir)).url
+            self.meta = {
+                "model": model_name,
+                "endpoint": endpoint.display,
+                "sampling": self.sampling.as_dict(),
+                "gymkit_version": __version__,
+            }
+            pending, kept = self._pending(resume=self.resume)
+            if kept:
+                # The deduplicated, cut-clean rows come first; new rows are appended after them.
+                atomic_write_bytes(self.output, b"".join(dumps(row) + b"\n" for row in kept))
+            self.out_fd = os.open(self.output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self.fail_fd = os.open(self.failures, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                await self._run_all(pending, client, http, server_url.rstrip("/"), endpoint, len(kept))
+            finally:
+                os.close(self.out_fd)
+                os.close(self.fail_fd)
+        rows = sorted(_existing_rows(self.output), key=_key)
+        atomic_write_bytes(self.output, b"".join(dumps(row) + b"\n" for row in rows))
+        rewards = [float(row["reward"]) for row in rows if isinstance(row.get("reward"), int | float)]
+        return CollectionSummary(
+            output_path=self.output,
+            failures_path=self.failures,
+            model=model_name,
+            endpoint=endpoint.display,
+            planned=len(self.tasks) * self.repeats,
+            written=self.written,
+            skipped=len(kept),
+            failed=self.failed,
+            rows=len(rows),
+            mean_reward=sum(rewards) / len(rewards) if rewards else None,
+            elapsed=time.monotonic() - started,
+            failure_classes=dict(self.failure_classes),
+        )
+
+    async def _run_all(
+        self,
+        pending: list[tuple[int, int]],
+        client: ModelClient,
+        http: aiohttp.ClientSession,
+        server_url: str,
+        endpoint: EndpointConfig,
+        already: int,
+    ) -> None:
+        params_overrides, model_only = self._overrides(endpoint)
+        jobs: Iterator[tuple[int, int]] = iter(pending)
+        bar = Progress(total=len(pending) + already, done=already, enabled=self.progress)
+
+        async def worker() -> None:
+            for task_index, rollout_index in jobs:
+                task = self.tasks[task_index]
+                body = {k: v for k, v in task.items() if k != "_line"}
+                rcp = {**body["responses_create_params"], **params_overrides}
+                extra = dict(model_only)
+                if endpoint.label == EMBEDDED and rcp.get("max_output_tokens") is None:
+                    extra["max_output_tokens"] = EMBEDDED_MAX_OUTPUT_TOKENS
+                body.update(
+                    responses_create_params=rcp,
+                    _ng_task_index=task_index,
+                    _ng_rollout_index=rollout_index,
+                    agent_ref=body.get("agent_ref") or DEFAULT_AGENT_REF,
+                )
+                reward = await self._one(body, client, http, server_url, endpoint, extra)
+                bar.advance(reward)
+
+        with bar:
+            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(pending)))))
+
+    async def _one(
+        self,
+        body: dict[str, Any],
+        client: ModelClient,
+        http: aiohttp.ClientSession,
+        server_url: str,
+        endpoint: EndpointConfig,
+        extra: dict[str, Any],
+    ) -> float | None:
+        forced = False
+        try:
+            result = await run_rollout(
+                body,
+                http=http,
+                server_url=server_url,
+                model=client,
+                max_steps=self.max_steps,
+                request_overrides=extra,
+                force_first_tool_call=endpoint.force_first_tool_call,
+            )
+            forced = result.forced_tool_call
+            row = result.row
+            if row.get("_ng_failure_class"):
+                raise RolloutFailure(str(row["_ng_failure_class"]), str(row.get("_ng_failure_judge_error") or ""))
+        except RolloutFailure as exc:
+            self._fail(body, exc.kind, exc.message, forced)
+            return None
+        except Exception as exc:  # noqa: BLE001 - one broken rollout must not end a 10k-rollout run
+            self._fail(body, _failure_class(exc), f"{type(exc).__name__}: {exc}", forced)
+            return None
+        for key in ("_ng_task_index", "_ng_rollout_index", "agent_ref"):
+            row.setdefault(key, body[key])
+        row["_gymkit"] = {**self.meta, "forced_tool_call": forced}
+        os.write(self.out_fd, dumps(row) + b"\n")
+        self.written += 1
+        reward = float(row["reward"])
+        self.reward_sum += reward
+        return reward
+
+    def _fail(self, body: dict[str, Any], kind: str, message: str, forced: bool) -> None:
+        self.failed += 1
+        self.failure_classes[kind] = self.failure_classes.get(kind, 0) + 1
+        row = {
+            "_ng_task_index": body["_ng_task_index"],
+            "_ng_rollout_index": body["_ng_rollout_index"],
+            "agent_ref": body["agent_ref"],
+            "_ng_failure_class": kind,
+            "_ng_failure_message": message[:2000],
+            "_gymkit": {**self.meta, "forced_tool_call": forced},
+        }
+        os.write(self.fail_fd, dumps(row) + b"\n")
+
+
+def _failure_class(exc: Exception) -> str:
+    name = type(exc).__name__
+    return {"ModelCallError": "model_error", "ModelResponseError": "model_bad_response"}.get(name, "agent_error")

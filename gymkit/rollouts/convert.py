@@ -1,0 +1,188 @@
+"""Responses API <-> Chat Completions, the way upstream's vLLM model server converts.
+
+The agent loop speaks only the Responses API. For an endpoint that serves only
+``/chat/completions`` the request is converted on the way out (flat function tools wrapped,
+``max_output_tokens`` renamed, input items turned into messages) and the answer converted
+back (tool calls become ``function_call`` items).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+__all__ = ["ModelResponseError", "chat_to_response", "input_items", "responses_to_chat"]
+
+# Responses request keys that have a Chat Completions counterpart under the same name.
+_SAME_NAME = ("temperature", "top_p", "parallel_tool_calls", "user", "seed", "metadata")
+
+
+class ModelResponseError(Exception):
+    """The endpoint answered 200 with something that is not a model response."""
+
+
+def input_items(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """``params["input"]`` as a list of items (a string is one user message)."""
+    value = params.get("input")
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    return list(value or [])
+
+
+def _text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for part in content:
+        if isinstance(part, dict):
+            parts.append(str(part.get("text") or ""))
+        else:
+            parts.append(str(part))
+    return "".join(parts)
+
+
+def _wrap_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    if tool.get("type") == "function" and "function" not in tool:
+        inner = {k: tool[k] for k in ("name", "description", "parameters") if k in tool}
+        return {"type": "function", "function": inner}
+    return tool
+
+
+def _tool_choice(choice: Any) -> Any:
+    if isinstance(choice, dict) and choice.get("type") == "function" and "name" in choice:
+        return {"type": "function", "function": {"name": choice["name"]}}
+    return choice
+
+
+def _messages(params: dict[str, Any]) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    if params.get("instructions"):
+        messages.append({"role": "system", "content": params["instructions"]})
+    for item in input_items(params):
+        kind = item.get("type") or "message"
+        if kind == "message":
+            role = item.get("role", "user")
+            messages.append({"role": "system" if role == "developer" else role, "content": _text(item.get("content"))})
+        elif kind == "function_call":
+            call = {
+                "id": item.get("call_id") or item.get("id") or "",
+                "type": "function",
+                "function": {"name": item.get("name", ""), "arguments": item.get("arguments") or "{}"},
+            }
+            last = messages[-1] if messages else None
+            # Parallel calls of one turn belong to one assistant message.
+            if last and last["role"] == "assistant" and ("tool_calls" in last or not last.get("content")):
+                last.setdefault("tool_calls", []).append(call)
+            else:
+                messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+        elif kind == "function_call_output":
+            output = item.get("output")
+            messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": item.get("call_id", ""),
+                    "content": output if isinstance(output, str) else _text(output),
+                }
+            )
+        # reasoning and unknown items carry nothing a chat model can take as input
+    return messages
+
+
+def responses_to_chat(params: dict[str, Any], model: str | None) -> dict[str, Any]:
+    """A Chat Completions request body for a Responses API request."""
+    body: dict[str, Any] = {"messages": _messages(params)}
+    if model:
+        body["model"] = model
+    for key in _SAME_NAME:
+        if params.get(key) is not None:
+            body[key] = params[key]
+    if params.get("max_output_tokens") is not None:
+        body["max_tokens"] = params["max_output_tokens"]
+    effort = (params.get("reasoning") or {}).get("effort")
+    if effort:
+        body["reasoning_effort"] = effort
+    tools = [_wrap_tool(t) for t in params.get("tools") or []]
+    if tools:
+        body["tools"] = tools
+        if params.get("tool_choice") is not None:
+            body["tool_choice"] = _tool_choice(params["tool_choice"])
+    else:
+        body.pop("parallel_tool_calls", None)
+    body.pop("metadata", None)
+    return body
+
+
+def chat_to_response(data: Any, model: str | None = None) -> dict[str, Any]:
+    """A Responses API ``response`` object for a Chat Completions answer."""
+    try:
+        choice = data["choices"][0]
+        message = choice["message"]
+    except (KeyError, IndexError, TypeError):
+        raise ModelResponseError("chat completion without choices[0].message") from None
+    if not isinstance(message, dict):
+        raise ModelResponseError("chat completion message is not an object")
+    output: list[dict[str, Any]] = []
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if reasoning:
+        output.append(
+            {
+                "type": "reasoning",
+                "id": f"rs_{uuid.uuid4().hex}",
+                "summary": [{"type": "summary_text", "text": str(reasoning)}],
+            }
+        )
+    content = _text(message.get("content"))
+    if content:
+        output.append(
+            {
+                "type": "message",
+                "id": f"msg_{uuid.uuid4().hex}",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": content, "annotations": []}],
+            }
+        )
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):
+            arguments = orjson.dumps(arguments if arguments is not None else {}).decode()
+        call_id = call.get("id") or f"call_{uuid.uuid4().hex}"
+        output.append(
+            {
+                "type": "function_call",
+                "id": f"fc_{uuid.uuid4().hex}",
+                "call_id": call_id,
+                "name": str(function.get("name", "")),
+                "arguments": arguments,
+                "status": "completed",
+            }
+        )
+    usage = data.get("usage") or {}
+    truncated = choice.get("finish_reason") == "length"
+    return {
+        "id": f"resp_{data.get('id') or uuid.uuid4().hex}",
+        "object": "response",
+        "created_at": float(data.get("created") or time.time()),
+        "model": data.get("model") or model or "",
+        "output": output,
+        "status": "incomplete" if truncated else "completed",
+        "incomplete_details": {"reason": "max_output_tokens"} if truncated else None,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {
+            "input_tokens": int(usage.get("prompt_tokens") or 0),
+            "output_tokens": int(usage.get("completion_tokens") or 0),
+            "total_tokens": int(usage.get("total_tokens") or 0),
+            "input_tokens_details": {
+                "cached_tokens": int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+            },
+            "output_tokens_details": {"reasoning_tokens": 0},
+        },
+    }

@@ -1,0 +1,176 @@
+"""A scripted OpenAI-compatible model for tests: real HTTP, both APIs, behaviour chosen by the prompt.
+
+The user message's first word picks the script:
+
+- ``answer TEXT``: reply TEXT.
+- ``add A B``: call ``add`` with A and B, then reply with the tool's result.
+- ``peek``: call ``peek``, then reply with the ``secret`` it returned.
+- ``badargs``: call ``add`` with arguments that are not JSON, then reply with the tool output.
+- ``explode``: call ``explode`` (a tool that raises), then reply with the tool output.
+- ``loop``: call ``peek`` forever.
+- ``garbage``: answer HTTP 200 with a body that is not JSON.
+- ``flaky N``: answer 429, then 500, alternately, for the first N requests of this prompt.
+- ``slow``: like ``answer slow`` after a short pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from gymkit.serving import serving_in_thread
+
+MODEL = "scripted-model"
+
+
+class ScriptedModel:
+    def __init__(self, *, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.seen: Counter[str] = Counter()
+        self.app = self._build()
+
+    # -- the script ---------------------------------------------------------------------
+    def decide(self, user: str, tool_outputs: list[str]) -> tuple[str, Any]:
+        words = user.split()
+        verb = words[0] if words else ""
+        if verb == "answer":
+            return "text", user.removeprefix("answer ").strip()
+        if verb == "slow":
+            return "text", "slow"
+        if verb == "add":
+            if not tool_outputs:
+                return "call", ("add", json.dumps({"a": float(words[1]), "b": float(words[2])}))
+            return "text", str(json.loads(tool_outputs[-1])["result"])
+        if verb == "peek":
+            if not tool_outputs:
+                return "call", ("peek", "{}")
+            return "text", json.loads(tool_outputs[-1])["secret"]
+        if verb == "badargs":
+            if not tool_outputs:
+                return "call", ("add", '{"a": 1, "b": ')
+            return "text", tool_outputs[-1]
+        if verb == "explode":
+            if not tool_outputs:
+                return "call", ("explode", json.dumps({"message": "kaboom"}))
+            return "text", tool_outputs[-1]
+        if verb == "loop":
+            return "call", ("peek", "{}")
+        return "text", f"unscripted: {user}"
+
+    async def _gate(self, user: str) -> Response | None:
+        """Failures injected before the script runs (garbage, flaky); None = go on."""
+        if self.delay or user.startswith("slow"):
+            await asyncio.sleep(self.delay or 0.02)
+        self.seen[user] += 1
+        words = user.split()
+        if words and words[0] == "garbage":
+            return PlainTextResponse("<html>502 upstream says hi</html>", status_code=200)
+        if words and words[0] == "flaky" and self.seen[user] <= int(words[1]):
+            code = 429 if self.seen[user] % 2 else 500
+            return JSONResponse({"error": {"message": "try again"}}, status_code=code)
+        return None
+
+    # -- HTTP ---------------------------------------------------------------------------
+    def _build(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/v1/models")
+        async def models() -> dict[str, Any]:
+            return {"object": "list", "data": [{"id": MODEL, "object": "model"}]}
+
+        @app.post("/v1/responses")
+        async def responses(request: Request) -> Response:
+            body = await request.json()
+            self.requests.append(("responses", body))
+            items = [{"role": "user", "content": body["input"]}] if isinstance(body["input"], str) else body["input"]
+            user = next(_text(i.get("content")) for i in items if i.get("role") == "user")
+            outputs = [i["output"] for i in items if i.get("type") == "function_call_output"]
+            gate = await self._gate(user)
+            if gate is not None:
+                return gate
+            kind, value = self.decide(user, outputs)
+            if kind == "call":
+                item = {
+                    "type": "function_call",
+                    "id": f"fc_{uuid.uuid4().hex}",
+                    "call_id": f"call_{uuid.uuid4().hex}",
+                    "name": value[0],
+                    "arguments": value[1],
+                    "status": "completed",
+                }
+            else:
+                item = {
+                    "type": "message",
+                    "id": f"msg_{uuid.uuid4().hex}",
+                    "role": "assistant",
+                    "status": "completed",
+                    "content": [{"type": "output_text", "text": value, "annotations": []}],
+                }
+            return JSONResponse(
+                {
+                    "id": f"resp_{uuid.uuid4().hex}",
+                    "object": "response",
+                    "created_at": 1.0,
+                    "model": body.get("model"),
+                    "output": [item],
+                    "status": "completed",
+                    "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15},
+                }
+            )
+
+        @app.post("/v1/chat/completions")
+        async def chat(request: Request) -> Response:
+            body = await request.json()
+            self.requests.append(("chat", body))
+            user = next(_text(m.get("content")) for m in body["messages"] if m["role"] == "user")
+            outputs = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+            gate = await self._gate(user)
+            if gate is not None:
+                return gate
+            kind, value = self.decide(user, outputs)
+            message: dict[str, Any] = {"role": "assistant", "content": None}
+            if kind == "call":
+                message["tool_calls"] = [
+                    {
+                        "id": f"call_{uuid.uuid4().hex}",
+                        "type": "function",
+                        "function": {"name": value[0], "arguments": value[1]},
+                    }
+                ]
+            else:
+                message["content"] = value
+            return JSONResponse(
+                {
+                    "id": f"chatcmpl-{uuid.uuid4().hex}",
+                    "object": "chat.completion",
+                    "created": 1,
+                    "model": body.get("model"),
+                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                }
+            )
+
+        return app
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(str(part.get("text", "")) for part in content or [])
+
+
+@contextmanager
+def scripted_model(**kwargs: Any) -> Iterator[tuple[ScriptedModel, str]]:
+    """Serve a ScriptedModel on loopback; yields (model, base URL ending in /v1)."""
+    model = ScriptedModel(**kwargs)
+    with serving_in_thread(model.app) as url:
+        yield model, f"{url}/v1"
