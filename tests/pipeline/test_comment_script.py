@@ -142,6 +142,7 @@ def test_untrusted_text_is_inert(tmp_path: Path, reports: Path) -> None:
     assert "@\u200bmaintainers" in body
     assert "<img" not in body and "&lt;img" in body
     assert "](https://evil.example)" not in body
+    assert "https://" not in body.split("[run details]")[0]  # no autolink either
     assert "\\| x second line" in body  # no table break, no new line
     assert "data/example\\_rollouts\\.jsonl:3" in body
 
