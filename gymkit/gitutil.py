@@ -38,6 +38,8 @@ class Changes:
     """Every changed path (both sides of a rename), repository-relative, sorted."""
     global_files: list[str] = field(default_factory=list)
     """The changed paths that select every server (see ``GLOBAL_PATHS``)."""
+    direct: list[str] = field(default_factory=list)
+    """Servers whose own files changed (a subset of ``servers``)."""
 
     @property
     def all_selected(self) -> bool:
@@ -138,4 +140,9 @@ def _compare(repo: git.Repo, base: str, head: str | None) -> Changes:
             f"{SERVERS_DIR}/{bad[0]}: not a valid server name" + (f" (and {len(bad) - 1} more)" if bad[1:] else ""),
             hint="server folders are lower_snake_case: a letter, then letters, digits or underscores",
         )
-    return Changes(servers=sorted(candidates), files=sorted(files), global_files=global_files)
+    return Changes(
+        servers=sorted(candidates),
+        files=sorted(files),
+        global_files=global_files,
+        direct=sorted(candidates & touched),
+    )

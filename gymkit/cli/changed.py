@@ -22,6 +22,13 @@ def changed(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON list of names (a CI job matrix) instead of one per line.")
     ] = False,
+    direct: Annotated[
+        bool,
+        typer.Option(
+            "--direct",
+            help="Only servers whose own files changed; a change to gymkit or the template selects none.",
+        ),
+    ] = False,
     repo: Annotated[Path, typer.Option(help="Any folder inside the git repository.")] = Path("."),
 ) -> None:
     """List the resource servers changed since the merge base with [bold]--base[/].
@@ -30,14 +37,15 @@ def changed(
     [bold]pyproject.toml[/] selects every server. Deleted servers are not listed.
     """
     result = changed_servers(repo, base, head)
+    names = result.direct if direct else result.servers
     if as_json:
-        typer.echo(json.dumps(result.servers))
+        typer.echo(json.dumps(names))
     else:
-        for name in result.servers:
+        for name in names:
             typer.echo(name)
-    if result.all_selected:
+    if result.all_selected and not direct:
         typer.echo(f"gymkit: every server selected: {result.global_files[0]} changed", err=True)
-    elif not result.servers:
+    elif not names:
         typer.echo("gymkit: no resource server changed", err=True)
 
 
