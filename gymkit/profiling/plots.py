@@ -6,34 +6,29 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: servers and CI have no display
-
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 __all__ = ["profile_plots", "training_plot"]
 
 
 def _png(draw: Callable[[Any], None], title: str, xlabel: str, ylabel: str) -> bytes:
-    fig: Figure = plt.figure(figsize=(6.4, 4.0), dpi=100)
-    try:
-        ax = fig.add_subplot()
-        draw(ax)
-        ax.set_title(title)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize="small")
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        return buffer.getvalue()
-    finally:
-        plt.close(fig)
+    # A bare Figure on the Agg canvas: no pyplot state, no display, nothing to close.
+    fig = Figure(figsize=(6.4, 4.0), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    draw(ax)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def _bins(arrays: list[np.ndarray]) -> np.ndarray:
@@ -71,6 +66,8 @@ def profile_plots(report: dict[str, Any], data: dict[str, dict[str, np.ndarray]]
             if not sections[m]["reward"]["binary"]:
                 ax.plot([int(k) for k in best], list(best.values()), marker="s", ls="--", label=f"max@k {m}")
         ax.set_xscale("log", base=2)
+        ks = sorted({int(k) for m in models for k in sections[m]["pass_at_k"]})
+        ax.set_xticks(ks, [str(k) for k in ks])
 
     def calls(ax: Any) -> None:
         for m in models:
