@@ -1,0 +1,131 @@
+"""``gymkit new`` and ``gymkit update``: scaffold a resource server, keep it current with the template."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gymkit.cli._errors import fail
+from gymkit.config import DatasetLicense, Domain
+
+__all__ = ["new", "register", "update"]
+
+
+def new(
+    name: Annotated[str, typer.Argument(help="Server name: a snake_case identifier, e.g. my_task.")],
+    domain: Annotated[
+        Domain | None, typer.Option(metavar="DOMAIN", help="Domain of the tasks (default: math).")
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="One line on what the model must do.")] = None,
+    code_license: Annotated[
+        str | None, typer.Option("--code-license", help="SPDX identifier of the code's licence (default: Apache-2.0).")
+    ] = None,
+    data_license: Annotated[
+        DatasetLicense | None,
+        typer.Option(
+            "--data-license", metavar="LICENCE", help="Licence of train/validation data, e.g. MIT (default: TBD)."
+        ),
+    ] = None,
+    tools: Annotated[
+        bool | None, typer.Option("--tools/--no-tools", help="Include an example tool (default: yes).")
+    ] = None,
+    defaults: Annotated[
+        bool, typer.Option("--defaults", help="Never ask; use defaults for what is not given.")
+    ] = False,
+    template: Annotated[
+        Path | None, typer.Option(help="Folder with copier.yml (default: the gymkit checkout).", file_okay=False)
+    ] = None,
+) -> None:
+    """Create [bold]resources_servers/NAME[/] from the template: app, config, data, tests, README.
+
+    Asks for missing answers in a terminal; otherwise (or with --defaults) uses defaults.
+    """
+    from gymkit.scaffold import new_server
+
+    given = (domain, description, code_license, data_license, tools)
+    interactive = not defaults and any(v is None for v in given) and sys.stdin.isatty() and sys.stdout.isatty()
+    result = new_server(
+        name,
+        template=template,
+        domain=domain.value if domain else None,
+        description=description,
+        code_license=code_license,
+        data_license=data_license.value if data_license else None,
+        tools=tools,
+        interactive=interactive,
+    )
+    for note in result.notes:
+        typer.secho(f"note: {note}", fg="yellow", err=True)
+    where = _display(result.path)
+    typer.echo(f"created {where} (template {result.commit or 'unversioned'})")
+    typer.echo(f'next: edit {where}/app.py and data/example.jsonl, then run: nox -s "test-server({name})"')
+
+
+def update(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Servers to update (names under resources_servers/).")
+    ] = None,
+    all_servers: Annotated[bool, typer.Option("--all", help="Update every server made with gymkit new.")] = False,
+) -> None:
+    """Merge template changes into servers made with [bold]gymkit new[/], keeping your edits.
+
+    Each server's folder must be committed first. Conflicts are left as
+    <<<<<<< markers in the files named, and the exit code is 1.
+    """
+    from gymkit.project import list_servers, resolve_server
+    from gymkit.scaffold import ANSWERS_FILE
+
+    if all_servers == bool(names):
+        raise fail("name the servers to update, or pass --all (not both)")
+    if all_servers:
+        servers = [p.dir for p in list_servers() if (p.dir / ANSWERS_FILE).is_file()]
+    else:
+        servers = [resolve_server(n).dir for n in names or []]
+    failed = 0
+    for server_dir in servers:
+        failed += not _update_one(server_dir, keep_going=all_servers)
+    if not servers:
+        typer.echo("no servers made with gymkit new")
+    if failed:
+        raise fail(
+            f"{failed} of {len(servers)} server(s) not updated cleanly",
+            hint="resolve the conflicts above (<<<<<<< before updating ... >>>>>>> after updating), then commit",
+        )
+
+
+def _update_one(server_dir: Path, *, keep_going: bool) -> bool:
+    """Update one server and print how it went; False when it has conflicts or failed."""
+    from gymkit.errors import GymkitError
+    from gymkit.scaffold import update_server
+
+    try:
+        result = update_server(server_dir)
+    except GymkitError as exc:
+        if not keep_going:
+            raise
+        typer.secho(f"error: {server_dir.name}: {exc.message}", fg="red", err=True)
+        return False
+    for note in result.notes:
+        typer.secho(f"note: {result.name}: {note}", fg="yellow", err=True)
+    if result.status == "up to date":
+        typer.echo(f"{result.name}: up to date (template {result.to_commit})")
+    else:
+        typer.echo(f"{result.name}: {result.status}, template {result.from_commit} -> {result.to_commit}")
+    for path in result.conflicts:
+        typer.secho(f"conflict: {path}", fg="red", err=True)
+    return not result.conflicts
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Scaffold")(new)
+    app.command(rich_help_panel="Scaffold")(update)

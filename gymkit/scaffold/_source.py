@@ -1,0 +1,159 @@
+"""The template's source: finding it, its git version, a snapshot for copier, the answers file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gymkit.errors import GymkitError
+from gymkit.project import find_repo_root
+
+__all__ = [
+    "ANSWERS_FILE",
+    "TEMPLATE_PATHS",
+    "TemplateError",
+    "copier_guard",
+    "find_template_root",
+    "git",
+    "git_top",
+    "is_template_repo",
+    "read_answers_file",
+    "record_source",
+    "restore_source",
+    "snapshot",
+    "template_dirty",
+    "write_answers_file",
+]
+
+ANSWERS_FILE = ".copier-answers.yml"
+TEMPLATE_PATHS = ("copier.yml", "templates/resource_server")
+_ANSWERS_HEADER = "# Answers to the questions of `gymkit new`; `gymkit update` reads them. Do not edit by hand.\n"
+
+
+class TemplateError(GymkitError):
+    """The template cannot be found or used (not a git checkout, unknown version, copier failed)."""
+
+
+# -- the template ------------------------------------------------------------------------
+def find_template_root(start: Path | None = None) -> Path:
+    """The folder with ``copier.yml``: the checkout gymkit runs from, else the repository root."""
+    candidates = [Path(__file__).resolve().parents[2]]
+    with contextlib.suppress(GymkitError):
+        candidates.append(find_repo_root(start))
+    for folder in candidates:
+        if (folder / "copier.yml").is_file():
+            return folder
+    raise TemplateError(
+        "no copier.yml next to the gymkit package or at the repository root",
+        hint="run gymkit from a gymkit checkout (pip install -e .), or pass --template PATH",
+    )
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+    )
+    if check and result.returncode != 0:
+        raise TemplateError(f"git {' '.join(args)} failed in {cwd}: {result.stderr.strip() or result.returncode}")
+    return result.stdout.strip()
+
+
+def git_top(folder: Path) -> Path | None:
+    try:
+        return Path(git(folder, "rev-parse", "--show-toplevel"))
+    except (TemplateError, OSError):
+        return None
+
+
+def is_template_repo(root: Path) -> bool:
+    top = git_top(root)
+    return top is not None and top.resolve() == root.resolve()
+
+
+def template_dirty(root: Path) -> list[str]:
+    out = git(root, "status", "--porcelain", "--untracked-files=all", "--", *TEMPLATE_PATHS)
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+def snapshot(root: Path, dest: Path) -> None:
+    """Copy the template's files (tracked or new, not ignored) so copier renders them without cloning."""
+    if is_template_repo(root):
+        listed = git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *TEMPLATE_PATHS)
+        files = [f for f in listed.split("\0") if f]
+    else:
+        files = [str(p.relative_to(root)) for base in TEMPLATE_PATHS for p in _walk(root / base)]
+    for rel in files:
+        source = root / rel
+        if source.is_file():  # tracked but deleted in the working copy: leave it out
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / rel)
+
+
+def _walk(path: Path) -> Iterator[Path]:
+    if path.is_file():
+        yield path
+    elif path.is_dir():
+        yield from (p for p in sorted(path.rglob("*")) if p.is_file() and "__pycache__" not in p.parts)
+
+
+# -- copier, with its warnings and errors made ours -----------------------------------------
+@contextlib.contextmanager
+def copier_guard(notes: list[str]) -> Iterator[None]:
+    """Copier's own warnings become notes for the caller; anything else is re-issued unchanged."""
+    from copier.errors import CopierError, CopierWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except (CopierError, ValueError) as exc:  # copier reports an answer its validator refuses as ValueError
+            raise TemplateError(f"copier: {exc}") from None
+    for item in caught:
+        if issubclass(item.category, CopierWarning):
+            notes.append(str(item.message))
+        else:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno, source=item.source)
+
+
+def read_answers_file(path: Path) -> dict[str, Any]:
+    answers = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return answers if isinstance(answers, dict) else {}
+
+
+def write_answers_file(path: Path, answers: dict[str, Any]) -> None:
+    # The same layout copier's to_nice_yaml gives, so a later update does not reformat it.
+    body = yaml.safe_dump(answers, sort_keys=True, allow_unicode=True, default_flow_style=False, indent=4)
+    path.write_text(_ANSWERS_HEADER + body, encoding="utf-8")
+
+
+def record_source(answers_path: Path, template_root: Path, target: Path, commit: str | None) -> None:
+    """Point the answers file at the real template (copier saw only a snapshot) and its version.
+
+    Inside the same repository the path is relative to the server, so the answers file means
+    the same thing in every clone of the repository.
+    """
+    answers = read_answers_file(answers_path)
+    answers.pop("_commit", None)
+    if template_root in target.parents:
+        answers["_src_path"] = os.path.relpath(template_root, target)
+    else:
+        answers["_src_path"] = str(template_root)
+    if commit:
+        answers["_commit"] = commit
+    write_answers_file(answers_path, answers)
+
+
+def restore_source(answers_path: Path, src_path: str) -> None:
+    """Keep ``_src_path`` as it was recorded when copier rewrites the answers file."""
+    answers = read_answers_file(answers_path)
+    if answers.get("_src_path") != src_path:
+        answers["_src_path"] = src_path
+        write_answers_file(answers_path, answers)

@@ -1,0 +1,151 @@
+"""``gymkit new``: validate the name, render the template, and move the result into place."""
+
+from __future__ import annotations
+
+import keyword
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gymkit.config import DatasetLicense, Domain
+from gymkit.errors import UserError
+from gymkit.project import SERVERS_DIR, find_repo_root
+from gymkit.scaffold._source import (
+    ANSWERS_FILE,
+    TemplateError,
+    copier_guard,
+    find_template_root,
+    git,
+    is_template_repo,
+    record_source,
+    snapshot,
+    template_dirty,
+)
+
+__all__ = ["NewServer", "new_server", "validate_name"]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_SPDX = re.compile(r"^[A-Za-z0-9.+-]+( (AND|OR|WITH) [A-Za-z0-9.+-]+)*$")
+
+
+@dataclass(frozen=True)
+class NewServer:
+    path: Path
+    template: Path
+    commit: str | None
+    notes: list[str] = field(default_factory=list)
+
+
+def validate_name(name: str, servers_dir: Path) -> None:
+    """Refuse a name before anything is written: one line saying what is wrong and what to do."""
+    if not name or "/" in name or "\\" in name or os.sep in name or name in (".", ".."):
+        raise UserError(f"{name!r} is not a server name: no paths, just a name such as my_task")
+    if not _NAME.match(name):
+        suggestion = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")
+        hint = f"for example: {suggestion}" if suggestion and _NAME.match(suggestion) else None
+        raise UserError(
+            f"{name!r} is not a snake_case identifier (lowercase letters, digits, _; starting with a letter)",
+            hint=hint,
+        )
+    if keyword.iskeyword(name):
+        raise UserError(f"{name!r} is a Python keyword; choose another name", hint=f"for example: {name}_task")
+    target = servers_dir / name
+    if target.exists():
+        raise UserError(
+            f"{target} already exists; gymkit new never overwrites a server",
+            hint=f"to bring it up to date with the template: gymkit update {name}",
+        )
+
+
+def _answers_data(
+    name: str,
+    domain: str | None,
+    description: str | None,
+    code_license: str | None,
+    data_license: str | None,
+    tools: bool | None,
+) -> dict[str, Any]:
+    if domain is not None and domain not in {d.value for d in Domain}:
+        raise UserError(f"unknown domain {domain!r}", hint="choose one of: " + ", ".join(d.value for d in Domain))
+    if data_license is not None and data_license not in {lic.value for lic in DatasetLicense}:
+        raise UserError(
+            f"unknown data licence {data_license!r}",
+            hint="choose one of: " + "; ".join(lic.value for lic in DatasetLicense),
+        )
+    if code_license is not None and not _SPDX.match(code_license):
+        raise UserError(f"{code_license!r} is not an SPDX licence identifier", hint="for example: Apache-2.0 or MIT")
+    if description is not None and (not description.strip() or "\n" in description):
+        raise UserError("the description must be one non-empty line")
+    given = {
+        "server_name": name,
+        "domain": domain,
+        "description": description,
+        "code_license": code_license,
+        "data_license": data_license,
+        "tools": tools,
+    }
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def new_server(
+    name: str,
+    *,
+    root: Path | None = None,
+    template: Path | None = None,
+    domain: str | None = None,
+    description: str | None = None,
+    code_license: str | None = None,
+    data_license: str | None = None,
+    tools: bool | None = None,
+    interactive: bool = False,
+) -> NewServer:
+    """Render the template into ``<root>/resources_servers/NAME``; nothing is written on failure.
+
+    With ``interactive`` copier asks for the answers not given; otherwise defaults fill them.
+    """
+    root = (root or find_repo_root()).resolve()
+    servers_dir = root / SERVERS_DIR
+    validate_name(name, servers_dir)
+    data = _answers_data(name, domain, description, code_license, data_license, tools)
+    template_root = (template or find_template_root(root)).resolve()
+    if not (template_root / "copier.yml").is_file():
+        raise TemplateError(f"{template_root}: no copier.yml here")
+    commit, notes = _template_version(template_root)
+    target = servers_dir / name
+    # Render next to the target, then rename: an interrupted or failed run leaves no half server.
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=servers_dir))
+    try:
+        with tempfile.TemporaryDirectory(prefix="gymkit-template-") as source:
+            snapshot(template_root, Path(source))
+            rendered = staging / name
+            with copier_guard(notes):
+                from copier import run_copy
+
+                run_copy(source, rendered, data=data, defaults=not interactive, quiet=True, unsafe=False)
+        record_source(rendered / ANSWERS_FILE, template_root, target, commit)
+        try:
+            rendered.rename(target)
+        except OSError:
+            raise UserError(f"{target} appeared while rendering; nothing was written") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return NewServer(target, template_root, commit, notes)
+
+
+def _template_version(template_root: Path) -> tuple[str | None, list[str]]:
+    """The template's commit (as git describe names it) and anything the user should know about it."""
+    if not is_template_repo(template_root):
+        return None, [f"{template_root} is not a git checkout, so gymkit update cannot update this server later"]
+    commit = git(template_root, "describe", "--tags", "--always", "HEAD")
+    dirty = template_dirty(template_root)
+    if not dirty:
+        return commit, []
+    shown = ", ".join(dirty[:3]) + (", ..." if len(dirty) > 3 else "")
+    return commit, [
+        f"the template has uncommitted changes ({shown}); they were used, "
+        f"and {ANSWERS_FILE} records {commit} as the template version"
+    ]

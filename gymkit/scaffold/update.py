@@ -1,0 +1,124 @@
+"""``gymkit update``: merge the template's changes since a server was made into it (copier update)."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gymkit.errors import UserError
+from gymkit.scaffold._source import (
+    ANSWERS_FILE,
+    TEMPLATE_PATHS,
+    TemplateError,
+    copier_guard,
+    git,
+    git_top,
+    is_template_repo,
+    read_answers_file,
+    restore_source,
+    template_dirty,
+)
+
+__all__ = ["UpdateResult", "update_server"]
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    name: str
+    path: Path
+    status: str  # "updated", "up to date" or "conflict"
+    from_commit: str
+    to_commit: str
+    conflicts: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _read_answers(server_dir: Path) -> dict[str, Any]:
+    path = server_dir / ANSWERS_FILE
+    if not path.is_file():
+        raise UserError(
+            f"{path}: not found; only servers made with gymkit new can be updated",
+            hint="to adopt the template, create a server with gymkit new and move your code into it",
+        )
+    try:
+        answers = read_answers_file(path)
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML ({exc})") from None
+    if not answers.get("_src_path") or not answers.get("_commit"):
+        raise UserError(f"{path}: _src_path or _commit is missing; cannot tell which template version made it")
+    return answers
+
+
+def _conflicts(server_dir: Path, top: Path) -> list[Path]:
+    """Files left with conflict markers or .rej rejects by the merge, relative to the repository."""
+    found = {top / p for p in git(top, "diff", "--name-only", "--diff-filter=U", "--", str(server_dir)).splitlines()}
+    for path in server_dir.rglob("*"):
+        if not path.is_file() or ".git" in path.parts:
+            continue
+        if path.suffix == ".rej":
+            found.add(path)
+            continue
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            if "<<<<<<< before updating" in path.read_text(encoding="utf-8"):
+                found.add(path)
+    return sorted(p.relative_to(top) for p in found)
+
+
+def update_server(server_dir: Path) -> UpdateResult:
+    """Merge the template's changes since the server's recorded version into it (copier update).
+
+    Needs the server inside a git repository with no uncommitted changes in its folder, so the
+    merge can be reviewed (and undone) with git.
+    """
+    server_dir = server_dir.resolve()
+    answers = _read_answers(server_dir)
+    top = git_top(server_dir)
+    if top is None:
+        raise UserError(f"{server_dir} is not inside a git repository; gymkit update merges with git's help")
+    if git(top, "status", "--porcelain", "--untracked-files=all", "--", str(server_dir)):
+        raise UserError(
+            f"{server_dir.relative_to(top)} has uncommitted changes",
+            hint="commit them first, so the update's changes can be reviewed on their own",
+        )
+    source = Path(answers["_src_path"])
+    template_root = (server_dir / source).resolve() if not source.is_absolute() else source
+    if not (template_root / "copier.yml").is_file() or not is_template_repo(template_root):
+        raise TemplateError(
+            f"{server_dir / ANSWERS_FILE}: _src_path {answers['_src_path']} is not a git checkout with copier.yml"
+        )
+    old = str(answers["_commit"])
+    if not git(template_root, "rev-parse", "--verify", "--quiet", f"{old}^{{commit}}", check=False):
+        raise TemplateError(
+            f"template version {old} (from {ANSWERS_FILE}) is not in {template_root}",
+            hint="fetch the template repository's history and tags (git fetch --tags)",
+        )
+    head = git(template_root, "rev-parse", "HEAD")
+    new = git(template_root, "describe", "--tags", "--always", head)
+    name = server_dir.name
+    notes = []
+    if template_dirty(template_root):
+        notes.append("the template has uncommitted changes; update uses its last commit only")
+    if not git(template_root, "diff", "--name-only", old, head, "--", *TEMPLATE_PATHS):
+        return UpdateResult(name, server_dir, "up to date", old, new, notes=notes)
+
+    from copier import run_update
+
+    # copier resolves the recorded relative _src_path against the working directory.
+    with copier_guard(notes), contextlib.chdir(server_dir):
+        run_update(
+            server_dir,
+            vcs_ref=head,
+            defaults=True,
+            overwrite=True,
+            quiet=True,
+            unsafe=False,
+            conflict="inline",
+            skip_answered=True,
+        )
+    restore_source(server_dir / ANSWERS_FILE, answers["_src_path"])
+    conflicts = _conflicts(server_dir, top)
+    return UpdateResult(name, server_dir, "conflict" if conflicts else "updated", old, new, conflicts, notes)
