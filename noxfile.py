@@ -185,3 +185,21 @@ def docs_checklist(session: nox.Session) -> None:
     """Regenerate docs/checklist.md from the registry of checks (a test fails when it drifts)."""
     session.install("-e", ".")
     session.run("python", "-m", "gymkit.checks.docs", "docs/checklist.md")
+
+
+@nox.session(name="profile-rewards", python=PYTHON, default=False)
+def profile_rewards(session: nox.Session) -> None:
+    """Reward profile of a server (checklist step 5): `nox -s profile-rewards -- NAME [gymkit profile options]`.
+
+    Samples 500 prompts x 16 responses by default (seeded; re-running resumes) from the
+    embedded model or `--base-url URL`, and writes resources_servers/NAME/reports/reward_profile/.
+    """
+    if not session.posargs or session.posargs[0].startswith("-"):
+        session.error("usage: nox -s profile-rewards -- NAME [--num-prompts N] [--samples K] [--base-url URL] ...")
+    server, *options = session.posargs
+    if server not in SERVERS:
+        known = ", ".join(SERVERS) or "none yet (create one with: gymkit new NAME)"
+        session.error(f"no server named {server} in resources_servers/; known: {known}")
+    # The server runs in this environment too, so its requirements are installed alongside gymkit.
+    _prepare_environment(session, server, ROOT / "resources_servers" / server)
+    session.run("gymkit", "profile", server, *options)
