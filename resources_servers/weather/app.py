@@ -1,79 +1,162 @@
-"""weather: Answer a weather question by calling get_weather once and using what it returns.
+"""weather: one tool call, then an answer that must use what the tool returned.
 
-Make it yours: put your task's fields on TaskVerifyRequest, replace the example tool and the scoring
-in verify(), and keep tests/test_app.py in step with them.
+Each task row carries its own weather table (city -> conditions), made up for that task.
+``seed_session`` stores the table in the rollout's session and ``get_weather`` answers
+from it, so the model can only know the numbers by calling the tool. ``verify`` reads
+the response alone (not the session), so stored rollouts re-verify: the reward needs a
+``get_weather`` call for the asked city, with its output in the response, and then pays
+for each asked fact the final answer states correctly.
 """
 
 from __future__ import annotations
 
-import math
+import json
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from gymkit import BaseResourcesServer, BaseVerifyRequest, BaseVerifyResponse, output_text
+from gymkit import (
+    BaseResourcesServer,
+    BaseSeedSessionRequest,
+    BaseSeedSessionResponse,
+    BaseVerifyRequest,
+    BaseVerifyResponse,
+    Response,
+    function_calls,
+    output_text,
+)
+from gymkit.wire import FunctionCallOutputItem
 
-# The prompt asks for a last line "Answer: <number>"; the last such line is the answer,
-# so a model that corrects itself is scored on its correction.
-ANSWER_LINE = re.compile(r"answer\s*:\s*(\S+)", re.IGNORECASE)
+__all__ = [
+    "CONDITIONS",
+    "CityWeather",
+    "GetWeatherRequest",
+    "GetWeatherResponse",
+    "WeatherResourcesServer",
+    "WeatherSeedRequest",
+    "WeatherVerifyRequest",
+    "WeatherVerifyResponse",
+    "normalize_city",
+    "server",
+]
+
+# The words that count as naming each condition in an answer.
+CONDITIONS: dict[str, tuple[str, ...]] = {
+    "sunny": ("sunny", "sun", "sunshine", "clear"),
+    "cloudy": ("cloudy", "clouds", "overcast", "cloud"),
+    "rainy": ("rainy", "rain", "raining", "showers", "drizzle"),
+    "snowy": ("snowy", "snow", "snowing"),
+    "foggy": ("foggy", "fog", "mist", "misty"),
+    "stormy": ("stormy", "storm", "thunderstorm", "thunder"),
+}
+Fact = Literal["condition", "temperature_c"]
+_WORD = re.compile(r"[a-z]+")
+_NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:\.\d+)?")
+# An answer that lists many temperatures is guessing, not reporting.
+MAX_NUMBERS = 3
 
 
-class CalculateRequest(BaseModel):
-    """The tool's arguments. data/example.jsonl carries the same JSON schema for the model."""
-
-    a: float
-    b: float
-    op: Literal["+", "-", "*", "/"]
+class CityWeather(BaseModel):
+    condition: Literal["sunny", "cloudy", "rainy", "snowy", "foggy", "stormy"]
+    temperature_c: int = Field(ge=-60, le=60)
+    humidity_percent: int = Field(ge=0, le=100)
 
 
-class CalculateResponse(BaseModel):
-    result: float | None = None
+class WeatherSeedRequest(BaseSeedSessionRequest):
+    weather: dict[str, CityWeather] = Field(default_factory=dict)
+
+
+class GetWeatherRequest(BaseModel):
+    city: str = Field(max_length=200)
+
+
+class GetWeatherResponse(BaseModel):
+    city: str
+    condition: str | None = None
+    temperature_c: int | None = None
+    humidity_percent: int | None = None
     error: str | None = None
 
 
-class TaskVerifyRequest(BaseVerifyRequest):
-    # Every field of a data row besides responses_create_params arrives here.
-    expected_answer: str
+class WeatherVerifyRequest(BaseVerifyRequest):
+    city: str
+    weather: dict[str, CityWeather]
+    asked: list[Fact] = Field(min_length=1)
 
 
-class TaskVerifyResponse(BaseVerifyResponse):
-    # Extra fields end up in the rollouts file next to the reward; handy when profiling.
-    extracted_answer: str | None = None
+class WeatherVerifyResponse(BaseVerifyResponse):
+    tool_called: bool = False
+    facts_correct: dict[str, bool] = Field(default_factory=dict)
 
 
-def extract_answer(text: str) -> str | None:
-    """The value after the last "Answer:" in ``text``, or None when there is none."""
-    found = ANSWER_LINE.findall(text)
-    return found[-1].strip().rstrip(".").replace(",", "") if found else None
+def normalize_city(name: str) -> str:
+    return " ".join(_WORD.findall(name.lower()))
 
 
-def same_number(answer: str, expected: str) -> bool:
-    try:
-        got, want = float(answer), float(expected)
-    except ValueError:
-        return False
-    return math.isfinite(got) and math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9)
+def _called_for(response: Response, city: str) -> bool:
+    """A get_weather call for ``city`` whose output came back in the same response."""
+    answered = {item.call_id for item in response.output if isinstance(item, FunctionCallOutputItem)}
+    for call in function_calls(response):
+        if call.name != "get_weather" or call.call_id not in answered:
+            continue
+        try:
+            arguments = json.loads(call.arguments)
+        except ValueError:
+            continue
+        if isinstance(arguments, dict) and normalize_city(str(arguments.get("city", ""))) == normalize_city(city):
+            return True
+    return False
+
+
+def _states_condition(answer: str, condition: str) -> bool:
+    words = set(_WORD.findall(answer.lower()))
+    named = {name for name, synonyms in CONDITIONS.items() if words & set(synonyms)}
+    return named == {condition}  # the right one, and no hedging across several
+
+
+def _states_temperature(answer: str, temperature: int) -> bool:
+    numbers = {float(n.replace("−", "-")) for n in _NUMBER.findall(answer)}
+    return float(temperature) in numbers and len(numbers) <= MAX_NUMBERS
+
+
+def _final_answer(response: Response) -> str:
+    """The assistant's text after the last tool output: what it concluded from the tool."""
+    last_output = max(
+        (i for i, item in enumerate(response.output) if isinstance(item, FunctionCallOutputItem)), default=-1
+    )
+    tail = Response(output=response.output[last_output + 1 :])
+    return output_text(tail)
 
 
 class WeatherResourcesServer(BaseResourcesServer):
-    """Per-rollout state, if your task needs any, goes in ``self.session`` (a dict):
-    fill it in seed_session(), change it in tools, read it in verify().
-    """
+    async def seed_session(self, body: WeatherSeedRequest) -> BaseSeedSessionResponse:
+        self.session["weather"] = {normalize_city(city): (city, w) for city, w in body.weather.items()}
+        return BaseSeedSessionResponse()
 
-    async def calculate(self, body: CalculateRequest) -> CalculateResponse:
-        """Apply op to a and b."""
-        if body.op == "/" and body.b == 0:
-            # A bad call is reported to the model as the tool's output, not raised.
-            return CalculateResponse(error="division by zero")
-        results = {"+": body.a + body.b, "-": body.a - body.b, "*": body.a * body.b, "/": body.a / body.b}
-        return CalculateResponse(result=results[body.op])
+    async def get_weather(self, body: GetWeatherRequest) -> GetWeatherResponse:
+        """Current weather for a city: condition, temperature in °C and humidity."""
+        table: dict[str, tuple[str, CityWeather]] = self.session.get("weather", {})
+        found = table.get(normalize_city(body.city))
+        if found is None:
+            # Reported to the model as the tool's output, so it can correct the city name.
+            return GetWeatherResponse(city=body.city, error=f"no weather data for {body.city!r}")
+        name, weather = found
+        return GetWeatherResponse(city=name, **weather.model_dump())
 
-    async def verify(self, body: TaskVerifyRequest) -> TaskVerifyResponse:
-        """1.0 when the final answer equals the row's expected_answer as a number, else 0.0."""
-        answer = extract_answer(output_text(body.response))
-        reward = 1.0 if answer is not None and same_number(answer, body.expected_answer) else 0.0
-        return TaskVerifyResponse(**body.model_dump(), reward=reward, extracted_answer=answer)
+    async def verify(self, body: WeatherVerifyRequest) -> WeatherVerifyResponse:
+        truth = {normalize_city(k): v for k, v in body.weather.items()}.get(normalize_city(body.city))
+        called = _called_for(body.response, body.city)
+        facts: dict[str, Any] = {}
+        if truth is not None and called:
+            answer = _final_answer(body.response)
+            checks = {
+                "condition": _states_condition(answer, truth.condition),
+                "temperature_c": _states_temperature(answer, truth.temperature_c),
+            }
+            facts = {fact: checks[fact] for fact in body.asked}
+        reward = sum(facts.values()) / len(body.asked) if facts else 0.0
+        return WeatherVerifyResponse(**body.model_dump(), reward=reward, tool_called=called, facts_correct=facts)
 
 
 server = WeatherResourcesServer()

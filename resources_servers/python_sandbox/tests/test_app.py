@@ -1,76 +1,233 @@
-"""Tests of this server: verify(), and the example data."""
+"""python_sandbox: extraction, scoring, and proof that each sandbox limit holds.
+
+The hostile-input tests run against the real server under uvicorn on 127.0.0.1 and
+check three things each time: the reward is zero, it came back quickly, and the server
+still answers afterwards.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from app import TaskVerifyRequest, extract_answer, server
+from app import PythonSandboxServer, extract_code, same_value
+from sandbox_runner import SandboxLimits, run_sandboxed
 
-from gymkit import BaseRunRequest
+from gymkit.config import ResourcesServerConfig
+from gymkit.serving import serving_in_thread
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "example.jsonl"
-QUESTION = {"input": [{"role": "user", "content": "What is 6 * 7?"}]}
-
-
-def response(*texts: str) -> dict[str, Any]:
-    """A Responses API response whose output is one assistant message per text."""
-    output = [
-        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]} for text in texts
-    ]
-    return {"id": "resp_test", "output": output}
+FAST = {"cpu_seconds": 1, "wall_seconds": 3.0, "memory_mb": 256}
+TESTS = [{"args": [1, 2], "expected": 3}, {"args": [-5, 5], "expected": 0}, {"args": [10, 20], "expected": 30}]
+GOOD = "```python\ndef add(a, b):\n    return a + b\n```"
 
 
-def score(raw_response: dict[str, Any], expected: str = "42") -> float:
-    body = TaskVerifyRequest.model_validate(
-        {"responses_create_params": QUESTION, "expected_answer": expected, "response": raw_response}
+def _body(answer: str, tests: list[dict[str, Any]] | None = None, entry_point: str = "add") -> dict[str, Any]:
+    return {
+        "responses_create_params": {"input": [{"role": "user", "content": "Write add(a, b)."}]},
+        "response": {"output": [{"type": "message", "role": "assistant", "content": answer}]},
+        "entry_point": entry_point,
+        "tests": tests or TESTS,
+    }
+
+
+def _fenced(code: str) -> str:
+    return f"Here you go:\n```python\n{code}\n```\n"
+
+
+@pytest.fixture(scope="module")
+def url() -> Any:
+    server = PythonSandboxServer(ResourcesServerConfig(domain="coding", **FAST), name="python_sandbox")
+    with serving_in_thread(server.app) as base:
+        yield base
+
+
+def _post(base: str, path: str, body: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
+    request = urllib.request.Request(
+        base + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )
-    return asyncio.run(server.verify(body)).reward
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
 
 
-def example_rows() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in EXAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()]
+def _alive(base: str) -> bool:
+    with urllib.request.urlopen(base + "/", timeout=5) as response:
+        return json.loads(response.read())["status"] == "ok"
 
 
-def test_right_answer_scores_one() -> None:
-    assert score(response("6 * 7 = 42.\nAnswer: 42")) == 1.0
+# -- extraction and comparison -------------------------------------------------------------
 
 
-def test_answer_is_compared_as_a_number() -> None:
-    assert score(response("Answer: 42.0")) == 1.0
-    assert score(response("Answer: 1,000"), expected="1000") == 1.0
+def test_extract_code_prefers_the_last_block_that_defines_the_entry_point() -> None:
+    text = "```python\ndef add(a, b):\n    return 0\n```\nbetter:\n```python\ndef add(a, b):\n    return a + b\n```"
+    assert extract_code(text, "add") == "def add(a, b):\n    return a + b\n"
+    assert extract_code("```python\nprint(1)\n```", "add") is None
+    assert extract_code("def add(a, b):\n    return a + b", "add") == "def add(a, b):\n    return a + b"
+    assert extract_code("", "add") is None
+    assert extract_code("```js\nfunction add(a, b) {}\ndef add(a):```", "add") is None
 
 
-def test_last_answer_line_counts() -> None:
-    assert score(response("Answer: 41\nNo, I made a slip.\nAnswer: 42")) == 1.0
-    assert score(response("Answer: 42\nOn second thought:\nAnswer: 41")) == 0.0
+def test_same_value_is_strict_about_types_and_tolerant_on_float_rounding() -> None:
+    assert same_value([1, [2, "x"]], [1, [2, "x"]])
+    assert not same_value(True, 1) and not same_value(1, True)
+    assert same_value(0.1 + 0.2, 0.3)
+    assert not same_value("3", 3)
+    assert not same_value([1, 2], [1, 2, 3])
+    assert same_value(None, None) and not same_value(0, None)
 
 
-def test_wrong_answer_scores_zero() -> None:
-    assert score(response("Answer: 41")) == 0.0
+# -- scoring through the real server -------------------------------------------------------
 
 
-def test_empty_response_scores_zero() -> None:
-    assert score({"id": "resp_empty", "output": []}) == 0.0
-    assert score(response("")) == 0.0
+def test_correct_solution_scores_one(url: str) -> None:
+    result = _post(url, "/verify", _body(GOOD))
+    assert result["reward"] == 1.0
+    assert result["tests_passed"] == 3 and result["sandbox"]["status"] == "finished"
 
 
-@pytest.mark.parametrize("text", ["42", "The answer is forty-two.", "Answer: forty-two", "Answer: nan", "Answer:"])
-def test_malformed_output_scores_zero(text: str) -> None:
-    assert score(response(text)) == 0.0
+def test_partly_correct_solution_scores_the_fraction_of_tests_passed(url: str) -> None:
+    result = _post(url, "/verify", _body(_fenced("def add(a, b):\n    return a + b if a > 0 else 99")))
+    assert result["reward"] == pytest.approx(2 / 3)
 
 
-def test_extract_answer() -> None:
-    assert extract_answer("work\nAnswer: 3.5.") == "3.5"
-    assert extract_answer("no final line") is None
+def test_answer_without_code_scores_zero(url: str) -> None:
+    result = _post(url, "/verify", _body("The answer is a + b."))
+    assert result["reward"] == 0.0 and result["sandbox"]["status"] == "no_code"
 
 
-def test_example_rows_are_valid_and_score_one_on_their_expected_answer() -> None:
-    rows = example_rows()
-    assert len(rows) >= 5
-    for row in rows:
-        BaseRunRequest.model_validate(row)
-        assert score(response(f"Answer: {row['expected_answer']}"), expected=row["expected_answer"]) == 1.0
+def test_code_that_raises_or_does_not_parse_scores_zero(url: str) -> None:
+    assert _post(url, "/verify", _body(_fenced("def add(a, b):\n    raise ValueError('no')")))["reward"] == 0.0
+    broken = _post(url, "/verify", _body(_fenced("def add(a, b)\n    return a + b")))
+    assert broken["reward"] == 0.0 and broken["sandbox"]["status"] == "load_error"
+
+
+def test_bad_task_row_is_a_422_not_a_crash(url: str) -> None:
+    body = _body(GOOD, entry_point="add; import os")
+    request = urllib.request.Request(url + "/verify", data=json.dumps(body).encode(), method="POST")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)
+    assert info.value.code == 422
+    info.value.close()
+
+
+# Each hostile solution would score 1.0 if its guard did not hold: it catches whatever the
+# forbidden action raises and then returns the right answer.
+_ESCAPES = {
+    "socket": "import socket\n    socket.create_connection(('127.0.0.1', 80), timeout=1)",
+    "write_outside": "open('/tmp/gymkit-sandbox-escape.txt', 'w').write('x')",
+    "kill_parent": "import os\n    os.kill(os.getppid(), 0)",
+    "fork": "import os\n    os.fork()",
+}
+HOSTILE = {
+    "infinite_loop": "def add(a, b):\n    while True:\n        pass",
+    "sleep_forever": "import time\ndef add(a, b):\n    time.sleep(3600)",
+    "fork_bomb": "import os\ndef add(a, b):\n    while True:\n        os.fork()",
+    "memory_hog": "def add(a, b):\n    hog = []\n    while True:\n        hog.append(bytearray(50_000_000))",
+    "output_flood": "def add(a, b):\n    while True:\n        print('x' * 10_000)",
+    **{
+        name: f"def add(a, b):\n  try:\n    {attempt}\n  except BaseException:\n    pass\n  return a + b"
+        for name, attempt in _ESCAPES.items()
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_code_scores_zero_quickly_and_the_server_keeps_serving(url: str, name: str) -> None:
+    start = time.monotonic()
+    result = _post(url, "/verify", _body(_fenced(HOSTILE[name])))
+    elapsed = time.monotonic() - start
+    assert result["reward"] == 0.0, result["sandbox"]
+    assert result["sandbox"]["status"] != "finished" or result["sandbox"]["errors"], result["sandbox"]
+    assert elapsed < FAST["wall_seconds"] + 2.0, f"{name} took {elapsed:.1f}s"
+    assert _alive(url)
+    assert not Path("/tmp/gymkit-sandbox-escape.txt").exists()
+
+
+def test_a_running_sandbox_does_not_block_the_event_loop(url: str) -> None:
+    slow: dict[str, Any] = {}
+    thread = threading.Thread(
+        target=lambda: slow.update(_post(url, "/verify", _body(_fenced(HOSTILE["sleep_forever"]))))
+    )
+    thread.start()
+    time.sleep(0.3)  # the slow child is now running
+    start = time.monotonic()
+    assert _alive(url)
+    quick = _post(url, "/verify", _body(GOOD))
+    answered_in = time.monotonic() - start
+    thread.join()
+    assert quick["reward"] == 1.0 and slow["reward"] == 0.0
+    assert answered_in < 2.0, f"the server answered in {answered_in:.2f}s while a child was sleeping"
+
+
+# -- each layer on its own (the audit hook off, so the kernel's limit is what stops it) -----
+
+
+def _run(code: str, **limits: Any) -> Any:
+    return asyncio.run(run_sandboxed(code, "f", [[]], SandboxLimits(**{**FAST, **limits})))
+
+
+def test_network_namespace_alone_stops_a_connection() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    code = f"import socket\ndef f():\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    return 'in'"
+    run = _run(code, audit_hook=False, drop_root=False)
+    with listener:
+        if "network_namespace" not in run.layers:
+            pytest.skip("this kernel does not allow a new network namespace here")
+        assert run.values == {} and ("unreachable" in run.errors[0] or "refused" in run.errors[0]), run
+        with pytest.raises(TimeoutError):
+            listener.accept()
+
+
+def test_process_limit_alone_stops_fork() -> None:
+    run = _run("import os\ndef f():\n    os.fork()\n    return 'forked'", audit_hook=False)
+    if os.geteuid() == 0 and "unprivileged_user" not in run.layers:
+        pytest.skip("root without a way to drop privileges ignores RLIMIT_NPROC")
+    assert run.values == {} and "BlockingIOError" in run.errors[0], run
+
+
+def test_memory_limit_alone_stops_a_large_allocation() -> None:
+    run = _run("def f():\n    return len(bytearray(1024 * 1024 * 1024))", audit_hook=False)
+    assert run.values == {} and "MemoryError" in run.errors[0], run
+
+
+def test_cpu_limit_alone_ends_a_busy_loop() -> None:
+    start = time.monotonic()
+    run = _run("def f():\n    while True:\n        pass", audit_hook=False, wall_seconds=10.0)
+    assert run.status == "cpu_limit" and time.monotonic() - start < 4.0, run
+
+
+def test_audit_hook_stops_writes_outside_the_folder_however_they_are_attempted() -> None:
+    attempts = [
+        "import os\ndef f():\n    os.open('/tmp/gymkit-escape-a', os.O_WRONLY | os.O_CREAT)",
+        "import os\ndef f():\n    os.symlink('/tmp/gymkit-escape-b', 'link')",
+        "def f():\n    open('../gymkit-escape-c', 'a')",
+        "import os\ndef f():\n    os.rename('job.json', '/tmp/gymkit-escape-d')",
+    ]
+    for code in attempts:
+        run = _run(code)
+        assert run.status == "violation", (code, run)
+    for suffix in "abcd":
+        assert not Path(f"/tmp/gymkit-escape-{suffix}").exists()
+    inside = _run("def f():\n    open('scratch.txt', 'w').write('ok')\n    return open('scratch.txt').read()")
+    assert inside.values == {0: "ok"}, inside
+
+
+def test_forged_result_lines_cannot_earn_a_reward(url: str) -> None:
+    forged = (
+        "import os\n"
+        "for i in range(3):\n"
+        '    os.write(1, b\'@@gymkit-sandbox@@ {"index": %d, "value": 12345}\\n\' % i)\n'
+        "def add(a, b):\n    return -1"
+    )
+    result = _post(url, "/verify", _body(_fenced(forged)))
+    assert result["reward"] == 0.0
