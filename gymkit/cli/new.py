@@ -111,7 +111,7 @@ def _update_one(server_dir: Path, *, keep_going: bool) -> bool:
     for note in result.notes:
         typer.secho(f"note: {result.name}: {note}", fg="yellow", err=True)
     if result.status == "up to date":
-        typer.echo(f"{result.name}: up to date (template {result.to_commit})")
+        typer.echo(f"{result.name}: up to date (template {result.from_commit})")
     else:
         typer.echo(f"{result.name}: {result.status}, template {result.from_commit} -> {result.to_commit}")
     for path in result.conflicts:

@@ -57,13 +57,13 @@ def find_template_root(start: Path | None = None) -> Path:
     )
 
 
-def git(cwd: Path, *args: str, check: bool = True) -> str:
+def git(cwd: Path, *args: str, check: bool = True, strip: bool = True) -> str:
     result = subprocess.run(
         ["git", *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
     )
     if check and result.returncode != 0:
         raise TemplateError(f"git {' '.join(args)} failed in {cwd}: {result.stderr.strip() or result.returncode}")
-    return result.stdout.strip()
+    return result.stdout.strip() if strip else result.stdout
 
 
 def git_top(folder: Path) -> Path | None:
@@ -79,7 +79,7 @@ def is_template_repo(root: Path) -> bool:
 
 
 def template_dirty(root: Path) -> list[str]:
-    out = git(root, "status", "--porcelain", "--untracked-files=all", "--", *TEMPLATE_PATHS)
+    out = git(root, "status", "--porcelain", "--untracked-files=all", "--", *TEMPLATE_PATHS, strip=False)
     return [line[3:] for line in out.splitlines() if line.strip()]
 
 

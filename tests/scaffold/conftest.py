@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
+from gymkit.cli import app
 from gymkit.scaffold import NewServer, new_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,6 +74,17 @@ def run_gymkit(*args: str, cwd: Path, timeout: float = 60) -> subprocess.Complet
         stdin=subprocess.DEVNULL,
         env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
     )
+
+
+@pytest.fixture
+def gymkit_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run a gymkit command in-process (as CliRunner does) from the folder ``cwd``."""
+
+    def invoke(*args: str, cwd: Path) -> Result:
+        monkeypatch.chdir(cwd)
+        return CliRunner().invoke(app, list(args))
+
+    return invoke
 
 
 @pytest.fixture
