@@ -155,6 +155,12 @@ class Fixtures:
 
     # -- running things -------------------------------------------------------------------
     @cached_property
+    def collected_tests(self) -> tuple[list[str], str | None]:
+        from gymkit.checks.step3_testing import collect_tests
+
+        return collect_tests(self.paths.dir, self.options.collect_timeout)
+
+    @cached_property
     def reverify(self) -> ReverifyReport:
         from gymkit.reverify import reverify_rollouts
 

@@ -23,7 +23,7 @@ _FIELD = re.compile(
 )
 # What the template leaves for the contributor, and what people write when they mean to come back.
 _PLACEHOLDER = re.compile(r"\bTODO\b|\bTBD\b|\bFIXME\b|\bXXX\b|\{\{.*?\}\}|\{%.*?%\}|<(?:your|fill|insert)[^>]*>", re.I)
-_BARE_VALUE = re.compile(r"[:|]\s*(?:\?+|\.\.\.|…|-|n/?a)?\s*\|?\s*$", re.IGNORECASE)
+_BARE_VALUE = re.compile(r"^(?:\?+|\.\.\.|…|-|n/?a)?$", re.IGNORECASE)
 
 
 @dataclass
@@ -77,9 +77,12 @@ class Readme:
                 continue
             label = match["label"].lower()
             key = "code" if label in ("code", "software") else "data" if label.startswith("data") else "dependencies"
-            value = match["value"].strip().strip("|").strip().strip("*`").strip()
-            found.setdefault(key, (number, value))
+            found.setdefault(key, (number, _value(match)))
         return found
+
+
+def _value(match: re.Match[str]) -> str:
+    return match["value"].strip().strip("|").strip().strip("*`").strip()
 
 
 def _norm(text: str) -> str:
@@ -101,6 +104,6 @@ def placeholder_lines(readme: Readme) -> list[tuple[int, str]]:
         match = _PLACEHOLDER.search(line)
         if match:
             hits.append((number, match.group(0)))
-        elif number in licensing_lines and _FIELD.match(line) and _BARE_VALUE.search(line):
+        elif number in licensing_lines and (field := _FIELD.match(line)) and _BARE_VALUE.match(_value(field)):
             hits.append((number, line.strip()))
     return hits

@@ -99,6 +99,10 @@ class Check:
     def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
         raise NotImplementedError
 
+    @classmethod
+    def prefetch(cls, fx: Fixtures) -> None:
+        """Slow checks compute their fixture here; the runner calls these concurrently."""
+
 
 _REGISTRY: dict[str, type[Check]] = {}
 

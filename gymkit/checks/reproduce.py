@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from gymkit.checks.fixtures import CheckOptions, Fixtures
 from gymkit.checks.runner import ServerReport, run_checks
+from gymkit.checks.step3_testing import pytest_command
 from gymkit.errors import GymkitError
 from gymkit.jsonl import iter_rows
 from gymkit.project import ServerPaths
@@ -53,27 +54,33 @@ class ReproduceReport:
 
 
 def run_tests(paths: ServerPaths, *, isolated: bool = False, timeout: float = 900.0) -> Stage:
-    if isolated:
-        root = paths.dir.parent.parent
-        cmd = ["nox", "-s", f"test-server({paths.name})"]
-        cwd = root
-        if shutil.which("nox") is None:
-            cmd = [sys.executable, "-m", "nox", *cmd[1:]]
-    else:
-        cmd, cwd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], paths.dir
+    """The server's tests: pytest here, as the test-server session runs it, or that nox session itself."""
     if not (paths.dir / "tests").is_dir():
         return Stage("tests", "fail", "no tests/ folder")
+    if isolated:
+        nox = [shutil.which("nox") or sys.executable, *([] if shutil.which("nox") else ["-m", "nox"])]
+        cmd, cwd, env = [*nox, "-s", f"test-server({paths.name})"], paths.dir.parent.parent, None
+    else:
+        cmd, env = pytest_command(paths.dir, "-q", "tests")
+        cwd = paths.dir
+    shown = " ".join(cmd)
     try:
         proc = subprocess.run(
-            cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False
+            cmd,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
     except subprocess.TimeoutExpired:
-        return Stage("tests", "fail", f"`{' '.join(cmd)}` took longer than {timeout:.0f}s")
+        return Stage("tests", "fail", f"`{shown}` took longer than {timeout:.0f}s")
     tail = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()][-8:]
-    last = tail[-1] if tail else ""
     if proc.returncode == 0:
-        return Stage("tests", "pass", last or "tests passed")
-    return Stage("tests", "fail", f"`{' '.join(cmd)}` exited with {proc.returncode}", tail)
+        return Stage("tests", "pass", tail[-1] if tail else "tests passed")
+    return Stage("tests", "fail", f"`{shown}` exited with {proc.returncode}", tail)
 
 
 def _reverify_stage(paths: ServerPaths, options: CheckOptions) -> tuple[Stage, Any]:

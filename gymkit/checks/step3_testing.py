@@ -5,9 +5,11 @@ GYM301 the test file exists, GYM302 pytest collects at least one test from it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Problem, Skip, register
@@ -29,21 +31,34 @@ class GYM301(Step3):
         return [] if (fx.paths.dir / TEST_FILE).is_file() else [Problem(f"{TEST_FILE} is missing", TEST_FILE)]
 
 
-def collect_tests(fx: Fixtures) -> tuple[list[str], str | None]:
+def pytest_command(server_dir: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    """pytest on a server's tests the way ``nox -s test-server`` runs it: (command, environment)."""
+    own_config = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
+    if not any((server_dir / name).is_file() for name in own_config):
+        # Without a config of its own pytest would climb to the gym's pyproject.toml and apply
+        # the repository's settings (warnings as errors, ...) to the server's tests.
+        cmd += ["-c", os.devnull, "--rootdir", ".", "-o", "asyncio_mode=auto"]
+        cmd += ["-o", "asyncio_default_fixture_loop_scope=function"]
+    return [*cmd, *args], {**os.environ, "PYTHONPATH": str(server_dir)}
+
+
+def collect_tests(server_dir: Path, timeout: float) -> tuple[list[str], str | None]:
     """Test ids pytest collects from the server's test file, or an explanation of why it could not."""
-    cmd = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", TEST_FILE]
+    cmd, env = pytest_command(server_dir, "--collect-only", "-q", TEST_FILE)
     try:
         proc = subprocess.run(
             cmd,
-            cwd=fx.paths.dir,
+            cwd=server_dir,
+            env=env,
             capture_output=True,
             text=True,
-            timeout=fx.options.collect_timeout,
+            timeout=timeout,
             stdin=subprocess.DEVNULL,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return [], f"collecting tests took longer than {fx.options.collect_timeout:.0f}s (an import that hangs?)"
+        return [], f"collecting tests took longer than {timeout:.0f}s (an import that hangs?)"
     ids = [line for line in proc.stdout.splitlines() if "::" in line and not line.startswith(" ")]
     if proc.returncode not in (0, 5):
         lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip().startswith("E ")]
@@ -59,10 +74,14 @@ class GYM302(Step3):
     requires = frozenset({"GYM301"})
     slow = True
 
+    @classmethod
+    def prefetch(cls, fx: Fixtures) -> None:
+        fx.collected_tests  # noqa: B018 - computing the cached fixture is the point
+
     def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
         """Run `python -m pytest --collect-only tests/test_app.py` in the server folder and fix what it
         reports; test functions are named `test_*` and the file imports without errors."""
-        ids, error = collect_tests(fx)
+        ids, error = fx.collected_tests
         if error:
             return [Problem(error, TEST_FILE)]
         if not ids:

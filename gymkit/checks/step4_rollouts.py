@@ -80,6 +80,11 @@ class GYM404(Step4):
     requires = frozenset({"GYM202", "GYM203", "GYM402"})
     slow = True
 
+    @classmethod
+    def prefetch(cls, fx: Fixtures) -> None:
+        if fx.options.reverify:
+            fx.reverify  # noqa: B018 - computing the cached fixture is the point
+
     def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
         """Run `gymkit reproduce NAME` to see each differing row. If verify changed on purpose,
         regenerate the rollouts (`gymkit rollouts NAME`); if it should not have changed, verify is not

@@ -26,7 +26,9 @@ BROKEN_CASES = sorted(p.name for p in BROKEN.iterdir() if p.is_dir())
 collect_ignore_glob = ["servers/*"]
 
 
-def write_reports(server: Path, *, profile: dict[str, Any] | None = None, training: dict[str, Any] | None = None) -> None:
+def write_reports(
+    server: Path, *, profile: dict[str, Any] | None = None, training: dict[str, Any] | None = None
+) -> None:
     """Fresh reward-profile and training reports for ``server``; keys in the dicts override."""
     train = server / "data" / "train.jsonl"
     rows = sum(1 for line in train.read_text().splitlines() if line.strip()) if train.is_file() else 0
@@ -36,7 +38,11 @@ def write_reports(server: Path, *, profile: dict[str, Any] | None = None, traini
         "created_at": "2026-01-01T00:00:00Z",
         "models": ["Qwen/Qwen3-4B"],
         "sampling": {"temperature": 1.0, "top_p": 1.0, "max_output_tokens": 512, "seed": None},
-        "dataset": {"path": "data/train.jsonl", "sha256": file_sha256(train) if train.is_file() else "", "num_rows": rows},
+        "dataset": {
+            "path": "data/train.jsonl",
+            "sha256": file_sha256(train) if train.is_file() else "",
+            "num_rows": rows,
+        },
         "server_code_sha256": server_code_sha256(server),
         "num_prompts": rows,
         "samples_per_prompt": 16,
@@ -59,9 +65,20 @@ def write_reports(server: Path, *, profile: dict[str, Any] | None = None, traini
         "schema_version": 1,
         "gymkit_version": "0.1.0",
         "created_at": "2026-01-01T00:00:00Z",
-        "metrics_file": {"path": "reports/training/metrics.csv", "sha256": file_sha256(metrics) if metrics.is_file() else ""},
+        "metrics_file": {
+            "path": "reports/training/metrics.csv",
+            "sha256": file_sha256(metrics) if metrics.is_file() else "",
+        },
         "steps": 20,
-        "train": {"column": "reward", "first": 0.2, "last": 0.58, "slope": 0.02, "p_value": 0.001, "test": "spearman", "improved": True},
+        "train": {
+            "column": "reward",
+            "first": 0.2,
+            "last": 0.58,
+            "slope": 0.02,
+            "p_value": 0.001,
+            "test": "spearman",
+            "improved": True,
+        },
         "improved": True,
     }
     report.update(training or {})

@@ -1,0 +1,141 @@
+"""Every check passes on the complete server and fails (or warns) on a server broken for it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gymkit.checks import CheckOptions, ServerReport, all_checks, run_checks
+from tests.checks.conftest import build_server, write_reports
+
+OPTIONS = CheckOptions(verify_timeout=5)
+
+
+@pytest.fixture(scope="module")
+def good_report(tmp_path_factory: pytest.TempPathFactory) -> ServerReport:
+    return run_checks(build_server(tmp_path_factory.mktemp("good")), options=OPTIONS)
+
+
+@pytest.mark.parametrize("code", [c.code() for c in all_checks()])
+def test_check_passes_on_the_complete_server(good_report: ServerReport, code: str) -> None:
+    findings = [f for f in good_report.findings if f.code == code]
+    assert findings and all(f.status == "pass" for f in findings), findings
+
+
+def _edit(path: str, old: str, new: str, count: int = 1) -> Callable[[Path], None]:
+    def edit(server: Path) -> None:
+        text = (server / path).read_text()
+        assert old in text, f"{old!r} not in {path}"
+        (server / path).write_text(text.replace(old, new, count))
+
+    return edit
+
+
+def _remove(path: str) -> Callable[[Path], None]:
+    def remove(server: Path) -> None:
+        target = server / path
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+
+    return remove
+
+
+def _rollouts(change: Callable[[list[dict]], None]) -> Callable[[Path], None]:
+    def edit(server: Path) -> None:
+        path = server / "data" / "example_rollouts.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        change(rows)
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    return edit
+
+
+def _reports(**keys: object) -> Callable[[Path], None]:
+    def edit(server: Path) -> None:
+        write_reports(server, **keys)  # type: ignore[arg-type]
+
+    return edit
+
+
+def _drop_readme_section(title: str) -> Callable[[Path], None]:
+    def edit(server: Path) -> None:
+        text = (server / "README.md").read_text()
+        (server / "README.md").write_text(re.sub(rf"## {title}\n.*?(?=\n## )", "", text, flags=re.S))
+
+    return edit
+
+
+def _first_row(key: str, value: object) -> Callable[[list[dict]], None]:
+    def change(rows: list[dict]) -> None:
+        rows[0][key] = value
+
+    return change
+
+
+def _duplicate_first_example(server: Path) -> None:
+    path = server / "data" / "example.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join([*lines, lines[0]]))
+
+
+BREAKS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "GYM101": (_remove("data/example.jsonl"), "example.jsonl is missing"),
+    "GYM102": (_duplicate_first_example, "same row as line 1"),
+    "GYM103": (_edit("configs/good.yaml", "type: train", "type: benchmark"), "no dataset of type train"),
+    "GYM201": (_remove("configs"), "no configs/"),
+    "GYM202": (_edit("configs/good.yaml", "domain: math", "domain: cooking"), "'cooking' is not allowed"),
+    "GYM203": (_edit("app.py", "async def verify", "async def score"), "async def verify"),
+    "GYM204": (_remove("requirements.txt"), "requirements.txt is missing"),
+    "GYM209": (
+        _edit("configs/good.yaml", "verified: false", 'verified: false\n      gymkit: {waive: {GYM501: ""}}'),
+        "no written reason",
+    ),
+    "GYM210": (_drop_readme_section("Verification logic"), "no '## Verification logic' section"),
+    "GYM211": (_edit("README.md", "- Dependencies: gymkit (Apache-2.0)\n", ""), "no 'Dependencies:' line"),
+    "GYM212": (_edit("README.md", "Single-turn addition", "TODO: Single-turn addition"), "placeholder left"),
+    "GYM213": (_edit("README.md", "Code licence: Apache-2.0", "Code licence: Apache 2"), "not a valid SPDX"),
+    "GYM214": (_edit("README.md", "Code licence: Apache-2.0", "Code licence: AGPL-3.0-only"), "copyleft"),
+    "GYM215": (_edit("README.md", "Data licence: MIT", "Data licence: CC BY-SA 4.0"), "does not name it"),
+    "GYM301": (_remove("tests/test_app.py"), "test_app.py is missing"),
+    "GYM302": (_edit("tests/test_app.py", "async def test_", "async def check_", 2), "collected no tests"),
+    "GYM401": (_remove("data/example_rollouts.jsonl"), "is missing"),
+    "GYM402": (_rollouts(_first_row("reward", 1.5)), "[0, 1]"),
+    "GYM403": (_rollouts(lambda rows: rows.pop()), "has no rollout"),
+    "GYM404": (_rollouts(_first_row("reward", 0.0)), "stored reward 0.0, verify now returns 1.0"),
+    "GYM405": (_drop_readme_section("Running"), "gymkit serve"),
+    "GYM501": (_remove("reports/reward_profile"), "is missing"),
+    "GYM502": (_edit("app.py", "server = AdditionServer()", "server = AdditionServer()  # changed"), "code changed"),
+    "GYM503": (_reports(profile={"samples_per_prompt": 4}), "needs at least 16"),
+    "GYM504": (_reports(profile={"models": []}), "expected a list of model names"),
+    "GYM505": (_reports(profile={"prompts": {"all_fail": 0.9, "all_pass": 0.08, "mixed": 0.02}}), "only 2%"),
+    "GYM601": (_remove("reports/training/training.json"), "is missing"),
+    "GYM602": (_edit("reports/training/metrics.csv", "19,0.58", "19,0.10"), "changed since"),
+    "GYM603": (_reports(training={"improved": False}), "`improved` is False"),
+    "GYM701": (_edit("README.md", "Synthetic data: None (no model was used to generate tasks).", ""), "Synthetic data"),
+    "GYM801": (_rollouts(lambda rows: rows[2].pop("_gymkit")), "no _gymkit.model"),
+    "GYM802": (
+        _rollouts(lambda rows: rows[0]["_gymkit"].update(endpoint="http://me:secret@gpu.example:8000/v1")),
+        "contains credentials",
+    ),
+}
+WARN_ONLY = {"GYM505"}
+
+
+def test_every_check_has_a_failing_case() -> None:
+    assert set(BREAKS) == {c.code() for c in all_checks()}
+
+
+@pytest.mark.parametrize("code", sorted(BREAKS))
+def test_check_fails_on_a_server_broken_for_it(tmp_path: Path, code: str) -> None:
+    server = build_server(tmp_path)
+    brk, message = BREAKS[code]
+    brk(server)
+    report = run_checks(server, options=OPTIONS, select=[code])
+    findings = [f for f in report.findings if f.code == code]
+    expected = "warn" if code in WARN_ONLY else "fail"
+    assert any(f.status == expected and message in f.message for f in findings), findings
+    assert all(f.fix for f in findings)

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from gymkit.checks.licenses import compatibility, parse_spdx, repository_license
+from gymkit.checks.readme import Readme, placeholder_lines
+
+README = inspect.cleandoc(
+    """
+    # demo
+
+    ## Description
+
+    What is 2 + 3? A question mark in prose is fine.
+
+    ## Licensing information
+
+    | item | licence |
+    |---|---|
+    | **Code** | MIT |
+    - Data licence: CC BY-SA 4.0
+    - Dependencies: ?
+
+    ```
+    TODO inside a code block is an example, not a placeholder
+    ```
+    """
+)
+
+
+def test_sections_and_licensing_fields_are_read_from_lists_and_tables() -> None:
+    readme = Readme.parse(README)
+    assert readme.section("description") is not None
+    assert readme.section("Task source") is None
+    fields = readme.licensing()
+    assert fields["code"][1] == "MIT"
+    assert fields["data"] == (12, "CC BY-SA 4.0")
+    assert fields["dependencies"][1] == "?"
+
+
+def test_placeholders_are_found_outside_code_blocks_only() -> None:
+    hits = placeholder_lines(Readme.parse(README))
+    assert [line for line, _ in hits] == [13]
+    assert placeholder_lines(Readme.parse("## Description\n\nTODO: write me\n{{ server_name }}\n")) == [
+        (3, "TODO"),
+        (4, "{{ server_name }}"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("expression", "verdict"),
+    [
+        ("Apache-2.0", "ok"),
+        ("MIT OR GPL-3.0-only", "ok"),
+        ("GPL-3.0-or-later", "copyleft"),
+        ("AGPL-3.0-only", "copyleft"),
+        ("GPL-2.0-only WITH Classpath-exception-2.0", "copyleft"),
+        ("MIT AND LGPL-2.1-only", "weak-copyleft"),
+        ("MPL-2.0", "weak-copyleft"),
+    ],
+)
+def test_code_licence_compatibility(expression: str, verdict: str) -> None:
+    parsed, error = parse_spdx(expression)
+    assert error is None
+    assert compatibility(parsed)[0] == verdict
+
+
+@pytest.mark.parametrize("text", ["Apache 2.0", "?", "", "Foo-1.0"])
+def test_invalid_spdx_expressions_are_refused(text: str) -> None:
+    parsed, error = parse_spdx(text)
+    assert parsed is None and error
+
+
+def test_repository_licence_comes_from_pyproject(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "resources_servers" / "x").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "gym"\nlicense = "MIT"\n')
+    assert repository_license(tmp_path / "resources_servers" / "x") == "MIT"
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "gym"\n')
+    assert repository_license(tmp_path / "resources_servers" / "x") == "Apache-2.0"
