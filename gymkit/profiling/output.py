@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import orjson
@@ -21,7 +22,7 @@ PROFILE_MD = "reward_profile.md"
 _STAGING = ".staging-"
 
 
-def write_report_folder(folder: Path, files: dict[str, bytes], main: str) -> None:
+def write_report_folder(folder: Path, files: Mapping[str, bytes | Iterable[bytes]], main: str) -> None:
     """Stage every file in a hidden folder, then move them into ``folder`` with ``main`` last.
 
     Nothing in ``folder`` changes until every file is fully written, so a crash while
@@ -37,7 +38,8 @@ def write_report_folder(folder: Path, files: dict[str, bytes], main: str) -> Non
     try:
         for name, data in files.items():
             with (staging / name).open("wb") as handle:
-                handle.write(data)
+                for chunk in (data,) if isinstance(data, bytes) else data:
+                    handle.write(chunk)
                 handle.flush()
                 os.fsync(handle.fileno())
         for name in sorted(files, key=lambda n: n == main):
@@ -61,10 +63,10 @@ def write_profile(profile: Profile, folder: Path, *, plots: bool = True) -> list
     """Render the JSON, Markdown, per-task rows and plots of ``profile`` into ``folder``."""
     from gymkit.profiling.plots import profile_plots  # matplotlib loads only when plotting
 
-    files: dict[str, bytes] = {}
+    files: dict[str, bytes | Iterable[bytes]] = {}
     if plots:
         files |= profile_plots(profile.report, profile.plot_data)
-    files["per_task.jsonl"] = b"".join(dumps(row) + b"\n" for row in profile.per_task)
+    files["per_task.jsonl"] = (dumps(row) + b"\n" for rows in profile.per_task for row in rows)
     files[PROFILE_MD] = profile_markdown(profile.report).encode()
     report = profile.report | {"files": sorted([*files, PROFILE_JSON])}
     files[PROFILE_JSON] = orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)

@@ -15,7 +15,7 @@ from gymkit import __version__
 from gymkit.errors import InvalidDataError
 from gymkit.hashing import file_sha256, server_code_sha256
 from gymkit.jsonl import iter_rows
-from gymkit.profiling.sections import PER_TASK_INLINE, per_task_rows, section
+from gymkit.profiling.sections import PER_TASK_INLINE, PerTask, section
 from gymkit.profiling.stats import Groups
 from gymkit.profiling.table import RolloutTable, failures_path
 
@@ -29,7 +29,7 @@ class Profile:
     """A finished profile: the JSON report, its per-task rows and the arrays the plots draw."""
 
     report: dict[str, Any]
-    per_task: list[dict[str, Any]]
+    per_task: list[PerTask]  # the overall rows, then each model's
     plot_data: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
@@ -75,22 +75,22 @@ def build_profile(
     overall = table.view()
     report |= section(overall, threshold)
     report["failures"] = _failures(table.sources, len(table))
-    per_task = per_task_rows(overall)
+    per_task = [PerTask(overall)]
     plot_data = {}
     if len(models) > 1:
         report["by_model"] = {}
         for model in models:
             view = table.view(model)
             part = section(view, threshold) | {"sampling": _sampling([table.sampling[model]])}
-            rows = per_task_rows(view, model)
-            part["per_task"] = rows if len(rows) <= PER_TASK_INLINE else _per_task_ref(len(rows))
+            rows = PerTask(view, model)
+            part["per_task"] = list(rows) if len(rows) <= PER_TASK_INLINE else _per_task_ref(len(rows))
             report["by_model"][model] = part
-            per_task.extend(rows)
+            per_task.append(rows)
             plot_data[model] = _plot_arrays(view.reward, view.task)
     else:
         plot_data[models[0]] = _plot_arrays(overall.reward, overall.task)
-    overall_rows = sum(1 for row in per_task if "model" not in row)
-    report["per_task"] = per_task[:overall_rows] if overall_rows <= PER_TASK_INLINE else _per_task_ref(overall_rows)
+    n = len(per_task[0])
+    report["per_task"] = list(per_task[0]) if n <= PER_TASK_INLINE else _per_task_ref(n)
     return Profile(report, per_task, plot_data)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ from gymkit.profiling.passk import max_at_k, pass_at_k
 from gymkit.profiling.stats import Groups, histogram, pearson, summary
 from gymkit.profiling.table import TableView
 
-__all__ = ["MIXED_LOW", "PER_TASK_INLINE", "per_task_rows", "section"]
+__all__ = ["MIXED_LOW", "PER_TASK_INLINE", "PerTask", "section"]
 
 # Below this share of prompts with differing rewards, most of a GRPO batch has zero advantage.
 MIXED_LOW = 0.2
@@ -132,32 +133,50 @@ def _usage(view: TableView) -> dict[str, Any]:
     return out
 
 
-def per_task_rows(view: TableView, model: str | None = None) -> list[dict[str, Any]]:
-    """NeMo Gym's per-task statistics: ``mean/``, ``max/``, ``min/``, ``median/``, ``std/`` per column."""
-    labels = {i: key for key, i in view.table.tasks.items()}
-    rows: dict[int, dict[str, Any]] = {}
-    columns = sorted(view.table.numeric, key=lambda c: (c != "reward", c))
-    for name in columns:
-        task, values = view.column(name)
-        if not len(values):
-            continue
-        groups = Groups.of(task, values)
-        stats = {
-            "mean": groups.mean(),
-            "max": groups.max(),
-            "min": groups.min(),
-            "median": groups.median(),
-            "std": groups.std(),
-        }
-        for i, task_id in enumerate(groups.ids.tolist()):
-            row = rows.get(task_id)
-            if row is None:
-                row = rows[task_id] = _task_head(labels[task_id], model)
-            if name == "reward":
-                row["num_rollouts"] = int(groups.counts[i])
-            for stat, figures in stats.items():
-                row[f"{stat}/{name}"] = float(figures[i])
-    return [rows[i] for i in sorted(rows, key=lambda i: _sort_key(labels[i]))]
+class PerTask:
+    """NeMo Gym's per-task statistics: ``mean/``, ``max/``, ``min/``, ``median/``, ``std/`` per column.
+
+    The figures are computed per column as arrays; rows are built one at a time when
+    iterated, so a profile of many tasks never holds all of them as dicts.
+    """
+
+    def __init__(self, view: TableView, model: str | None = None) -> None:
+        self.model = model
+        self.labels = {i: key for key, i in view.table.tasks.items()}
+        self.columns: list[tuple[str, Groups, dict[str, np.ndarray]]] = []
+        ids: set[int] = set()
+        for name in sorted(view.table.numeric, key=lambda c: (c != "reward", c)):
+            task, values = view.column(name)
+            if not len(values):
+                continue
+            groups = Groups.of(task, values)
+            stats = {
+                "mean": groups.mean(),
+                "max": groups.max(),
+                "min": groups.min(),
+                "median": groups.median(),
+                "std": groups.std(),
+            }
+            self.columns.append((name, groups, stats))
+            ids.update(groups.ids.tolist())
+        self.task_ids = sorted(ids, key=lambda i: _sort_key(self.labels[i]))
+
+    def __len__(self) -> int:
+        return len(self.task_ids)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        positions = [{t: i for i, t in enumerate(groups.ids.tolist())} for _, groups, _ in self.columns]
+        for task_id in self.task_ids:
+            row = _task_head(self.labels[task_id], self.model)
+            for (name, groups, stats), where in zip(self.columns, positions, strict=True):
+                i = where.get(task_id)
+                if i is None:
+                    continue
+                if name == "reward":
+                    row["num_rollouts"] = int(groups.counts[i])
+                for stat, figures in stats.items():
+                    row[f"{stat}/{name}"] = float(figures[i])
+            yield row
 
 
 def _task_head(label: int | str, model: str | None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Rollout bodies are dropped as soon as a row is read; what stays is about a hundred bytes per
 rollout (task, model, reward, usage, call counts), which is what exact medians, quantiles and
-pass@k need. A million rollouts fit in well under a gigabyte.
+pass@k need. A million rollouts take well under 100 MB.
 """
 
 from __future__ import annotations
@@ -26,10 +26,27 @@ __all__ = ["Column", "RolloutTable", "failures_path"]
 
 @dataclass
 class Column:
-    """One numeric field: the rows that have it and their values."""
+    """One numeric field: the rows that have it and their values.
 
-    rows: array = field(default_factory=lambda: array("q"))
+    Most fields are in every row from their first on; their row numbers are implied
+    (``start`` onwards) and only stored once a row goes without the field.
+    """
+
+    start: int
     values: array = field(default_factory=lambda: array("d"))
+    _rows: array | None = None
+
+    def append(self, row: int, value: float) -> None:
+        if self._rows is None and row != self.start + len(self.values):
+            self._rows = array("i", range(self.start, self.start + len(self.values)))
+        if self._rows is not None:
+            self._rows.append(row)
+        self.values.append(value)
+
+    def rows(self) -> np.ndarray:
+        if self._rows is None:
+            return np.arange(self.start, self.start + len(self.values), dtype=np.int32)
+        return np.frombuffer(self._rows, dtype=np.int32) if self._rows else np.zeros(0, np.int32)
 
 
 @dataclass
@@ -37,18 +54,18 @@ class RolloutTable:
     tasks: dict[int | str, int] = field(default_factory=dict)
     models: dict[str, int] = field(default_factory=dict)
     tools: dict[str, int] = field(default_factory=dict)
-    task: array = field(default_factory=lambda: array("q"))
-    model: array = field(default_factory=lambda: array("q"))
+    task: array = field(default_factory=lambda: array("i"))
+    model: array = field(default_factory=lambda: array("i"))
     reward: array = field(default_factory=lambda: array("d"))
-    calls: array = field(default_factory=lambda: array("q"))
-    invalid: array = field(default_factory=lambda: array("q"))
-    errors: array = field(default_factory=lambda: array("q"))
+    calls: array = field(default_factory=lambda: array("i"))
+    invalid: array = field(default_factory=lambda: array("i"))
+    errors: array = field(default_factory=lambda: array("i"))
     # Sparse (rollout, tool) -> counts: most rollouts call few of the tools.
-    tool_row: array = field(default_factory=lambda: array("q"))
-    tool_id: array = field(default_factory=lambda: array("q"))
-    tool_calls: array = field(default_factory=lambda: array("q"))
-    tool_invalid: array = field(default_factory=lambda: array("q"))
-    tool_errors: array = field(default_factory=lambda: array("q"))
+    tool_row: array = field(default_factory=lambda: array("i"))
+    tool_id: array = field(default_factory=lambda: array("i"))
+    tool_calls: array = field(default_factory=lambda: array("i"))
+    tool_invalid: array = field(default_factory=lambda: array("i"))
+    tool_errors: array = field(default_factory=lambda: array("i"))
     numeric: dict[str, Column] = field(default_factory=dict)
     # Sampling settings seen, per model (a handful of distinct JSON blobs).
     sampling: dict[str, Counter[bytes]] = field(default_factory=dict)
@@ -74,9 +91,8 @@ class RolloutTable:
         self.model.append(self.models.setdefault(model, len(self.models)))
         self.reward.append(float(reward))
         for key, value in numeric_fields(row).items():
-            column = self.numeric.get(key) or self.numeric.setdefault(key, Column())
-            column.rows.append(index)
-            column.values.append(value)
+            column = self.numeric.get(key) or self.numeric.setdefault(key, Column(index))
+            column.append(index, value)
         use = tool_use(row)
         self.calls.append(use.total)
         self.invalid.append(sum(use.invalid.values()))
@@ -91,10 +107,10 @@ class RolloutTable:
 
     def view(self, model: str | None = None) -> TableView:
         """Arrays for all rollouts, or for one model's."""
-        task = np.frombuffer(self.task, dtype=np.int64) if self.task else np.zeros(0, np.int64)
+        task = np.frombuffer(self.task, dtype=np.int32) if self.task else np.zeros(0, np.int32)
         mask = None
         if model is not None:
-            mask = np.frombuffer(self.model, dtype=np.int64) == self.models[model]
+            mask = np.frombuffer(self.model, dtype=np.int32) == self.models[model]
         return TableView(self, mask, task)
 
 
@@ -111,7 +127,7 @@ class TableView:
 
     def ints(self, name: str) -> np.ndarray:
         data = getattr(self.table, name)
-        return self._pick(np.frombuffer(data, dtype=np.int64) if data else np.zeros(0, np.int64))
+        return self._pick(np.frombuffer(data, dtype=np.int32) if data else np.zeros(0, np.int32))
 
     @property
     def reward(self) -> np.ndarray:
@@ -121,9 +137,9 @@ class TableView:
     def column(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(task ids, values)`` of the rollouts that have the numeric field ``name``."""
         column = self.table.numeric[name]
-        rows = np.frombuffer(column.rows, dtype=np.int64) if column.rows else np.zeros(0, np.int64)
+        rows = column.rows()
         values = np.frombuffer(column.values, dtype=np.float64) if column.values else np.zeros(0)
-        task = np.frombuffer(self.table.task, dtype=np.int64)[rows] if len(rows) else np.zeros(0, np.int64)
+        task = np.frombuffer(self.table.task, dtype=np.int32)[rows] if len(rows) else np.zeros(0, np.int32)
         if self.mask is not None:
             keep = self.mask[rows]
             task, values = task[keep], values[keep]
@@ -132,11 +148,11 @@ class TableView:
     def tool_rows(self) -> dict[str, np.ndarray]:
         """The sparse per-tool arrays, restricted to this view's rollouts."""
         t = self.table
-        rows = np.frombuffer(t.tool_row, dtype=np.int64) if t.tool_row else np.zeros(0, np.int64)
+        rows = np.frombuffer(t.tool_row, dtype=np.int32) if t.tool_row else np.zeros(0, np.int32)
         out = {"row": rows}
         for name in ("tool_id", "tool_calls", "tool_invalid", "tool_errors"):
             data = getattr(t, name)
-            out[name] = np.frombuffer(data, dtype=np.int64) if data else np.zeros(0, np.int64)
+            out[name] = np.frombuffer(data, dtype=np.int32) if data else np.zeros(0, np.int32)
         if self.mask is not None:
             keep = self.mask[rows]
             out = {k: v[keep] for k, v in out.items()}

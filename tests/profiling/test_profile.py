@@ -154,3 +154,11 @@ def test_bad_rows_name_file_and_line(write) -> None:  # type: ignore[no-untyped-
     path = write([rollout(1, task=0), {"response": {}, "reward": "high"}])
     with pytest.raises(InvalidDataError, match=r"rollouts.jsonl:2: reward must be a finite number"):
         profile_files([path])
+
+
+def test_a_field_missing_from_some_rows_is_summarised_over_the_rows_that_have_it(write) -> None:  # type: ignore[no-untyped-def]
+    rows = [rollout(1, task=0, score=1.0), rollout(0, task=0), rollout(1, task=0, score=3.0), rollout(0, task=1)]
+    rows.append(rollout(1, task=1, score=10.0))
+    first, second = profile_files([write(rows)]).report["per_task"]
+    assert first["mean/score"] == 2.0 and first["std/score"] == pytest.approx(statistics.stdev([1, 3]))
+    assert first["num_rollouts"] == 3 and second["median/score"] == 10.0
