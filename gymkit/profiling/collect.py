@@ -19,7 +19,7 @@ import orjson
 from gymkit.errors import UserError
 from gymkit.hashing import file_sha256
 from gymkit.jsonl import atomic_write_bytes, atomic_write_text, iter_rows
-from gymkit.profiling.report import Profile, profile_files
+from gymkit.profiling.report import Profile, profile_files, shown_path
 from gymkit.project import ServerPaths
 from gymkit.rollouts.config import EndpointConfig, Sampling
 
@@ -119,9 +119,9 @@ def collect_and_profile(
         progress=progress,
     )
     collection = plan.settings | {
-        "inputs": str(plan.inputs),
+        "inputs": shown_path(plan.inputs, paths.dir),
         "inputs_sha256": file_sha256(plan.inputs),
-        "rollouts": str(plan.rollouts),
+        "rollouts": shown_path(plan.rollouts, paths.dir),
         "planned": summary.planned,
         "rows": summary.rows,
         "complete": summary.complete,

@@ -43,14 +43,21 @@ def pass_at_k(groups: Groups, samples: int, threshold: float) -> tuple[dict[str,
     A sample passes when its value is >= ``threshold``. Prompts with fewer than k samples are
     left out of that k; the second mapping says how many prompts each figure averages.
     """
-    passed = np.add.reduceat(groups.values >= threshold, groups.starts) if len(groups.ids) else np.zeros(0)
+    if not len(groups.ids):
+        return {}, {}
+    passed = np.add.reduceat((groups.values >= threshold).astype(np.int64), groups.starts)
     figures: dict[str, float] = {}
     used: dict[str, int] = {}
     for k in _ks(groups, samples):
-        values = [pass_at_k_one(int(n), int(c), k) for n, c in zip(groups.counts, passed, strict=True) if n >= k]
-        if values:
-            figures[str(k)] = float(np.mean(values))
-            used[str(k)] = len(values)
+        total, count = 0.0, 0
+        # Prompts share a handful of sample counts: one lookup table per count, indexed by passes.
+        for n in np.unique(groups.counts[groups.counts >= k]).tolist():
+            table = np.array([pass_at_k_one(n, c, k) for c in range(n + 1)])
+            mine = passed[groups.counts == n]
+            total += float(table[mine].sum())
+            count += len(mine)
+        if count:
+            figures[str(k)], used[str(k)] = total / count, count
     return figures, used
 
 
@@ -62,9 +69,12 @@ def max_at_k(groups: Groups, samples: int) -> dict[str, float]:
     """
     figures: dict[str, float] = {}
     for k in _ks(groups, samples):
-        values = [
-            float(_max_weights(int(n), k) @ groups.group_values(i)) for i, n in enumerate(groups.counts) if n >= k
-        ]
-        if values:
-            figures[str(k)] = float(np.mean(values))
+        total, count = 0.0, 0
+        for n in np.unique(groups.counts[groups.counts >= k]).tolist():
+            starts = groups.starts[groups.counts == n]
+            matrix = groups.values[starts[:, None] + np.arange(n)]  # one sorted row per prompt
+            total += float((matrix @ _max_weights(n, k)).sum())
+            count += len(starts)
+        if count:
+            figures[str(k)] = total / count
     return figures

@@ -19,7 +19,7 @@ from gymkit.profiling.sections import PER_TASK_INLINE, PerTask, section
 from gymkit.profiling.stats import Groups
 from gymkit.profiling.table import RolloutTable, failures_path
 
-__all__ = ["SCHEMA_VERSION", "Profile", "build_profile", "dataset_info", "profile_files"]
+__all__ = ["SCHEMA_VERSION", "Profile", "build_profile", "dataset_info", "profile_files", "shown_path"]
 
 SCHEMA_VERSION = 1
 
@@ -66,9 +66,9 @@ def build_profile(
         "server": server_dir.name if server_dir else None,
         "models": models,
         "sampling": _sampling(table.sampling.values()),
-        "dataset": dataset_info(dataset),
+        "dataset": dataset_info(dataset, server_dir),
         "server_code_sha256": server_code_sha256(server_dir) if server_dir else None,
-        "rollouts_files": [{"path": str(p), "sha256": file_sha256(p)} for p in table.sources],
+        "rollouts_files": [{"path": shown_path(p, server_dir), "sha256": file_sha256(p)} for p in table.sources],
         "pass_threshold": threshold,
         **(extra or {}),
     }
@@ -113,10 +113,24 @@ def _sampling(per_model: Any) -> dict[str, Any] | list[dict[str, Any]] | None:
     return settings[0] if len(settings) == 1 else settings
 
 
-def dataset_info(path: Path | None) -> dict[str, Any]:
+def shown_path(path: Path, server_dir: Path | None = None) -> str:
+    """``path`` relative to the server (then the working folder) when inside it.
+
+    Reports are committed; an absolute path would only mean something on the machine that
+    made them.
+    """
+    resolved = path.resolve()
+    for base in (server_dir, Path.cwd()):
+        if base is not None and resolved.is_relative_to(base.resolve()):
+            return resolved.relative_to(base.resolve()).as_posix()
+    return str(path)
+
+
+def dataset_info(path: Path | None, server_dir: Path | None = None) -> dict[str, Any]:
     if path is None:
         return {"path": None, "sha256": None, "num_rows": None}
-    return {"path": str(path), "sha256": file_sha256(path), "num_rows": sum(1 for _ in iter_rows(path))}
+    rows = sum(1 for _ in iter_rows(path))
+    return {"path": shown_path(path, server_dir), "sha256": file_sha256(path), "num_rows": rows}
 
 
 def _failures(sources: list[Path], num_rollouts: int) -> dict[str, Any]:

@@ -101,6 +101,8 @@ def test_collect_profile_and_resume(tmp_path: Path, model: tuple[str, Counter[st
     assert report["prompts"]["mixed"] == 1.0 and report["pass_at_k"] == pytest.approx({"1": 0.5, "2": 1.0})
     assert report["models"] == ["scripted-1"] and report["server_code_sha256"]
     assert report["dataset"]["num_rows"] == 12 and report["collection"]["seed"] == 3
+    assert report["dataset"]["path"] == "data/train.jsonl"  # relative: the report is committed
+    assert report["collection"]["rollouts"].startswith("reports/reward_profile/collection/rollouts_")
     assert report["collection"]["dataset_rows"] == select_prompts(server / "data" / "train.jsonl", 5, 3)
     assert report["sampling"]["temperature"] == 1.0
     asked = sorted(calls)
