@@ -57,6 +57,14 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # Python's json accepts NaN and Infinity; JSON does not
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Parsers disagree on which of two equal keys wins, so such an object has no one meaning.
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate keys")
+    return dict(pairs)
+
+
 def parse_object(text: str) -> dict[str, Any] | None:
     """The JSON object in the answer: a fenced block, else the whole text, else the first ``{...}``."""
     if len(text) > MAX_ANSWER_CHARS:
@@ -67,7 +75,7 @@ def parse_object(text: str) -> dict[str, Any] | None:
         candidates.append(text[start : end + 1])
     for candidate in candidates:
         try:
-            value = json.loads(candidate.strip(), parse_constant=_not_json)
+            value = json.loads(candidate.strip(), parse_constant=_not_json, object_pairs_hook=_unique_keys)
         except (ValueError, RecursionError):
             continue
         if isinstance(value, dict):

@@ -55,6 +55,9 @@ _WORD = re.compile(r"[a-z]+")
 _NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:\.\d+)?")
 # An answer that lists many temperatures is guessing, not reporting.
 MAX_NUMBERS = 3
+# Pasting the tool's raw output back (its JSON keys, or the chat template's tool tags) is
+# not an answer to the user; small models do it, and it would otherwise earn full reward.
+_ECHO = re.compile(r"temperature_c|humidity_percent|tool_response|[{,]\s*\"city\"\s*:", re.IGNORECASE)
 
 
 class CityWeather(BaseModel):
@@ -87,6 +90,7 @@ class WeatherVerifyRequest(BaseVerifyRequest):
 
 class WeatherVerifyResponse(BaseVerifyResponse):
     tool_called: bool = False
+    echoed_tool_output: bool = False
     facts_correct: dict[str, bool] = Field(default_factory=dict)
 
 
@@ -148,15 +152,18 @@ class WeatherResourcesServer(BaseResourcesServer):
         truth = {normalize_city(k): v for k, v in body.weather.items()}.get(normalize_city(body.city))
         called = _called_for(body.response, body.city)
         facts: dict[str, Any] = {}
-        if truth is not None and called:
-            answer = _final_answer(body.response)
+        answer = _final_answer(body.response)
+        echoed = bool(_ECHO.search(answer))
+        if truth is not None and called and not echoed:
             checks = {
                 "condition": _states_condition(answer, truth.condition),
                 "temperature_c": _states_temperature(answer, truth.temperature_c),
             }
             facts = {fact: checks[fact] for fact in body.asked}
         reward = sum(facts.values()) / len(body.asked) if facts else 0.0
-        return WeatherVerifyResponse(**body.model_dump(), reward=reward, tool_called=called, facts_correct=facts)
+        return WeatherVerifyResponse(
+            **body.model_dump(), reward=reward, tool_called=called, echoed_tool_output=echoed, facts_correct=facts
+        )
 
 
 server = WeatherResourcesServer()

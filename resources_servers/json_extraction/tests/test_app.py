@@ -59,6 +59,8 @@ def test_parse_object_finds_the_object_in_fences_bare_or_in_prose() -> None:
     assert parse_object('{"a": 1}') == {"a": 1}
     assert parse_object('Sure! Here it is: {"a": 1} Hope that helps.') == {"a": 1}
     assert parse_object("[1, 2]") is None
+    assert parse_object('{"a": 1, "a": 2}') is None
+    assert parse_object('{"a": {"b": 1, "b": 1}}') is None
     assert parse_object("no json") is None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -164,7 +165,7 @@ def test_a_running_sandbox_does_not_block_the_event_loop(url: str) -> None:
     answered_in = time.monotonic() - start
     thread.join()
     assert quick["reward"] == 1.0 and slow["reward"] == 0.0
-    assert answered_in < 2.0, f"the server answered in {answered_in:.2f}s while a child was sleeping"
+    assert answered_in < 2.5, f"the server answered in {answered_in:.2f}s while a child was sleeping"
 
 
 # -- each layer on its own (the audit hook off, so the kernel's limit is what stops it) -----
@@ -201,9 +202,11 @@ def test_memory_limit_alone_stops_a_large_allocation() -> None:
 
 
 def test_cpu_limit_alone_ends_a_busy_loop() -> None:
-    start = time.monotonic()
-    run = _run("def f():\n    while True:\n        pass", audit_hook=False, wall_seconds=10.0)
-    assert run.status == "cpu_limit" and time.monotonic() - start < 4.0, run
+    # Status cpu_limit means the kernel's signal ended it, not the (later) wall-clock kill;
+    # on a loaded machine one CPU second can take several seconds of wall time.
+    run = _run("def f():\n    while True:\n        pass", audit_hook=False, wall_seconds=20.0)
+    assert run.status == "cpu_limit" and run.returncode in (-signal.SIGXCPU, -signal.SIGKILL), run
+    assert run.elapsed_seconds < 20.0
 
 
 def test_audit_hook_stops_writes_outside_the_folder_however_they_are_attempted() -> None:

@@ -104,6 +104,18 @@ def test_hedging_across_conditions_or_temperatures_does_not_pay() -> None:
     assert score(rollout("Rainy, somewhere around 10, 12, 14 or 16 °C.")) == 0.5
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '<tool_response>\n{"city":"Lisbon","condition":"rainy","temperature_c":14,"humidity_percent":81}',
+        'Here you go: {"city": "Lisbon", "condition": "rainy", "temperature": 14}',
+        "condition rainy, temperature_c 14",
+    ],
+)
+def test_pasting_the_raw_tool_output_is_not_an_answer(answer: str) -> None:
+    assert score(rollout(answer)) == 0.0
+
+
 def test_wrong_values_score_zero() -> None:
     assert score(rollout("Sunny and 25 °C in Lisbon.")) == 0.0
 
