@@ -169,7 +169,7 @@ def test_server(session: nox.Session, server: str) -> None:
             failed.append(stage.split()[1])
             session.warn(f"[{server}] {stage}: FAILED; reproduce by hand: {gymkit} {command} {_rel(server_dir)}")
     if failed:
-        session.error(f"[{server}] {' and '.join(failed)} failed; the FAILED lines above say where and how to rerun")
+        session.error(f"[{server}] failed: {', '.join(failed)}; the FAILED lines above say where and how to rerun")
 
 
 @nox.session(python=PYTHON)

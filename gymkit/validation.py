@@ -89,7 +89,14 @@ def _rows(path: Path, problems: _Problems, placeholder_hint: str) -> Iterator[tu
             try:
                 yield number, parse_line(path, number, raw)
             except InvalidDataError as exc:
-                problems.add(number, f"{exc.problem}: write one JSON object per line")
+                problems.add(number, f"{exc.problem}: {_json_hint(text)}")
+
+
+def _json_hint(text: bytes) -> str:
+    # Python's json module writes NaN and Infinity, which no JSON reader accepts.
+    if b"NaN" in text or b"Infinity" in text:
+        return "NaN and Infinity are not JSON, and a reward must be a finite number"
+    return "write one JSON object per line"
 
 
 def _unreadable(path: Path, what: str) -> list[DataProblem] | None:
