@@ -25,6 +25,7 @@ from gymkit.cli import app
 
 from . import test_comment_script as comment_script
 from .conftest import GitRepo
+from .workflows import REPO
 
 checks_conftest = pytest.importorskip("tests.checks.conftest", reason="the checklist's server fixtures are missing")
 pytest.importorskip("gymkit.prbody", reason="gymkit check-pr-body is not in this checkout")
@@ -216,3 +217,23 @@ def test_console_script(gym: GitRepo) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def test_gymkit_change_selects_every_server_of_this_checkout(tmp_path: Path) -> None:
+    # The same, over this repository's own resources_servers/ as it is now.
+    servers = sorted(p.name for p in (REPO / "resources_servers").iterdir() if (p / "app.py").is_file())
+    if not servers:
+        pytest.skip("this checkout has no reference servers yet")
+    repo = GitRepo(tmp_path / "gym")
+    shutil.copytree(
+        REPO / "resources_servers",
+        repo.root / "resources_servers",
+        ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".nox", ".gymkit-cache"),
+    )
+    shutil.copytree(REPO / "gymkit", repo.root / "gymkit", ignore=shutil.ignore_patterns("__pycache__"))
+    repo.commit("main")
+    repo.git("checkout", "-q", "-b", "touch-checks")
+    with (repo.root / "gymkit" / "gitutil.py").open("a") as f:
+        f.write("# a change to gymkit itself\n")
+    repo.commit("change gymkit")
+    assert _changed(repo, "touch-checks") == servers
