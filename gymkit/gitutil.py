@@ -117,9 +117,12 @@ def _compare(repo: git.Repo, base: str, head: str | None) -> Changes:
     head_commit = _commit(repo, head or "HEAD", "head")
     merge_bases = repo.merge_base(base_commit, head_commit)
     if not merge_bases:
+        shallow = Path(repo.git_dir, "shallow").exists()
         raise UserError(
-            f"{base!r} and {head or 'HEAD'!r} share no history",
-            hint="pass the branch the pull request targets as --base",
+            f"{base!r} and {head or 'HEAD'!r} share no history" + (" in this shallow clone" if shallow else ""),
+            hint="fetch the full history (git fetch --unshallow; in Actions, checkout with fetch-depth: 0)"
+            if shallow
+            else "pass the branch the pull request targets as --base",
         )
     start = merge_bases[0]
     if head is None:

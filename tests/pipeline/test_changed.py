@@ -178,3 +178,18 @@ def test_direct_lists_only_servers_whose_files_changed(repo: GitRepo) -> None:
     args = ["changed", "--base", "main", "--head", "pr", "--json", "--repo", str(repo.root)]
     assert json.loads(runner.invoke(app, args).stdout) == ["alpha", "beta"]
     assert json.loads(runner.invoke(app, [*args, "--direct"]).stdout) == ["beta"]
+
+
+def test_shallow_clone_says_how_to_fix(repo: GitRepo, tmp_path: Path) -> None:
+    _branch(repo)
+    repo.write("resources_servers/gamma/app.py")
+    repo.commit("gamma")
+    repo.git("checkout", "-q", "main")
+    repo.write("README.md", "main moves\n")
+    repo.commit("main moves")
+    clone = tmp_path / "shallow"
+    url = f"file://{repo.root}"
+    repo.git("clone", "-q", "--depth", "1", "--no-single-branch", url, str(clone))
+    with pytest.raises(UserError, match="share no history in this shallow clone") as caught:
+        changed_servers(clone, "origin/main", "origin/pr")
+    assert "fetch-depth: 0" in (caught.value.hint or "")
