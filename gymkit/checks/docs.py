@@ -40,9 +40,19 @@ my_server_resources_server:
           GYM603: "training runs on the partner's cluster; curves are linked in the PR"
 ```
 
-`gymkit reproduce NAME` runs what a reviewer runs (step 8): the server's tests,
-re-verification of the example rollouts, a re-collection with the recorded model, then
-this checklist.
+`gymkit reproduce NAME` runs what a reviewer runs (step 8), offline, and exits 1 when a
+required stage fails:
+
+1. the server's tests: pytest in the current environment, with the same options as
+   `nox -s "test-server(NAME)"` (fast); `--isolated` runs that nox session instead (a fresh
+   virtualenv from the server's requirements.txt: slower, catches missing requirements);
+2. re-verification: the server's verify on every stored rollout must return the stored
+   reward exactly (within 1e-9); each differing line is listed;
+3. re-collection (informational): the example rollouts collected again with the recorded
+   model (the embedded model needs nothing; a hosted one needs `--endpoint URL`) and
+   compared with the stored rewards, row by row and as mean rewards. A sampling model's
+   completions vary between runs and machines, so differences are reported, not failed;
+4. this checklist, and a table of the eight steps.
 """
 
 

@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Literal, assert_never
 
-import click
+import typer
 
 from gymkit.checks.registry import STEPS, Finding
 from gymkit.checks.runner import ServerReport
@@ -47,26 +47,26 @@ def _where(finding: Finding) -> str:
 def _text(reports: Sequence[ServerReport]) -> str:
     out: list[str] = []
     for report in reports:
-        out.append(click.style(f"{report.name}", bold=True) + f"  {report.path}")
+        out.append(typer.style(f"{report.name}", bold=True) + f"  {report.path}")
         for step, name in STEPS.items():
             findings = [f for f in report.findings if f.step == step]
             if not findings:
                 continue
             mark, colour = _MARK[report.step_status(step)]
-            out.append(click.style(f" {mark} Step {step} · {name}", fg=colour, bold=True))
+            out.append(typer.style(f" {mark} Step {step} · {name}", fg=colour, bold=True))
             for f in findings:
                 mark, colour = _MARK[f.status]
-                line = f"   {click.style(mark, fg=colour)} {f.code} "
+                line = f"   {typer.style(mark, fg=colour)} {f.code} "
                 line += f.title if f.status == "pass" else _where(f) + f.message
                 out.append(line)
                 if f.waived:
-                    out.append(click.style(f"       waived: {f.waived}", fg="yellow"))
+                    out.append(typer.style(f"       waived: {f.waived}", fg="yellow"))
                 elif f.status == "fail" and f.fix:
                     fix = " ".join(f.fix.split())
-                    out.append(click.style(f"       fix: {fix}", fg="cyan"))
+                    out.append(typer.style(f"       fix: {fix}", fg="cyan"))
         out.append("")
     failed = any(r.failed for r in reports)
-    out.append(click.style(_summary(reports), fg="red" if failed else "green", bold=True))
+    out.append(typer.style(_summary(reports), fg="red" if failed else "green", bold=True))
     return "\n".join(out)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import click
+import typer
 
 from gymkit.checks.registry import STEPS
 from gymkit.checks.render import render
@@ -19,17 +19,17 @@ _STYLE = {
 
 
 def render_reproduce(report: ReproduceReport) -> str:
-    out = [click.style(f"Reproducing {report.checks.name} ({report.checks.path})", bold=True), ""]
+    out = [typer.style(f"Reproducing {report.checks.name} ({report.checks.path})", bold=True), ""]
     for stage in report.stages:
         word, colour = _STYLE[stage.status]
         optional = "" if stage.required else " (informational)"
-        out.append(f"{click.style(word, fg=colour, bold=True)}  {stage.name}{optional}: {stage.summary}")
+        out.append(f"{typer.style(word, fg=colour, bold=True)}  {stage.name}{optional}: {stage.summary}")
         out += [f"        {line}" for line in stage.details if line]
-    out += ["", render([report.checks], "text"), "", click.style("Checklist", bold=True)]
+    out += ["", render([report.checks], "text"), "", typer.style("Checklist", bold=True)]
     width = max(len(name) for name in STEPS.values()) + 4
     for step, name in STEPS.items():
         word, colour = _STYLE[report.checks.step_status(step)]
-        out.append(f"  {step}  {name:<{width}} {click.style(word, fg=colour, bold=True)}")
+        out.append(f"  {step}  {name:<{width}} {typer.style(word, fg=colour, bold=True)}")
     verdict = "FAILED" if report.failed else "REPRODUCED"
-    out += ["", click.style(verdict, fg="red" if report.failed else "green", bold=True)]
+    out += ["", typer.style(verdict, fg="red" if report.failed else "green", bold=True)]
     return "\n".join(out)

@@ -7,14 +7,14 @@ an error such as an unknown server; 2 a usage error (bad option or value).
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from gymkit import prbody
-from gymkit.checks import CheckOptions, ServerReport, run_checks
+from gymkit.checks import CheckOptions, ServerReport, all_checks, run_checks
 from gymkit.checks.render import Format, render
 from gymkit.checks.reproduce import reproduce as run_reproduce
 from gymkit.project import ServerPaths, list_servers, resolve_server
@@ -41,13 +41,13 @@ def _servers(targets: list[str] | None, all_servers: bool) -> list[ServerPaths]:
     if all_servers:
         found = list_servers()
         if not found:
-            raise click.UsageError("--all: no servers under resources_servers/")
+            raise typer.BadParameter("no servers under resources_servers/", param_hint="--all")
         return found
     if targets:
         return [resolve_server(t) for t in targets]
     if (Path.cwd() / "app.py").is_file():
         return [ServerPaths(Path.cwd())]
-    raise click.UsageError("name a server (or a path), or pass --all")
+    raise typer.BadParameter("name a server (or a path), or pass --all", param_hint="NAME | PATH")
 
 
 def _echo(text: str) -> None:
@@ -64,6 +64,7 @@ def check(
     ignore: Codes = None,
     reverify: Annotated[bool, typer.Option(help="Start the server and re-verify the example rollouts.")] = True,
     verify_timeout: VerifyTimeout = 30.0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Servers checked at the same time.", min=1)] = 4,
 ) -> None:
     """Run the eight-step contribution checklist on servers.
 
@@ -72,9 +73,13 @@ def check(
     """
     options = CheckOptions(reverify=reverify, verify_timeout=verify_timeout)
     sel, ign = _codes(select), _codes(ignore)
-    reports: list[ServerReport] = [
-        run_checks(paths.dir, options=options, select=sel, ignore=ign) for paths in _servers(targets, all_servers)
-    ]
+    servers = _servers(targets, all_servers)
+    all_checks()  # register every check before threads look them up
+    # Most of a server's time is spent waiting on its child processes, so servers overlap well.
+    with ThreadPoolExecutor(max_workers=min(jobs, len(servers))) as pool:
+        reports: list[ServerReport] = list(
+            pool.map(lambda paths: run_checks(paths.dir, options=options, select=sel, ignore=ign), servers)
+        )
     _echo(render(reports, fmt))
     raise typer.Exit(1 if any(r.failed for r in reports) else 0)
 

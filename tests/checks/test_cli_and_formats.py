@@ -1,0 +1,130 @@
+"""`gymkit check` output formats, selection, waivers and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gymkit.checks import CheckOptions, run_checks
+from gymkit.checks.render import render
+from gymkit.cli import app
+from tests.checks.conftest import build_server, write_reports
+
+# Checks that need no child process; the formats do not depend on which checks ran.
+FAST = ["--ignore", "GYM302,GYM404"]
+
+
+def _invoke(root: Path, monkeypatch: pytest.MonkeyPatch, *args: str):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(root)
+    return CliRunner().invoke(app, ["check", *args])
+
+
+def _break_readme(server: Path) -> None:
+    readme = server / "README.md"
+    readme.write_text(readme.read_text().replace("Code licence: Apache-2.0", "Code licence: GPL-3.0-only"))
+
+
+def test_text_output_groups_by_step_and_ends_with_a_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _break_readme(build_server(tmp_path))
+    result = _invoke(tmp_path, monkeypatch, "good", *FAST)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    steps = [line for line in lines if "Step " in line]
+    assert len(steps) == 8 and steps[1].startswith(" ✗ Step 2 · Implementation")
+    assert any("✗ GYM214 README.md:" in line and "copyleft" in line for line in lines)
+    assert any(line.strip().startswith("fix: The server is distributed") for line in lines)
+    assert lines[-1] == "1 server: 1 failed, 0 warnings, 29 passed, 0 skipped"
+    assert "\x1b[" not in result.output
+
+
+def test_json_follows_the_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _break_readme(build_server(tmp_path))
+    result = _invoke(tmp_path, monkeypatch, "resources_servers/good", "-f", "json", *FAST)
+    assert result.exit_code == 1
+    (server,) = json.loads(result.output)["servers"]
+    assert server["name"] == "good" and server["path"] == "resources_servers/good"
+    for finding in server["findings"]:
+        assert {"code", "step", "status", "message"} <= finding.keys()
+        assert finding["status"] in ("pass", "fail", "warn", "skip") and 1 <= finding["step"] <= 8
+    failed = [f for f in server["findings"] if f["status"] == "fail"]
+    assert [(f["code"], f["file"], f["line"]) for f in failed] == [("GYM214", "README.md", 27)]
+    assert failed[0]["fix"]
+
+
+def test_markdown_is_a_table_of_the_eight_steps_with_the_failures(tmp_path: Path) -> None:
+    server = build_server(tmp_path)
+    _break_readme(server)
+    report = run_checks(server, options=CheckOptions(reverify=False), ignore=["GYM302"])
+    text = render([report], "markdown")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and " · " in line]
+    assert len(rows) == 8
+    assert rows[1].startswith("| 2 · Implementation | ❌ | 1 fail, 10 passed")
+    assert "| GYM214 | ❌ | `README.md:27` |" in text
+    assert text.splitlines()[-1].startswith("**1 server: 1 failed")
+
+
+def test_github_annotations_name_files_from_the_repository_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = build_server(tmp_path)
+    _break_readme(server)
+    (server / "reports" / "reward_profile" / "reward_profile.json").unlink()
+    result = _invoke(tmp_path, monkeypatch, "good", "-f", "github", *FAST)
+    errors = [line for line in result.output.splitlines() if line.startswith("::error ")]
+    assert any(e.startswith("::error file=resources_servers/good/README.md,line=27,title=GYM214 ") for e in errors), (
+        errors
+    )
+    assert any("file=resources_servers/good/reports/reward_profile/reward_profile.json," in e for e in errors)
+    assert all("\n" not in e for e in errors) and any("%0A%0AFix%3A" in e or "%0A%0AFix:" in e for e in errors)
+
+
+def test_waiver_with_a_reason_turns_a_failure_into_a_visible_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = build_server(tmp_path)
+    _break_readme(server)
+    config = server / "configs" / "good.yaml"
+    waiver = '      gymkit:\n        waive:\n          GYM214: "dual-licensed upstream; MIT grant in LICENSE-MIT"\n'
+    config.write_text(config.read_text().replace("      verified: false\n", "      verified: false\n" + waiver))
+    write_reports(server)  # the config is server code: keep the profile fresh
+    result = _invoke(tmp_path, monkeypatch, "good", "-f", "json", *FAST)
+    assert result.exit_code == 0, result.output
+    (finding,) = [f for f in json.loads(result.output)["servers"][0]["findings"] if f["code"] == "GYM214"]
+    assert finding["status"] == "warn" and finding["waived"].startswith("dual-licensed")
+    report = run_checks(server, options=CheckOptions(reverify=False), select=["GYM214"])
+    for fmt in ("text", "markdown", "github"):
+        assert "dual-licensed upstream" in render([report], fmt), fmt  # type: ignore[arg-type]
+
+
+def test_empty_waiver_reason_fails_and_does_not_waive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = build_server(tmp_path)
+    _break_readme(server)
+    config = server / "configs" / "good.yaml"
+    config.write_text(
+        config.read_text().replace("verified: false", 'verified: false\n      gymkit: {waive: {GYM214: " "}}')
+    )
+    result = _invoke(tmp_path, monkeypatch, "good", "-f", "json", "--select", "GYM2")
+    assert result.exit_code == 1
+    failed = {f["code"] for f in json.loads(result.output)["servers"][0]["findings"] if f["status"] == "fail"}
+    assert failed == {"GYM209", "GYM214"}
+
+
+def test_select_and_ignore_by_code_and_prefix(tmp_path: Path) -> None:
+    server = build_server(tmp_path)
+    codes = {f.code for f in run_checks(server, select=["GYM5", "GYM101"], ignore=["GYM505"]).findings}
+    assert codes == {"GYM101", "GYM501", "GYM502", "GYM503", "GYM504"}
+
+
+def test_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build_server(tmp_path)
+    assert _invoke(tmp_path, monkeypatch, "good", *FAST).exit_code == 0
+    unknown = _invoke(tmp_path, monkeypatch, "nope")
+    assert unknown.exit_code == 1 and "error: no resource server at" in unknown.output
+    usage = _invoke(tmp_path, monkeypatch, "good", "--format", "html")
+    assert usage.exit_code == 2
+    assert _invoke(tmp_path, monkeypatch).exit_code == 2  # no server named, not inside one
+    (tmp_path / "empty" / "resources_servers").mkdir(parents=True)
+    assert _invoke(tmp_path / "empty", monkeypatch, "--all").exit_code == 2

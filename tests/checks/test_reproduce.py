@@ -1,0 +1,76 @@
+"""`gymkit reproduce`: tests, exact re-verification, re-collection compared honestly, the checklist."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gymkit.checks.reproduce import recollect
+from gymkit.cli import app
+from gymkit.project import ServerPaths
+from tests.checks.conftest import build_server, write_reports
+from tests.rollouts.scripted import MODEL, scripted_model
+
+
+def _record_endpoint(server: Path, endpoint: str, model: str) -> None:
+    path = server / "data" / "example_rollouts.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for row in rows:
+        row["_gymkit"].update(endpoint=endpoint, model=model)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_reproduce_recollects_with_the_recorded_model_and_reports_differences(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = build_server(tmp_path)
+    with scripted_model() as (_, url):
+        _record_endpoint(server, url, MODEL)
+        monkeypatch.chdir(tmp_path)
+        result = CliRunner().invoke(app, ["reproduce", "good", "--endpoint", url, "--verify-timeout", "5"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "PASS  tests: 2 passed" in out
+    assert "PASS  re-verification: 5/5 stored rewards reproduced" in out
+    # The scripted model answers "unscripted: What is A + B? ..." whose last number is B: always wrong.
+    assert "WARN  re-collection (informational): 2/5 rewards equal with scripted-model" in out
+    assert "mean reward stored 0.600, re-collected 0.000" in out
+    assert "task 0 rollout 0: stored 1.0, re-collected 0.0" in out
+    assert "  8  Review and reproduction" in out and out.rstrip().endswith("REPRODUCED")
+
+
+def test_recollection_without_the_recorded_endpoint_is_skipped_and_says_how(tmp_path: Path) -> None:
+    server = build_server(tmp_path)
+    _record_endpoint(server, "http://gpu-box:8000/v1", "Qwen/Qwen3-4B")
+    stage = recollect(ServerPaths(server))
+    assert stage.status == "skip" and not stage.required
+    assert (
+        stage.summary
+        == "recorded with Qwen/Qwen3-4B at http://gpu-box:8000/v1; pass --endpoint URL to re-collect with it"
+    )
+
+
+def test_reproduce_fails_when_stored_rewards_do_not_reverify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = build_server(tmp_path, "rewards_do_not_reverify")
+    write_reports(server)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["reproduce", "rewards_do_not_reverify", "--no-recollect"])
+    assert result.exit_code == 1
+    assert "FAIL  re-verification: 2/5 stored rewards reproduced" in result.output
+    assert "line 1: stored 0.5, verify now returns 1.0" in result.output
+    assert "  4  Example rollouts            FAIL" in result.output
+    assert result.output.rstrip().endswith("FAILED")
+
+
+@pytest.mark.slow
+def test_reproduce_offline_with_the_embedded_model(tmp_path: Path) -> None:
+    pytest.importorskip("xllamacpp")
+    stage = recollect(ServerPaths(build_server(tmp_path)))
+    # A sampling model may or may not reproduce each reward; what must hold is that it ran
+    # offline, with the recorded model, over every stored rollout.
+    assert stage.status in ("pass", "warn"), stage
+    assert re.match(r"[0-5]/5 rewards equal with SmolLM2-135M-Instruct; mean reward stored 0.600", stage.summary)

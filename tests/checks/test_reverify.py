@@ -1,0 +1,47 @@
+"""What re-verification sends to /verify, and how it matches rollouts to examples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gymkit.project import ServerPaths
+from gymkit.reverify import match_rollouts, reverify_rollouts, verify_body
+from tests.checks.conftest import build_server
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_rollouts_match_examples_by_task_index_or_by_input(tmp_path: Path) -> None:
+    server = build_server(tmp_path)
+    examples = _rows(server / "data" / "example.jsonl")
+    rollouts = _rows(server / "data" / "example_rollouts.jsonl")
+    for row in rollouts[:2]:
+        del row["_ng_task_index"]  # older upstream files have no bookkeeping
+    rollouts[2]["_ng_task_index"] = 0  # a wrong index is checked against the input
+    rollouts[3]["responses_create_params"] = {"input": "something else"}
+    matched = match_rollouts(examples, list(enumerate(rollouts, start=1)))
+    assert matched == {1: 0, 2: 1, 3: 2, 4: None, 5: 4}
+
+
+def test_the_body_is_the_example_plus_the_stored_response_not_the_verifier_extras(tmp_path: Path) -> None:
+    server = build_server(tmp_path)
+    example = _rows(server / "data" / "example.jsonl")[0]
+    rollout = {**_rows(server / "data" / "example_rollouts.jsonl")[0], "extracted_answer": "41", "accuracy": 1.0}
+    body = verify_body(rollout, example)
+    assert body["response"] == rollout["response"]
+    assert body["_ng_task_index"] == 0 and body["agent_ref"] == example["agent_ref"]
+    assert not {"reward", "extracted_answer", "accuracy", "_gymkit"} & body.keys()
+    unmatched = verify_body(rollout, None)
+    assert "reward" not in unmatched and "_gymkit" not in unmatched and unmatched["extracted_answer"] == "41"
+
+
+def test_reverify_reports_each_row_and_a_server_that_does_not_start(tmp_path: Path) -> None:
+    server = build_server(tmp_path)
+    report = reverify_rollouts(ServerPaths(server), verify_timeout=5)
+    assert report.ok and [r.reward for r in report.rows] == [1.0, 0.0, 1.0, 0.0, 1.0]
+    (server / "app.py").write_text("raise RuntimeError('no server today')\n")
+    broken = reverify_rollouts(ServerPaths(server), verify_timeout=5)
+    assert not broken.ok and broken.error is not None and "no server today" in broken.error
