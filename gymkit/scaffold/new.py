@@ -116,23 +116,27 @@ def new_server(
         raise TemplateError(f"{template_root}: no copier.yml here")
     commit, notes = _template_version(template_root)
     target = servers_dir / name
-    # Render next to the target, then rename: an interrupted or failed run leaves no half server.
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=servers_dir))
-    try:
-        with tempfile.TemporaryDirectory(prefix="gymkit-template-") as source:
-            snapshot(template_root, Path(source))
-            rendered = staging / name
-            with copier_guard(notes):
-                from copier import run_copy
+    with tempfile.TemporaryDirectory(prefix="gymkit-template-") as source:
+        snapshot(template_root, Path(source))
+        with copier_guard(notes):
+            from copier import run_copy
 
-                run_copy(source, rendered, data=data, defaults=not interactive, quiet=True, unsafe=False)
-        record_source(rendered / ANSWERS_FILE, template_root, target, commit)
-        try:
-            rendered.rename(target)
-        except OSError:
-            raise UserError(f"{target} appeared while rendering; nothing was written") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            if interactive:
+                # Ask first, writing nothing: a prompt left open or interrupted leaves no trace.
+                asked = run_copy(source, target, data=data, pretend=True, quiet=True, unsafe=False)
+                data = {**data, **asked.answers.user}
+            # Render next to the target, then rename: a failed run leaves no half-made server.
+            staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=servers_dir))
+            try:
+                rendered = staging / name
+                run_copy(source, rendered, data=data, defaults=True, quiet=True, unsafe=False)
+                record_source(rendered / ANSWERS_FILE, template_root, target, commit)
+                try:
+                    rendered.rename(target)
+                except OSError:
+                    raise UserError(f"{target} appeared while rendering; nothing was written") from None
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
     return NewServer(target, template_root, commit, notes)
 
 
