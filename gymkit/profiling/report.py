@@ -74,7 +74,7 @@ def build_profile(
     }
     overall = table.view()
     report |= section(overall, threshold)
-    report["failures"] = _failures(table.sources, len(table))
+    report["failures"] = _failures(table.sources, len(table), server_dir)
     per_task = [PerTask(overall)]
     plot_data = {}
     if len(models) > 1:
@@ -133,7 +133,7 @@ def dataset_info(path: Path | None, server_dir: Path | None = None) -> dict[str,
     return {"path": shown_path(path, server_dir), "sha256": file_sha256(path), "num_rows": rows}
 
 
-def _failures(sources: list[Path], num_rollouts: int) -> dict[str, Any]:
+def _failures(sources: list[Path], num_rollouts: int, server_dir: Path | None) -> dict[str, Any]:
     """Failed attempts from each ``<stem>_failures.jsonl`` side file, by ``_ng_failure_class``."""
     classes: Counter[str] = Counter()
     terminal = 0
@@ -142,7 +142,7 @@ def _failures(sources: list[Path], num_rollouts: int) -> dict[str, Any]:
         side = failures_path(source)
         if not side.is_file():
             continue
-        files.append(str(side))
+        files.append(shown_path(side, server_dir))
         for _, row in iter_rows(side):
             classes[str(row.get("_ng_failure_class") or "unknown")] += 1
             terminal += bool(row.get("_ng_failure_terminal"))

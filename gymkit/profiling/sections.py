@@ -72,10 +72,16 @@ def _verdict(shares: dict[str, Any], samples: int) -> str | None:
         return "one sample per prompt: whether rewards differ between samples cannot be measured"
     if shares["mixed"] >= MIXED_LOW:
         return None
+    fail, ok = shares["all_fail"], shares["all_pass"]
+    advice = (
+        "make the tasks easier or profile a stronger model"
+        if fail >= ok
+        else "make the tasks harder or profile a weaker model"
+    )
     return (
         f"only {shares['mixed']:.0%} of prompts give different rewards to different samples, so GRPO "
-        f"learns from few prompts: {shares['all_fail']:.0%} always fail and {shares['all_pass']:.0%} always "
-        "pass. Make the tasks harder or easier (or the reward finer-grained) until more prompts are mixed."
+        f"learns from few prompts: {fail:.0%} always fail and {ok:.0%} always pass. To get more mixed "
+        f"prompts, {advice} (or make the reward finer-grained)."
     )
 
 

@@ -42,6 +42,7 @@ def test_prompt_fractions_and_verdict(write) -> None:  # type: ignore[no-untyped
     low = profile_files([write(rows, "low.jsonl")]).report["prompts"]
     assert low["mixed"] == pytest.approx(0.1)
     assert "only 10% of prompts" in low["verdict"] and "90% always fail" in low["verdict"]
+    assert "make the tasks easier" in low["verdict"]
 
 
 def test_tool_metrics_and_correlation(write) -> None:  # type: ignore[no-untyped-def]
