@@ -52,19 +52,29 @@ def profile(
         typer.Option(help="OpenAI-compatible base URL (repeat to spread load).", rich_help_panel=_ENDPOINT),
     ] = None,
     model: Annotated[str | None, typer.Option(help="Model name at the endpoint.", rich_help_panel=_ENDPOINT)] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="API key. Env: GYMKIT_API_KEY or OPENAI_API_KEY.", rich_help_panel=_ENDPOINT)
+    ] = None,
     api: Annotated[str | None, typer.Option(help="responses or chat.", rich_help_panel=_ENDPOINT)] = None,
     endpoint_config: Annotated[
         Path | None,
         typer.Option(help="YAML with base_url(s), api_key, model, api.", exists=True, rich_help_panel=_ENDPOINT),
     ] = None,
     temperature: Annotated[
-        float, typer.Option(help="Sampling temperature; >0 so samples of a prompt differ.", rich_help_panel=_SAMPLING)
+        float,
+        typer.Option(
+            help="Sampling temperature; >0 so samples of a prompt differ.", min=0.0, rich_help_panel=_SAMPLING
+        ),
     ] = 1.0,
     top_p: Annotated[float | None, typer.Option(help="Nucleus sampling.", rich_help_panel=_SAMPLING)] = None,
     max_output_tokens: Annotated[int | None, typer.Option(help="Per model call.", rich_help_panel=_SAMPLING)] = None,
+    sampling_seed: Annotated[
+        int | None, typer.Option(help="Seed sent to the model (--seed picks the prompts).", rich_help_panel=_SAMPLING)
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="Rollouts in flight.", min=1)] = 8,
     max_steps: Annotated[int | None, typer.Option(help="Model calls per rollout at most.", min=1)] = None,
     restart: Annotated[bool, typer.Option(help="Start the collection afresh instead of resuming it.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Profile rewards: distribution, pass@k, GRPO signal, tool calls and their correlation with reward.
 
@@ -96,11 +106,16 @@ def profile(
             samples=samples,
             seed=seed,
             threshold=pass_threshold,
-            endpoint=endpoint_from_settings(base_urls=base_url, model=model, api=api, config_file=endpoint_config),
-            sampling=Sampling(temperature=temperature, top_p=top_p, max_output_tokens=max_output_tokens),
+            endpoint=endpoint_from_settings(
+                base_urls=base_url, api_key=api_key, model=model, api=api, config_file=endpoint_config
+            ),
+            sampling=Sampling(
+                temperature=temperature, top_p=top_p, max_output_tokens=max_output_tokens, seed=sampling_seed
+            ),
             concurrency=concurrency,
             max_steps=max_steps,
             restart=restart,
+            progress=not quiet,
         )
     write_profile(result, folder)
     _summarise(result.report, folder)

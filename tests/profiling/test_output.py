@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import orjson
@@ -80,3 +81,25 @@ def test_cli_errors_are_one_line(write, tmp_path: Path) -> None:  # type: ignore
     result = runner.invoke(app, ["profile", "--rollouts", str(bad), "--output", str(tmp_path / "o")])
     assert result.exit_code == 1 and f"error: {bad}:2: not valid JSON" in result.output
     assert "Traceback" not in result.output
+
+
+def test_cli_profiles_a_servers_rollouts_into_its_reports(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from gymkit.hashing import server_code_sha256
+    from gymkit.project import ServerPaths
+
+    server = ServerPaths(tmp_path / "answer")
+    shutil.copytree(Path(__file__).parent / "servers" / "answer", server.dir)
+    path = write([rollout(r, task=t) for t in range(3) for r in (0, 1)])
+    runner = CliRunner()
+    result = runner.invoke(app, ["profile", str(server.dir), "--rollouts", str(path), "--pass-threshold", "0.5"])
+    assert result.exit_code == 0, result.output
+    report = orjson.loads((server.reward_profile / "reward_profile.json").read_bytes())
+    assert report["server_code_sha256"] == server_code_sha256(server.dir) and report["pass_threshold"] == 0.5
+    metrics = tmp_path / "log.csv"
+    metrics.write_text("step,train/reward\n" + "".join(f"{s},{s / 10}\n" for s in range(8)))
+    result = runner.invoke(app, ["training-report", "--metrics", str(metrics), str(server.dir)])
+    assert result.exit_code == 0, result.output
+    training = orjson.loads((server.training / "training.json").read_bytes())
+    assert training["improved"] is True and training["train"]["p_value"] == pytest.approx(1 / math.factorial(8))
