@@ -7,20 +7,23 @@ The names a contributor imports in ``app.py`` live here::
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from gymkit.server import BaseResourcesServer
-from gymkit.wire import (
-    BaseRunRequest,
-    BaseSeedSessionRequest,
-    BaseSeedSessionResponse,
-    BaseVerifyRequest,
-    BaseVerifyResponse,
-    Response,
-    ResponseCreateParams,
-    function_calls,
-    output_text,
-)
+if TYPE_CHECKING:
+    from gymkit.server import BaseResourcesServer
+    from gymkit.wire import (
+        BaseRunRequest,
+        BaseSeedSessionRequest,
+        BaseSeedSessionResponse,
+        BaseVerifyRequest,
+        BaseVerifyResponse,
+        Response,
+        ResponseCreateParams,
+        function_calls,
+        output_text,
+    )
 
 try:
     __version__ = version("gymkit")
@@ -40,3 +43,17 @@ __all__ = [
     "function_calls",
     "output_text",
 ]
+
+# Imported on first use: the server runtime pulls in FastAPI, which commands such as
+# `gymkit new` never need, and importing it would cost them most of their start-up time.
+_LAZY = {name: "gymkit.wire" for name in __all__ if name not in ("BaseResourcesServer", "__version__")}
+_LAZY["BaseResourcesServer"] = "gymkit.server"
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gymkit' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -9,10 +9,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from gymkit.config import ServerConfigFile, find_config, load_config
 from gymkit.errors import ServerLoadError, ServerNotFoundError
-from gymkit.server import BaseResourcesServer
+
+if TYPE_CHECKING:
+    from gymkit.server import BaseResourcesServer
 
 __all__ = [
     "SERVERS_DIR",
@@ -174,6 +177,8 @@ def load_server(paths: ServerPaths, *, with_config: bool = True) -> BaseResource
     The config is validated before app.py runs, so a bad ``domain`` is reported as such
     rather than as whatever the import does next.
     """
+    from gymkit.server import BaseResourcesServer  # FastAPI: only commands that load a server pay for it
+
     config = paths.config() if with_config else None
     module = _import_app(paths)
     server = getattr(module, "server", None)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
 
@@ -13,17 +14,6 @@ from gymkit.cli._errors import GymkitGroup
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
-    name="gymkit",
-    cls=GymkitGroup,
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
-    help="Build, test and validate resource servers for LLM reinforcement learning.",
-    pretty_exceptions_enable=False,
-)
-
-
 
 def _version(value: bool) -> None:
     if value:
@@ -31,7 +21,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
@@ -40,11 +29,44 @@ def _root(
     """Build, test and validate resource servers for LLM reinforcement learning."""
 
 
-# Every public module of this package is a command group with a `register(app)` function;
-# discovering them keeps adding a command to one new file.
-for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):
-    importlib.import_module(f"{__name__}.{_module}").register(app)
+def _command_modules() -> list[str]:
+    # Every public module of this package is a command group with a `register(app)` function;
+    # discovering them keeps adding a command to one new file.
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def build_app(modules: list[str] | None = None) -> typer.Typer:
+    """The ``gymkit`` app with the commands of ``modules`` (default: all of them)."""
+    app = typer.Typer(
+        name="gymkit",
+        cls=GymkitGroup,
+        no_args_is_help=True,
+        rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
+        help="Build, test and validate resource servers for LLM reinforcement learning.",
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(_root)
+    for module in _command_modules() if modules is None else modules:
+        importlib.import_module(f"{__name__}.{module}").register(app)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # every command, built on first use
+        app = globals()["app"] = build_app()
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    app()
+    # `gymkit NAME ...`, where a command module is named NAME, needs only that module: the
+    # others import FastAPI, aiohttp and GitPython, which would be most of a quick command's time.
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    module = command.replace("-", "_")
+    if module in _command_modules():
+        app = build_app([module])
+        if command in typer.main.get_group(app).commands:
+            app()
+            return
+    build_app()()
