@@ -155,6 +155,8 @@ def test_bad_rows_name_file_and_line(write) -> None:  # type: ignore[no-untyped-
     path = write([rollout(1, task=0), {"response": {}, "reward": "high"}])
     with pytest.raises(InvalidDataError, match=r"rollouts.jsonl:2: reward must be a finite number"):
         profile_files([path])
+    with pytest.raises(InvalidDataError, match=r"empty.jsonl: no rollouts to profile"):
+        profile_files([write([], "empty.jsonl")])
 
 
 def test_a_field_missing_from_some_rows_is_summarised_over_the_rows_that_have_it(write) -> None:  # type: ignore[no-untyped-def]
