@@ -107,9 +107,9 @@ def test_readme_owes_exactly_what_only_the_contributor_knows(rendered: dict[bool
     assert headings[:3] == ["Description", "Task source", "Verification logic"]
     assert "Licensing information" in headings
     todo_lines = [line for line in readme.splitlines() if "TODO" in line]
-    # The task source always; the data licence only while it is TBD.
-    assert len(todo_lines) == (2 if tools else 1)
-    assert all(line.strip().startswith("TODO: ") for line in todo_lines)
+    # The task source and the models behind synthetic data always; the data licence while it is TBD.
+    assert len(todo_lines) == (3 if tools else 2)
+    assert all(line.strip().startswith(("TODO: ", "Synthetic data: TODO: ")) for line in todo_lines)
     assert ("licence of the train and validation data" in " ".join(todo_lines)) is tools
     licensing = readme.split("## Licensing information", 1)[1]
     assert "- Code: Apache-2.0" in licensing and "- Dependencies: gymkit (Apache-2.0)" in licensing
