@@ -34,7 +34,8 @@ def _summary(reports: Sequence[ServerReport]) -> str:
     c = summary_counts(reports)
     waived = sum(1 for r in reports for f in r.findings if f.waived)
     servers = f"{len(reports)} server{'s' if len(reports) != 1 else ''}"
-    text = f"{servers}: {c['fail']} failed, {c['warn']} warnings, {c['pass']} passed, {c['skip']} skipped"
+    warnings = f"{c['warn']} warning{'s' if c['warn'] != 1 else ''}"
+    text = f"{servers}: {c['fail']} failed, {warnings}, {c['pass']} passed, {c['skip']} skipped"
     return text + (f" ({waived} waived)" if waived else "")
 
 

@@ -5,6 +5,7 @@ GYM301 the test file exists, GYM302 pytest collects at least one test from it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -46,6 +47,11 @@ def pytest_command(server_dir: Path, *args: str) -> tuple[list[str], dict[str, s
 def collect_tests(server_dir: Path, timeout: float) -> tuple[list[str], str | None]:
     """Test ids pytest collects from the server's test file, or an explanation of why it could not."""
     cmd, env = pytest_command(server_dir, "--collect-only", "-q", TEST_FILE)
+    # Collecting needs no third-party plugins but pytest-asyncio (async tests); skipping the
+    # others' start-up cuts a third of the CPU time, which adds up over many servers in CI.
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    if importlib.util.find_spec("pytest_asyncio") is not None:
+        cmd[cmd.index("--collect-only") : cmd.index("--collect-only")] = ["-p", "pytest_asyncio.plugin"]
     try:
         proc = subprocess.run(
             cmd,
