@@ -141,7 +141,7 @@ class Fixtures:
         candidate = Path(path)
         if candidate.is_absolute():
             return candidate
-        for base in (self.paths.dir, *self.paths.dir.parents[:3]):
+        for base in (self.paths.dir, *self.paths.dir.parents[:3], Path.cwd()):
             if (base / candidate).exists():
                 return base / candidate
         return self.paths.dir / candidate

@@ -63,7 +63,10 @@ class GYM502(Step5):
             problems.append(Problem(f"the profiled dataset {path} is not in the repository", PROFILE))
         elif file_sha256(fx.resolve(path)) != dataset.get("sha256"):
             problems.append(Problem(f"{path} changed since the profile was made", PROFILE))
-        if profile.get("server_code_sha256") != server_code_sha256(fx.paths.dir):
+        recorded = profile.get("server_code_sha256")
+        if not recorded:
+            problems.append(Problem("the profile does not record server_code_sha256; profile by server name", PROFILE))
+        elif recorded != server_code_sha256(fx.paths.dir):
             problems.append(Problem("the server's code changed since the profile was made", PROFILE))
         return problems
 
