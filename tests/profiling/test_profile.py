@@ -120,13 +120,21 @@ def test_usage_and_provenance(write, tmp_path: Path) -> None:  # type: ignore[no
 
 def test_several_models_get_their_own_sections_and_overlaid_plots(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     small = write([rollout(r, task=t) for t in range(3) for r in (0, 0, 1, 0)], "small.jsonl")
-    large = write([rollout(r, task=t, model="m-large") for t in range(3) for r in (1, 1, 0, 1)], "large.jsonl")
+    call = [("search", "{}", "{}")]
+    large_rows = [rollout(r, task=t, model="m-large", calls=call * int(r)) for t in range(3) for r in (1, 1, 0, 1)]
+    large = write(large_rows, "large.jsonl")
     profile = profile_files([small, large])
     report = profile.report
     assert report["models"] == ["m-small", "m-large"]
     assert report["by_model"]["m-small"]["pass_at_k"]["1"] == pytest.approx(0.25)
     assert report["by_model"]["m-large"]["pass_at_k"]["1"] == pytest.approx(0.75)
     assert report["pass_at_k"]["1"] == pytest.approx(0.5)
+    # Calls are counted within each model's rollouts: the large model calls exactly when it passes.
+    assert report["by_model"]["m-small"]["tool_calls"]["total"] == 0
+    large_tools = report["by_model"]["m-large"]["tool_calls"]
+    assert large_tools["total"] == 9 and large_tools["per_tool"]["search"]["reward_correlation"]["r"] == pytest.approx(
+        1.0
+    )
     written = write_profile(profile, tmp_path / "out")
     markdown = (tmp_path / "out" / "reward_profile.md").read_text()
     assert "## Models side by side" in markdown and "| m-small | m-large |" in markdown
