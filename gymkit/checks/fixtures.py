@@ -84,14 +84,26 @@ class Fixtures:
         return self._config[1]
 
     @cached_property
+    def _waivers(self) -> tuple[dict[str, Any], str | None]:
+        if self.config is None:
+            return {}, None
+        extra = self.config.resources_server.model_extra or {}
+        block = extra.get("gymkit")
+        if block is None:
+            return {}, None
+        waive = block.get("waive", {}) if isinstance(block, dict) else None
+        if not isinstance(waive, dict):
+            return {}, "`gymkit:` must be a mapping with `waive: {CODE: reason}`"
+        return {str(code): reason for code, reason in waive.items()}, None
+
+    @property
     def waivers(self) -> dict[str, Any]:
         """``gymkit: {waive: {CODE: reason}}`` in the resources-server block."""
-        if self.config is None:
-            return {}
-        extra = self.config.resources_server.model_extra or {}
-        block = extra.get("gymkit") or {}
-        waive = block.get("waive") if isinstance(block, dict) else None
-        return dict(waive) if isinstance(waive, dict) else {}
+        return self._waivers[0]
+
+    @property
+    def waiver_error(self) -> str | None:
+        return self._waivers[1]
 
     # -- data/ ----------------------------------------------------------------------------
     @cached_property

@@ -7,6 +7,7 @@ be distributed under those terms. Strong copyleft (GPL, AGPL, ...) cannot; weak 
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -62,16 +63,23 @@ def compatibility(expression: Any) -> tuple[Verdict, list[str]]:
     return verdict, [key] if verdict != "ok" else []
 
 
+_LICENSE_FILE_HEADS = {"Apache License": "Apache-2.0", "MIT License": "MIT"}
+
+
 def repository_license(start: Path) -> str:
-    """The gym repository's licence: pyproject's ``license`` above ``start``, else Apache-2.0."""
+    """The gym repository's licence: pyproject's ``license``, else its LICENSE file, else Apache-2.0."""
     for folder in (start, *start.parents):
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and (folder / "resources_servers").is_dir():
-            try:
-                value = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("license")
-            except (OSError, tomllib.TOMLDecodeError):
-                break
+        if not (folder / "resources_servers").is_dir():
+            continue
+        with contextlib.suppress(OSError, tomllib.TOMLDecodeError):
+            text = (folder / "pyproject.toml").read_text(encoding="utf-8")
+            value = tomllib.loads(text).get("project", {}).get("license")
             if isinstance(value, str) and value:
                 return value
-            break
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            head = (folder / "LICENSE").read_text(encoding="utf-8")[:200].strip()
+            for start_text, spdx in _LICENSE_FILE_HEADS.items():
+                if head.startswith(start_text):
+                    return spdx
+        break
     return "Apache-2.0"

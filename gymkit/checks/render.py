@@ -55,14 +55,16 @@ def _text(reports: Sequence[ServerReport]) -> str:
                 continue
             mark, colour = _MARK[report.step_status(step)]
             out.append(typer.style(f" {mark} Step {step} · {name}", fg=colour, bold=True))
-            for f in findings:
+            for i, f in enumerate(findings):
                 mark, colour = _MARK[f.status]
                 line = f"   {typer.style(mark, fg=colour)} {f.code} "
                 line += f.title if f.status == "pass" else _where(f) + f.message
                 out.append(line)
+                last_of_code = i + 1 == len(findings) or findings[i + 1].code != f.code
                 if f.waived:
                     out.append(typer.style(f"       waived: {f.waived}", fg="yellow"))
-                elif f.status == "fail" and f.fix:
+                elif f.status == "fail" and f.fix and last_of_code:
+                    # One fix per check, after its last finding: five bad lines need one explanation.
                     fix = " ".join(f.fix.split())
                     out.append(typer.style(f"       fix: {fix}", fg="cyan"))
         out.append("")
@@ -92,9 +94,10 @@ def _markdown(reports: Sequence[ServerReport]) -> str:
         notable = [f for f in report.findings if f.status in ("fail", "warn")]
         if notable:
             out += ["", "| Code | Status | Where | Finding | How to fix |", "|---|---|---|---|---|"]
-            for f in notable:
+            for i, f in enumerate(notable):
                 where = f"`{f.file}:{f.line}`" if f.file and f.line else f"`{f.file}`" if f.file else ""
-                fix = f"waived: {f.waived}" if f.waived else f.fix
+                repeated = i > 0 and notable[i - 1].code == f.code
+                fix = f"waived: {f.waived}" if f.waived else "(as above)" if repeated else f.fix
                 out.append(f"| {f.code} | {_EMOJI[f.status]} | {where} | {_cell(f.message)} | {_cell(fix)} |")
         out.append("")
     out.append(f"**{_summary(reports)}**")

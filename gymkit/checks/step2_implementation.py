@@ -94,7 +94,7 @@ class GYM209(Step2):
             return Skip("config did not load")
         known = {c.code() for c in all_checks()}
         config_file = fx.rel(fx.config.path)
-        problems = []
+        problems = [Problem(fx.waiver_error, config_file)] if fx.waiver_error else []
         for code, reason in fx.waivers.items():
             if code not in known:
                 problems.append(Problem(f"waiver for unknown check {code}", config_file))

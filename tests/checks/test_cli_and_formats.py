@@ -128,3 +128,11 @@ def test_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert _invoke(tmp_path, monkeypatch).exit_code == 2  # no server named, not inside one
     (tmp_path / "empty" / "resources_servers").mkdir(parents=True)
     assert _invoke(tmp_path / "empty", monkeypatch, "--all").exit_code == 2
+
+
+def test_a_waiver_block_that_is_not_a_mapping_is_a_finding(tmp_path: Path) -> None:
+    server = build_server(tmp_path)
+    config = server / "configs" / "good.yaml"
+    config.write_text(config.read_text().replace("verified: false", "verified: false\n      gymkit: {waive: [GYM501]}"))
+    (finding,) = run_checks(server, select=["GYM209"]).findings
+    assert finding.status == "fail" and "must be a mapping" in finding.message

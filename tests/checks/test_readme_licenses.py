@@ -79,3 +79,5 @@ def test_repository_licence_comes_from_pyproject(tmp_path) -> None:  # type: ign
     assert repository_license(tmp_path / "resources_servers" / "x") == "MIT"
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "gym"\n')
     assert repository_license(tmp_path / "resources_servers" / "x") == "Apache-2.0"
+    (tmp_path / "LICENSE").write_text("MIT License\n\nCopyright (c) the gym authors\n")
+    assert repository_license(tmp_path / "resources_servers" / "x") == "MIT"
