@@ -29,7 +29,7 @@ filterwarnings = ["error"]
 
 
 def make_project(folder: Path) -> Path:
-    (folder / "resources_servers").mkdir(parents=True)
+    (folder / "resources_servers").mkdir(parents=True, exist_ok=True)
     (folder / "pyproject.toml").write_text(PYTEST_SETTINGS)
     return folder
 
@@ -49,14 +49,12 @@ def git(cwd: Path, *args: str) -> str:
 
 def make_template_repo(folder: Path, *, with_servers: bool = False) -> Path:
     """A git repository holding a copy of gymkit's template, committed and tagged v0.1.0."""
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "copier.yml", folder / "copier.yml")
     shutil.copytree(REPO / "templates" / "resource_server", folder / "templates" / "resource_server")
-    if with_servers:
-        make_project_files = folder / "resources_servers"
-        make_project_files.mkdir()
-        (make_project_files / ".gitkeep").write_text("")
-        (folder / "pyproject.toml").write_text(PYTEST_SETTINGS)
+    if with_servers:  # the layout of the real repository: template and servers side by side
+        make_project(folder)
+        (folder / "resources_servers" / ".gitkeep").write_text("")
     git(folder, "init", "-q", "-b", "main")
     git(folder, "add", "-A")
     git(folder, "commit", "-q", "-m", "template v0.1.0")

@@ -142,3 +142,18 @@ def test_new_uses_uncommitted_template_edits_but_records_the_real_commit(tmp_pat
     assert yaml.safe_load((draft.path / ANSWERS_FILE).read_text())["_commit"] == "v0.1.0"
     (note,) = draft.notes
     assert "uncommitted changes (templates/resource_server/README.md.jinja)" in note
+
+
+def test_update_all_reports_each_server_and_keeps_going(tmp_path: Path, gymkit_cli: Cli) -> None:
+    repo = make_template_repo(tmp_path / "gym", with_servers=True)
+    new_server("first", root=repo, template=repo)
+    new_server("second", root=repo, template=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "two servers")
+    (repo / "resources_servers/first/app.py").write_text("# work in progress\n")
+
+    result = gymkit_cli("update", "--all", cwd=repo)
+    assert result.exit_code == 1
+    assert "error: first: resources_servers/first has uncommitted changes" in result.stderr
+    assert "second: up to date (template v0.1.0)" in result.stdout
+    assert gymkit_cli("update", cwd=repo).stderr.startswith("error: name the servers to update, or pass --all")
