@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import pty
 import re
+import select
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -264,3 +268,40 @@ def test_cli_without_a_terminal_never_prompts(project: Path) -> None:
     assert result.stdout.startswith("created ")
     answers = yaml.safe_load((project / "resources_servers/quiet_task" / ANSWERS_FILE).read_text())
     assert answers["domain"] == "math" and answers["tools"] is True and answers["code_license"] == "Apache-2.0"
+
+
+@pytest.mark.slow
+def test_cli_in_a_terminal_asks_only_what_the_options_left_open(project: Path) -> None:
+    controller, terminal = pty.openpty()
+    command = [sys.executable, "-m", "gymkit", "new", "asked_task", "--domain", "games", "--tools"]
+    command += ["--code-license", "MIT", "--description", "One line."]
+    # No cursor-position queries: the test reads the screen as a plain byte stream.
+    env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", "COLUMNS": "120"}
+    proc = subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal, cwd=project, env=env)
+    os.close(terminal)
+    screen = b""
+
+    def read_until(text: bytes) -> None:
+        nonlocal screen
+        deadline = time.monotonic() + 30
+        while text not in screen and time.monotonic() < deadline:
+            if select.select([controller], [], [], 0.2)[0]:
+                try:
+                    screen += os.read(controller, 4096)
+                except OSError:  # the child closed the terminal
+                    break
+        assert text in screen, screen.decode(errors="replace")[-2000:]
+
+    try:
+        read_until(b"Licence of the train and validation data")
+        os.write(controller, b"\x1b[B\r")  # one down from the default (TBD), then Enter
+        read_until(b"created ")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        os.close(controller)
+    assert b"Give the model a tool" not in screen and b"One line on what" not in screen
+    answers = yaml.safe_load((project / "resources_servers/asked_task" / ANSWERS_FILE).read_text())
+    licences = [lic.value for lic in DatasetLicense]
+    assert answers["data_license"] == licences[licences.index("TBD") + 1]
+    assert answers["domain"] == "games" and answers["code_license"] == "MIT"
