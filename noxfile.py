@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -82,6 +86,8 @@ def _prepare_environment(session: nox.Session, server: str, server_dir: Path) ->
     except CommandFailed:
         source = _rel(requirements) if requirements.is_file() else "gymkit"
         session.error(f"[{server}] environment: installing {source} failed (the installer says why above)")
+    # Compile what every stage imports once, here, rather than in two stages at the same time.
+    session.run("python", "-c", "import gymkit.smoke, pytest, pytest_asyncio", env=_bytecode_env(session), silent=True)
     stamp.write_text(key, encoding="utf-8")
     session.log(f"[{server}] environment: built in {time.perf_counter() - started:.1f} s ({venv.venv_backend})")
 
@@ -90,26 +96,63 @@ def _rel(path: Path | str) -> str:
     return os.path.relpath(path, ROOT)
 
 
-def _stage(session: nox.Session, server: str, title: str, args: list[str], cwd: Path, env: dict[str, str]) -> int:
-    """Run one stage in the server's environment; say which and how long. Returns the exit status."""
-    session.log(f"[{server}] {title}: running")
+def _bytecode_env(session: nox.Session) -> dict[str, str]:
     # uv installs without bytecode, and many machines set PYTHONDONTWRITEBYTECODE, so every
     # run would compile fastapi & co. again (seconds). Cache the bytecode of what the stages
     # import inside the environment instead: warm runs are fast, source trees stay clean.
-    bytecode = {
-        "PYTHONDONTWRITEBYTECODE": "",
-        "PYTHONPYCACHEPREFIX": str(Path(session.virtualenv.location) / "pycache"),
-    }
+    return {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(Path(session.virtualenv.location) / "pycache")}
+
+
+def _stage(session: nox.Session, server: str, title: str, args: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """Run one stage in the server's environment; say which and how long. Returns the exit status."""
+    session.log(f"[{server}] {title}: running")
     started = time.perf_counter()
     try:
         with session.chdir(cwd):
-            session.run(*args, env={**bytecode, **env}, external=False)
+            session.run(*args, env={**_bytecode_env(session), **env}, external=False)
         code = 0
     except CommandFailed as exc:
         code = exc.return_code or 1
     verdict = "passed" if code == 0 else "FAILED"
     session.log(f"[{server}] {title}: {verdict} in {time.perf_counter() - started:.2f} s")
     return code
+
+
+class _Alongside:
+    """A stage that runs in the background while the server's tests run; its output is shown after theirs.
+
+    The smoke test and data validation do not depend on the tests, and on two cores running
+    them side by side takes their seconds off the session's wall time.
+    """
+
+    def __init__(self, session: nox.Session, args: list[str], cwd: Path) -> None:
+        env = {**os.environ, **_bytecode_env(session), "VIRTUAL_ENV": session.virtualenv.location}
+        env["PATH"] = os.pathsep.join([session.bin, env.get("PATH", "")])
+        self._output = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115 - closed in finish()
+        self._started = time.perf_counter()
+        self.seconds = 0.0
+        self._proc = subprocess.Popen(
+            [os.path.join(session.bin, args[0]), *args[1:]],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+        )
+        self._waiter = threading.Thread(target=self._wait, daemon=True)
+        self._waiter.start()
+
+    def _wait(self) -> None:
+        self._proc.wait()
+        self.seconds = time.perf_counter() - self._started
+
+    def finish(self) -> tuple[int, str]:
+        """Wait for the stage; its exit status and everything it printed."""
+        self._waiter.join()
+        self._output.seek(0)
+        text = self._output.read()
+        self._output.close()
+        return self._proc.returncode, text
 
 
 def _selection(session: nox.Session) -> tuple[list[str], list[str]]:
@@ -148,6 +191,11 @@ def test_server(session: nox.Session, server: str) -> None:
         session.skip(f"not selected (selected: {' '.join(names)})")
     server_dir = ROOT / "resources_servers" / server
     _prepare_environment(session, server, server_dir)
+    # Smoke test and data validation share one process (the gymkit command would load all
+    # of its subcommands, twice); the exit status says which failed.
+    smoke_and_data = ["python", "-m", "gymkit.smoke", _rel(server_dir), "--data"]
+    session.log(f"[{server}] 2/3 smoke and 3/3 data: started alongside the tests: {' '.join(smoke_and_data)}")
+    alongside = _Alongside(session, smoke_and_data, ROOT)
     failed = []
     if not any(server_dir.glob("tests/**/test_*.py")) and not any(server_dir.glob("test_*.py")):
         session.warn(f"[{server}] 1/3 tests: FAILED; no test files in {_rel(server_dir)}/tests/ (add test_app.py)")
@@ -159,10 +207,12 @@ def test_server(session: nox.Session, server: str) -> None:
             python = os.path.relpath(Path(session.bin) / "python", server_dir)
             command = " ".join([python, *pytest[1:]])
             session.warn(f"[{server}] 1/3 tests: FAILED; reproduce by hand: cd {_rel(server_dir)} && {command}")
-    # Smoke test and data validation share one process: the gymkit command would load
-    # all of its subcommands on start, twice. The exit status says which stage failed.
-    smoke_and_data = ["python", "-m", "gymkit.smoke", _rel(server_dir), "--data"]
-    code = _stage(session, server, "2/3 smoke and 3/3 data", smoke_and_data, ROOT, {})
+    code, output = alongside.finish()
+    session.log(f"[{server}] 2/3 smoke and 3/3 data: output")
+    sys.stdout.write(output)
+    sys.stdout.flush()
+    verdict = "passed" if code == 0 else "FAILED"
+    session.log(f"[{server}] 2/3 smoke and 3/3 data: {verdict} in {alongside.seconds:.2f} s")
     gymkit = _rel(Path(session.bin) / "gymkit")
     for bit, stage, command in ((1, "2/3 smoke", "smoke"), (2, "3/3 data", "validate-data")):
         if code & bit:
