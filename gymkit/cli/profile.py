@@ -154,7 +154,7 @@ def training_report(
     write_training(result, folder)
     for key in ("train", "test_benchmark"):
         part = result.report.get(key)
-        if part:
+        if part and part["p_value"] is not None:
             verdict = "improved" if part["improved"] else "no significant improvement"
             typer.echo(f"{key} ({part['column']}): {part['first']:.4g} -> {part['last']:.4g}, "
                        f"{part['test']} p = {part['p_value']:.3g}: {verdict}")  # fmt: skip

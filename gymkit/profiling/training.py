@@ -153,8 +153,10 @@ def training_from_file(
         if column is None:
             continue
         steps, values = _series(path, rows, step, column)
-        if len(values) < 3:
+        if key == "train" and len(values) < 3:
             raise UserError(f"{path}: column {column!r} has {len(values)} numeric values; a trend needs 3 or more")
+        if not len(values):
+            continue
         report[key] = {"column": column} | trend(steps, values, alpha)
         curves[column] = (steps, values)
     all_steps = np.concatenate([s for s, _ in curves.values()])
@@ -163,7 +165,10 @@ def training_from_file(
         "first": float(all_steps.min()),
         "last": float(all_steps.max()),
     }
-    report["improved"] = report["train"]["improved"] and report.get("test_benchmark", {}).get("improved", True)
+    # A benchmark evaluated fewer than 3 times cannot be tested; it then neither helps nor hurts.
+    test_part = report.get("test_benchmark")
+    testable = test_part is not None and test_part["p_value"] is not None
+    report["improved"] = report["train"]["improved"] and (test_part["improved"] if testable else True)
     report["verdict"] = _verdict(report)
     return Training(report, curves)
 
@@ -173,6 +178,9 @@ def _verdict(report: dict[str, Any]) -> str:
     for key, label in (("train", "training metric"), ("test_benchmark", "test benchmark")):
         part = report.get(key)
         if part:
+            if part["p_value"] is None:
+                parts.append(f"the {label} `{part['column']}` has {part['points']} points, too few to test")
+                continue
             did = "rose significantly" if part["improved"] else "did not rise significantly"
             parts.append(
                 f"the {label} `{part['column']}` {did} (mean of first {part['window']} points "

@@ -122,3 +122,14 @@ def test_training_report_cli(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "train (grpo - train/accuracy)" in result.output and ": improved" in result.output
     assert (tmp_path / "o" / "training_curves.png").exists()
+
+
+def test_a_benchmark_with_too_few_evaluations_is_reported_but_not_tested(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    rows = [f"{s},{0.1 * s:.1f},{'0.3' if s in (0, 9) else ''}" for s in range(10)]
+    path.write_text("step,train/reward,val/accuracy\n" + "\n".join(rows) + "\n")
+    report = training_from_file(path).report
+    assert report["test_benchmark"]["points"] == 2 and report["test_benchmark"]["p_value"] is None
+    assert report["improved"] is True and "too few to test" in report["verdict"]
+    write_training(training_from_file(path), tmp_path / "out")
+    assert "too few to test" in (tmp_path / "out" / "training.md").read_text()
