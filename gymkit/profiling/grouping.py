@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "NO_TOOLS",
     "ToolUse",
     "model_name",
     "numeric_fields",
@@ -67,9 +68,8 @@ def numeric_fields(row: dict[str, Any]) -> dict[str, float]:
     """
     record: dict[str, float] = {}
     for key, value in row.items():
-        if key.startswith("_"):
-            continue
-        if isinstance(value, bool) or (isinstance(value, int | float) and math.isfinite(value)):
+        kind = type(value)  # exact type checks: this runs for every field of every rollout
+        if (kind is float or kind is int or kind is bool) and key[:1] != "_" and math.isfinite(value):
             record[key] = float(value)
     response = row.get("response")
     usage = response.get("usage") if isinstance(response, dict) else None
@@ -91,6 +91,9 @@ class ToolUse:
     @property
     def total(self) -> int:
         return sum(self.calls.values())
+
+
+NO_TOOLS = ToolUse()  # shared by every rollout without calls; never modified
 
 
 def _error_text(output: Any) -> str | None:
@@ -126,11 +129,13 @@ def tool_use(row: dict[str, Any]) -> ToolUse:
     error the runtime returns for a body that does not validate; any other output with an
     ``error`` key is a tool error.
     """
-    use = ToolUse()
     response = row.get("response")
     items = response.get("output") if isinstance(response, dict) else None
-    if not isinstance(items, list):
-        return use
+    if not isinstance(items, list) or not any(
+        isinstance(item, dict) and item.get("type") == "function_call" for item in items
+    ):
+        return NO_TOOLS
+    use = ToolUse()
     names: dict[str, str] = {}
     bad_args: set[str] = set()
     for item in items:

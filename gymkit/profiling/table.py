@@ -19,7 +19,7 @@ import orjson
 
 from gymkit.errors import InvalidDataError
 from gymkit.jsonl import iter_rows
-from gymkit.profiling.grouping import model_name, numeric_fields, task_key, tool_use
+from gymkit.profiling.grouping import NO_TOOLS, model_name, numeric_fields, task_key, tool_use
 
 __all__ = ["Column", "RolloutTable", "failures_path"]
 
@@ -94,9 +94,14 @@ class RolloutTable:
             column = self.numeric.get(key) or self.numeric.setdefault(key, Column(index))
             column.append(index, value)
         use = tool_use(row)
-        self.calls.append(use.total)
-        self.invalid.append(sum(use.invalid.values()))
-        self.errors.append(sum(use.errors.values()))
+        if use is NO_TOOLS:
+            self.calls.append(0)
+            self.invalid.append(0)
+            self.errors.append(0)
+        else:
+            self.calls.append(use.total)
+            self.invalid.append(sum(use.invalid.values()))
+            self.errors.append(sum(use.errors.values()))
         for name, count in use.calls.items():
             self.tool_row.append(index)
             self.tool_id.append(self.tools.setdefault(name, len(self.tools)))
