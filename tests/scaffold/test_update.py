@@ -55,9 +55,13 @@ def test_update_brings_template_change_and_keeps_contributor_edits(tmp_path: Pat
     git(repo, "add", "-A")
     release(repo, "template: v0.2.0", "v0.2.0")
 
+    edit(repo / TEMPLATE_README, "## Running", "## Running (draft, not committed)")
+
     result = gymkit_cli("update", "my_task", cwd=repo)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == "my_task: updated, template v0.1.0 -> v0.2.0"
+    assert "note: my_task: the template has uncommitted changes; update uses its last commit only" in result.stderr
+    assert "draft, not committed" not in (server / "README.md").read_text()
     app_py = (server / "app.py").read_text()
     assert "# template v0.2.0\nserver = MyTaskResourcesServer()" in app_py
     assert "    difficulty: str = 'easy'\n" in app_py
@@ -66,6 +70,7 @@ def test_update_brings_template_change_and_keeps_contributor_edits(tmp_path: Pat
     assert answers["_commit"] == "v0.2.0" and answers["_src_path"] == "../.."
     assert not list(server.rglob("*.rej"))
 
+    git(repo, "checkout", "--", str(TEMPLATE_README))  # drop the draft
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "update my_task")
     # The server's own commit moved HEAD, but the template did not change: nothing to do.
