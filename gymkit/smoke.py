@@ -35,6 +35,7 @@ __all__ = ["DEFAULT_TIMEOUT", "SmokeReport", "answer_response", "empty_response"
 
 DEFAULT_TIMEOUT = 30.0
 _INVALID_BODY = b"[]"  # valid JSON that no request model accepts
+_NOT_SENT = "row not sent (gymkit validate-data lists every problem of the file)"
 
 
 @dataclass
@@ -50,8 +51,8 @@ class SmokeReport:
         return not self.problems
 
 
-class _Hung(Exception):
-    """The server did not answer in time; further requests would only wait as long."""
+class _NoAnswer(Exception):
+    """The server did not answer (in time, or at all); further requests would fare no better."""
 
 
 def empty_response() -> dict[str, Any]:
@@ -91,8 +92,8 @@ class _Client:
         except (TimeoutError, urllib.error.URLError) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, TimeoutError) or isinstance(exc, TimeoutError):
-                raise _Hung(f"{method} {route} did not answer within {self.timeout:g} s") from None
-            raise _Hung(f"{method} {route} failed: {reason}") from None
+                raise _NoAnswer(f"{method} {route} did not answer within {self.timeout:g} s") from None
+            raise _NoAnswer(f"{method} {route} failed: {reason}") from None
         try:
             return status, json.loads(raw) if raw else None
         except ValueError:
@@ -112,7 +113,7 @@ class _RaiseLog(logging.Handler):
         tb = record.exc_info[2] if record.exc_info else None
         where = None
         while tb is not None:
-            path = Path(tb.tb_frame.f_code.co_filename)
+            path = Path(tb.tb_frame.f_code.co_filename).resolve()
             if path.is_relative_to(self._resolved):
                 where = f"{self.server_dir / path.relative_to(self._resolved)}:{tb.tb_lineno}"
             tb = tb.tb_next
@@ -209,10 +210,10 @@ class _Smoke:
                 row = parse_line(example, line, raw)
                 BaseRunRequest.model_validate(row)
             except InvalidDataError as exc:
-                self.fail(example, line, f"{exc.problem}; row not sent (see the data stage)")
+                self.fail(example, line, f"{exc.problem}; {_NOT_SENT}")
                 continue
             except ValidationError as exc:
-                self.fail(example, line, f"{validation_problem(exc)}; row not sent (see the data stage)")
+                self.fail(example, line, f"{validation_problem(exc)}; {_NOT_SENT}")
                 continue
             rewards = [("empty response", self.rollout(line, row, empty_response(), raised))]
             # A verify that fails on the empty response would most likely fail the same way again.
@@ -221,8 +222,8 @@ class _Smoke:
                 text = answer if isinstance(answer, str) else json.dumps(answer)
                 rewards.append(("expected answer", self.rollout(line, row, answer_response(text), raised)))
             if all(reward is not None for _, reward in rewards):
-                shown = ", ".join(f"{what} -> reward {reward:g}" for what, reward in rewards)
-                self.ok(f"{example.name}:{line} verify: {shown}")
+                summary = ", ".join(f"{what} -> reward {reward:g}" for what, reward in rewards)
+                self.ok(f"{example.name}:{line} verify: {summary}")
 
 
 def smoke_test(
@@ -244,7 +245,7 @@ def smoke_test(
             smoke.liveness(client)
             smoke.tools(client, sorted(server.tools()), raised)
             smoke.rows(raised)
-        except _Hung as exc:
+        except _NoAnswer as exc:
             smoke.fail(paths.app, None, f"{exc}; stopped here (a handler blocks or loops)")
     report.seconds = time.perf_counter() - started
     return report
