@@ -64,6 +64,8 @@ def _environment_key(server_dir: Path) -> str:
 
 def _prepare_environment(session: nox.Session, server: str, server_dir: Path) -> None:
     """Install gymkit and the server's requirements.txt, unless the environment already has exactly that."""
+    if not (GYMKIT_SOURCE / "pyproject.toml").is_file():
+        session.error(f"no gymkit checkout at {GYMKIT_SOURCE} (no pyproject.toml); set GYMKIT_SOURCE to one")
     venv = session.virtualenv
     stamp = Path(venv.location) / ENV_STAMP
     key = _environment_key(server_dir)

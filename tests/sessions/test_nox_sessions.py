@@ -23,8 +23,8 @@ pytestmark = pytest.mark.slow
 SERVERS = ["broken", "six_new", "six_old"]
 
 
-def run_nox(root: Path, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "GYMKIT_SOURCE": str(REPO), "NO_COLOR": "1"}
+def run_nox(root: Path, *args: str, source: Path = REPO) -> tuple[int, str]:
+    env = {**os.environ, "GYMKIT_SOURCE": str(source), "NO_COLOR": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "nox", "-f", str(root / "noxfile.py"), *args],
         cwd=root,
@@ -164,3 +164,10 @@ def test_an_unknown_name_is_an_error_that_lists_the_servers(gym: Path) -> None:
     code, output = run_nox(gym, "-s", "test-server", "--", "six_old", "nope")
     assert code == 1
     assert f"no server named nope in resources_servers/; known: {', '.join(SERVERS)}" in output
+
+
+def test_a_wrong_gymkit_source_is_one_clear_line(gym: Path, tmp_path: Path) -> None:
+    code, output = run_nox(gym, "-s", "test-server(six_new)", source=tmp_path)
+    assert code == 1
+    assert f"no gymkit checkout at {tmp_path} (no pyproject.toml); set GYMKIT_SOURCE to one" in output
+    assert "Traceback" not in output
