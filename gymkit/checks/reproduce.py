@@ -145,7 +145,8 @@ def recollect(paths: ServerPaths, *, endpoint_url: str | None = None, api_key: s
             fresh = [row for _, row in iter_rows(out)] if out.is_file() else []
         except GymkitError as exc:
             return Stage(name, "warn", f"could not re-collect: {exc.message}", [exc.hint or ""], required=False)
-    return _compare(stored, fresh, summary.model, summary.failed)
+    settings = ", ".join(f"{k}={v}" for k, v in known.items() if v is not None)
+    return _compare(stored, fresh, summary.model + (f" ({settings})" if settings else ""), summary.failed)
 
 
 def _count(path: Path) -> int:

@@ -69,8 +69,19 @@ def test_reproduce_fails_when_stored_rewards_do_not_reverify(tmp_path: Path, mon
 @pytest.mark.slow
 def test_reproduce_offline_with_the_embedded_model(tmp_path: Path) -> None:
     pytest.importorskip("xllamacpp")
-    stage = recollect(ServerPaths(build_server(tmp_path)))
+    server = build_server(tmp_path)
+    # Re-collection samples with the recorded settings; short answers keep the test quick.
+    path = server / "data" / "example_rollouts.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for row in rows:
+        row["_gymkit"]["sampling"].update(max_output_tokens=24, temperature=0.0)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    stage = recollect(ServerPaths(server))
     # A sampling model may or may not reproduce each reward; what must hold is that it ran
     # offline, with the recorded model, over every stored rollout.
     assert stage.status in ("pass", "warn"), stage
-    assert re.match(r"[0-5]/5 rewards equal with SmolLM2-135M-Instruct; mean reward stored 0.600", stage.summary)
+    assert re.match(
+        r"[0-5]/5 rewards equal with SmolLM2-135M-Instruct \(temperature=0.0, max_output_tokens=24\); "
+        r"mean reward stored 0.600",
+        stage.summary,
+    ), stage.summary
