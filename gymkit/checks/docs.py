@@ -23,6 +23,8 @@ number). Run them with `gymkit check NAME`; CI runs the same command on every pu
 
 - Output: `--format text` (default), `json`, `markdown` (a table for PR comments) or
   `github` (workflow annotations on the changed files).
+- `--report FORMAT:PATH` (repeatable) also writes other formats from the same run, so CI
+  re-verifies once: `gymkit check NAME -f github --report json:report.json --report markdown:report.md`.
 - Choose checks with `--select` / `--ignore`, by code or prefix (`GYM4` = all of step 4).
 - Exit status: 0 when nothing fails (warnings and waived findings allowed), 1 when a check
   fails or the server cannot be found, 2 on a usage error.

@@ -9,14 +9,15 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
 from gymkit import prbody
 from gymkit.checks import CheckOptions, ServerReport, all_checks, run_checks
-from gymkit.checks.render import Format, render
+from gymkit.checks.render import FORMATS, Format, render
 from gymkit.checks.reproduce import reproduce as run_reproduce
+from gymkit.jsonl import atomic_write_text
 from gymkit.project import ServerPaths, list_servers, resolve_server
 
 PANEL = "Checks"
@@ -50,6 +51,13 @@ def _servers(targets: list[str] | None, all_servers: bool) -> list[ServerPaths]:
     raise typer.BadParameter("name a server (or a path), or pass --all", param_hint="NAME | PATH")
 
 
+def _report_target(value: str) -> tuple[Format, Path]:
+    fmt, sep, path = value.partition(":")
+    if not sep or not path or fmt not in FORMATS:
+        raise typer.BadParameter(f"{value!r}: expected FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}")
+    return cast(Format, fmt), Path(path)
+
+
 def _echo(text: str) -> None:
     typer.echo(text, color=False if os.environ.get("NO_COLOR") else None)
 
@@ -65,12 +73,20 @@ def check(
     reverify: Annotated[bool, typer.Option(help="Start the server and re-verify the example rollouts.")] = True,
     verify_timeout: VerifyTimeout = 30.0,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Servers checked at the same time.", min=1)] = 4,
+    report: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="FORMAT:PATH",
+            help="Also write the report in FORMAT to PATH (repeatable): one run, several formats, e.g. for CI.",
+        ),
+    ] = None,
 ) -> None:
     """Run the eight-step contribution checklist on servers.
 
     Exit 0 when nothing fails, 1 when a check fails, 2 on a usage error. A server can waive
     a check with a written reason in its config: [bold]gymkit: {waive: {GYM501: "why"}}[/].
     """
+    extra = [_report_target(value) for value in report or []]
     options = CheckOptions(reverify=reverify, verify_timeout=verify_timeout)
     sel, ign = _codes(select), _codes(ignore)
     servers = _servers(targets, all_servers)
@@ -80,6 +96,8 @@ def check(
         reports: list[ServerReport] = list(
             pool.map(lambda paths: run_checks(paths.dir, options=options, select=sel, ignore=ign), servers)
         )
+    for extra_fmt, path in extra:
+        atomic_write_text(path, render(reports, extra_fmt) + "\n")
     _echo(render(reports, fmt))
     raise typer.Exit(1 if any(r.failed for r in reports) else 0)
 
@@ -93,8 +111,6 @@ def pr_body(
     if output is None:
         _echo(body)
     else:
-        from gymkit.jsonl import atomic_write_text
-
         atomic_write_text(output, body)
 
 

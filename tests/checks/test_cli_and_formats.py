@@ -136,3 +136,15 @@ def test_a_waiver_block_that_is_not_a_mapping_is_a_finding(tmp_path: Path) -> No
     config.write_text(config.read_text().replace("verified: false", "verified: false\n      gymkit: {waive: [GYM501]}"))
     (finding,) = run_checks(server, select=["GYM209"]).findings
     assert finding.status == "fail" and "must be a mapping" in finding.message
+
+
+def test_one_run_writes_extra_formats_to_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _break_readme(build_server(tmp_path))
+    args = ["good", "-f", "github", "--report", "json:out/report.json", "--report", "markdown:out/report.md", *FAST]
+    result = _invoke(tmp_path, monkeypatch, *args)
+    assert result.exit_code == 1
+    assert result.output.startswith("::error file=resources_servers/good/README.md,line=27")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [f["code"] for f in report["servers"][0]["findings"] if f["status"] == "fail"] == ["GYM214"]
+    assert "| 2 · Implementation | ❌ |" in (tmp_path / "out" / "report.md").read_text()
+    assert _invoke(tmp_path, monkeypatch, "good", "--report", "html:x.html").exit_code == 2
