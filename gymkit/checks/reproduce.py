@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -145,6 +146,8 @@ def recollect(paths: ServerPaths, *, endpoint_url: str | None = None, api_key: s
             fresh = [row for _, row in iter_rows(out)] if out.is_file() else []
         except GymkitError as exc:
             return Stage(name, "warn", f"could not re-collect: {exc.message}", [exc.hint or ""], required=False)
+        except Exception as exc:  # noqa: BLE001 - an informational stage must not end the reproduction
+            return Stage(name, "warn", f"could not re-collect: {type(exc).__name__}: {exc}", required=False)
     settings = ", ".join(f"{k}={v}" for k, v in known.items() if v is not None)
     return _compare(stored, fresh, summary.model + (f" ({settings})" if settings else ""), summary.failed)
 
@@ -162,12 +165,21 @@ def _key(row: dict[str, Any], fallback: int) -> tuple[Any, Any]:
     return fallback, 0
 
 
+def _order(key: tuple[Any, Any]) -> tuple[int, int]:
+    return tuple(k if isinstance(k, int) else -1 for k in key)  # type: ignore[return-value]
+
+
+def _distribution(rewards: list[Any]) -> str:
+    counts = Counter(float(r) for r in rewards if isinstance(r, int | float))
+    return ", ".join(f"{value:g}: {n}" for value, n in sorted(counts.items())) or "none"
+
+
 def _compare(stored: list[dict[str, Any]], fresh: list[dict[str, Any]], model: str, failed: int) -> Stage:
     old = {_key(r, i): r.get("reward") for i, r in enumerate(stored)}
     new = {_key(r, i): r.get("reward") for i, r in enumerate(fresh)}
     details = []
     same = 0
-    for key in sorted(old, key=str):
+    for key in sorted(old, key=_order):
         if key in new and old[key] == new[key]:
             same += 1
         else:
@@ -179,12 +191,17 @@ def _compare(stored: list[dict[str, Any]], fresh: list[dict[str, Any]], model: s
         f"{same}/{len(old)} rewards equal with {model}; mean reward stored {_fmt(old_mean)}, re-collected "
         f"{_fmt(new_mean)}" + (f"; {failed} rollouts failed" if failed else "")
     )
-    if details:
+    details.insert(
+        0,
+        f"reward counts stored {{{_distribution(list(old.values()))}}}, "
+        f"re-collected {{{_distribution(list(new.values()))}}}",
+    )
+    if len(details) > 1:
         details.append(
             "a sampling model's completions differ between runs and machines; these differences are "
             "information for the reviewer, not a failure (re-verification above is the exact check)"
         )
-    return Stage("re-collection", "pass" if not details else "warn", summary, details, required=False)
+    return Stage("re-collection", "pass" if len(details) == 1 else "warn", summary, details, required=False)
 
 
 def _fmt(value: float | None) -> str:

@@ -11,6 +11,8 @@ from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Problem, Skip, register
 from gymkit.config import DatasetLicense
 
+__all__ = ["GYM101", "GYM102", "GYM103"]
+
 
 class Step1(Check):
     step = 1

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from gymkit.checks.fixtures import Fixtures, locate
 from gymkit.checks.registry import Check, Problem, Skip, register
 
+__all__ = ["GYM201", "GYM202", "GYM203", "GYM204", "GYM209"]
+
 
 class Step2(Check):
     step = 2

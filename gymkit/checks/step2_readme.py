@@ -15,6 +15,8 @@ from gymkit.checks.readme import LICENSING_FIELDS, README_SECTIONS, placeholder_
 from gymkit.checks.registry import Check, Problem, Skip, register
 from gymkit.config import DatasetLicense
 
+__all__ = ["GYM210", "GYM211", "GYM212", "GYM213", "GYM214", "GYM215"]
+
 README = "README.md"
 
 

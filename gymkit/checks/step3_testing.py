@@ -15,6 +15,8 @@ from pathlib import Path
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Problem, Skip, register
 
+__all__ = ["GYM301", "GYM302", "collect_tests", "pytest_command"]
+
 TEST_FILE = "tests/test_app.py"
 
 

@@ -14,6 +14,8 @@ from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Problem, Skip, register
 from gymkit.reverify import match_rollouts
 
+__all__ = ["GYM401", "GYM402", "GYM403", "GYM404", "GYM405"]
+
 ROLLOUTS = "data/example_rollouts.jsonl"
 
 

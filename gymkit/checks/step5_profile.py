@@ -13,6 +13,8 @@ from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Problem, Skip, register
 from gymkit.hashing import file_sha256, server_code_sha256
 
+__all__ = ["GYM501", "GYM502", "GYM503", "GYM504", "GYM505"]
+
 PROFILE = "reports/reward_profile/reward_profile.json"
 MIN_PROMPTS = 500
 MIN_SAMPLES = 16

@@ -12,6 +12,8 @@ from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Problem, Skip, register
 from gymkit.hashing import file_sha256
 
+__all__ = ["GYM601", "GYM602", "GYM603"]
+
 TRAINING = "reports/training/training.json"
 
 

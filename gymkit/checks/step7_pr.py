@@ -11,6 +11,8 @@ from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Problem, Skip, register
 from gymkit.prbody import check_pr_body, render_pr_body
 
+__all__ = ["GYM701"]
+
 
 @register
 class GYM701(Check):

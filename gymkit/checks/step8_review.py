@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Problem, Skip, register
 
+__all__ = ["GYM801", "GYM802"]
+
 ROLLOUTS = "data/example_rollouts.jsonl"
 
 

@@ -20,6 +20,8 @@ from gymkit.checks.reproduce import reproduce as run_reproduce
 from gymkit.jsonl import atomic_write_text
 from gymkit.project import ServerPaths, list_servers, resolve_server
 
+__all__ = ["check", "check_pr_body_command", "pr_body", "register", "reproduce"]
+
 PANEL = "Checks"
 
 Targets = Annotated[

@@ -40,6 +40,7 @@ def test_reproduce_recollects_with_the_recorded_model_and_reports_differences(
     assert "WARN  re-collection (informational): 2/5 rewards equal with scripted-model" in out
     assert "mean reward stored 0.600, re-collected 0.000" in out
     assert "task 0 rollout 0: stored 1.0, re-collected 0.0" in out
+    assert "reward counts stored {0: 2, 1: 3}, re-collected {0: 5}" in out
     assert "  8  Review and reproduction" in out and out.rstrip().endswith("REPRODUCED")
 
 
