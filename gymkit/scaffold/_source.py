@@ -25,6 +25,7 @@ __all__ = [
     "git",
     "git_top",
     "is_template_repo",
+    "listing",
     "read_answers_file",
     "record_source",
     "restore_source",
@@ -109,6 +110,7 @@ def _walk(path: Path) -> Iterator[Path]:
 def copier_guard(notes: list[str]) -> Iterator[None]:
     """Copier's own warnings become notes for the caller; anything else is re-issued unchanged."""
     from copier.errors import CopierError, CopierWarning
+    from plumbum import ProcessExecutionError
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -116,11 +118,18 @@ def copier_guard(notes: list[str]) -> Iterator[None]:
             yield
         except (CopierError, ValueError) as exc:  # copier reports an answer its validator refuses as ValueError
             raise TemplateError(f"copier: {exc}") from None
+        except ProcessExecutionError as exc:  # a git command copier ran
+            problem = next((line for line in str(exc.stderr).splitlines() if line.strip()), f"exit {exc.retcode}")
+            raise TemplateError(f"copier: {' '.join(map(str, exc.argv))} failed: {problem.strip()}") from None
     for item in caught:
         if issubclass(item.category, CopierWarning):
             notes.append(str(item.message))
         else:
             warnings.warn_explicit(item.message, item.category, item.filename, item.lineno, source=item.source)
+
+
+def listing(items: list[str], limit: int = 3) -> str:
+    return ", ".join(items[:limit]) + (", ..." if len(items) > limit else "")
 
 
 def read_answers_file(path: Path) -> dict[str, Any]:

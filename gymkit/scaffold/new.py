@@ -21,6 +21,7 @@ from gymkit.scaffold._source import (
     find_template_root,
     git,
     is_template_repo,
+    listing,
     record_source,
     snapshot,
     template_dirty,
@@ -148,8 +149,7 @@ def _template_version(template_root: Path) -> tuple[str | None, list[str]]:
     dirty = template_dirty(template_root)
     if not dirty:
         return commit, []
-    shown = ", ".join(dirty[:3]) + (", ..." if len(dirty) > 3 else "")
     return commit, [
-        f"the template has uncommitted changes ({shown}); they were used, "
+        f"the template has uncommitted changes ({listing(dirty)}); they were used, "
         f"and {ANSWERS_FILE} records {commit} as the template version"
     ]

@@ -18,6 +18,7 @@ from gymkit.scaffold._source import (
     git,
     git_top,
     is_template_repo,
+    listing,
     read_answers_file,
     restore_source,
     template_dirty,
@@ -68,6 +69,21 @@ def _conflicts(server_dir: Path, top: Path) -> list[Path]:
     return sorted(p.relative_to(top) for p in found)
 
 
+def _check_clean(top: Path, server_dir: Path) -> None:
+    unmerged = sorted({line.split("\t", 1)[1] for line in git(top, "ls-files", "--unmerged").splitlines()})
+    if unmerged:
+        # copier merges through the repository's index, which git cannot use while it holds conflicts.
+        raise UserError(
+            f"the repository has unresolved conflicts ({listing(unmerged)})",
+            hint="resolve them and commit, then run gymkit update again",
+        )
+    if git(top, "status", "--porcelain", "--untracked-files=all", "--", str(server_dir)):
+        raise UserError(
+            f"{server_dir.relative_to(top)} has uncommitted changes",
+            hint="commit them first, so the update's changes can be reviewed on their own",
+        )
+
+
 def update_server(server_dir: Path) -> UpdateResult:
     """Merge the template's changes since the server's recorded version into it (copier update).
 
@@ -79,11 +95,7 @@ def update_server(server_dir: Path) -> UpdateResult:
     top = git_top(server_dir)
     if top is None:
         raise UserError(f"{server_dir} is not inside a git repository; gymkit update merges with git's help")
-    if git(top, "status", "--porcelain", "--untracked-files=all", "--", str(server_dir)):
-        raise UserError(
-            f"{server_dir.relative_to(top)} has uncommitted changes",
-            hint="commit them first, so the update's changes can be reviewed on their own",
-        )
+    _check_clean(top, server_dir)
     source = Path(answers["_src_path"])
     template_root = (server_dir / source).resolve() if not source.is_absolute() else source
     if not (template_root / "copier.yml").is_file() or not is_template_repo(template_root):

@@ -106,7 +106,10 @@ def test_conflicting_edits_are_reported_and_exit_non_zero(tmp_path: Path, gymkit
     # The conflict is now an uncommitted change: a second update must refuse, not pile on.
     again = gymkit_cli("update", "my_task", cwd=project)
     assert again.exit_code == 1
-    assert again.stderr.splitlines()[0] == "error: resources_servers/my_task has uncommitted changes"
+    assert again.stderr.splitlines()[0] == (
+        "error: the repository has unresolved conflicts (resources_servers/my_task/README.md)"
+    )
+    assert "Traceback" not in again.stderr
 
 
 def test_update_needs_git_and_an_answers_file(tmp_path: Path) -> None:
