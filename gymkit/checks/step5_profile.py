@@ -87,9 +87,9 @@ class GYM503(Step5):
         needed = min(MIN_PROMPTS, rows) if isinstance(rows, int) and rows > 0 else MIN_PROMPTS
         problems = []
         if not isinstance(prompts, int) or prompts < needed:
-            problems.append(Problem(f"{prompts} prompts profiled; needs at least {needed}", PROFILE))
+            problems.append(Problem(f"{prompts!r} prompts profiled; needs at least {needed}", PROFILE))
         if not isinstance(samples, int) or samples < MIN_SAMPLES:
-            problems.append(Problem(f"{samples} samples per prompt; needs at least {MIN_SAMPLES}", PROFILE))
+            problems.append(Problem(f"{samples!r} samples per prompt; needs at least {MIN_SAMPLES}", PROFILE))
         return problems
 
 
