@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
@@ -68,12 +68,10 @@ class Finding:
     file: str | None = None
     line: int | None = None
     waived: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if v not in (None, "", {}) and k != "extra"}
-        data.update(self.extra)
-        return data
+        """The finding as the JSON report carries it: empty optional keys left out."""
+        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
 
 
 class Check:
