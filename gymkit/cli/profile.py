@@ -75,6 +75,7 @@ def profile(
     max_steps: Annotated[int | None, typer.Option(help="Model calls per rollout at most.", min=1)] = None,
     restart: Annotated[bool, typer.Option(help="Start the collection afresh instead of resuming it.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    plots: Annotated[bool, typer.Option(help="Draw the PNG plots (the JSON and Markdown are always written).")] = True,
 ) -> None:
     """Profile rewards: distribution, pass@k, GRPO signal, tool calls and their correlation with reward.
 
@@ -117,7 +118,7 @@ def profile(
             restart=restart,
             progress=not quiet,
         )
-    write_profile(result, folder)
+    write_profile(result, folder, plots=plots)
     _summarise(result.report, folder)
 
 

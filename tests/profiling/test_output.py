@@ -56,8 +56,8 @@ def test_files_the_new_report_no_longer_has_are_removed(write, tmp_path: Path) -
     write_profile(_profile(write, 0.0), folder)
     assert (folder / "calls_vs_reward.png").exists()
     (folder / "notes.txt").write_text("mine")
-    write_profile(profile_files([write([rollout(1.0, task=0)], "plain.jsonl")]), folder)
-    assert not (folder / "calls_vs_reward.png").exists()  # no tool calls this time
+    write_profile(profile_files([write([rollout(1.0, task=0)], "plain.jsonl")]), folder, plots=False)
+    assert not list(folder.glob("*.png"))  # plots of the old report, not of this one
     assert (folder / "notes.txt").read_text() == "mine"  # never ours to delete
 
 
@@ -93,10 +93,12 @@ def test_cli_profiles_a_servers_rollouts_into_its_reports(write, tmp_path: Path)
     shutil.copytree(Path(__file__).parent / "servers" / "answer", server.dir)
     path = write([rollout(r, task=t) for t in range(3) for r in (0, 1)])
     runner = CliRunner()
-    result = runner.invoke(app, ["profile", str(server.dir), "--rollouts", str(path), "--pass-threshold", "0.5"])
+    args = ["profile", str(server.dir), "--rollouts", str(path), "--pass-threshold", "0.5", "--no-plots"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     report = orjson.loads((server.reward_profile / "reward_profile.json").read_bytes())
     assert report["server_code_sha256"] == server_code_sha256(server.dir) and report["pass_threshold"] == 0.5
+    assert not list(server.reward_profile.glob("*.png")) and "reward_profile.md" in report["files"]
     metrics = tmp_path / "log.csv"
     metrics.write_text("step,train/reward\n" + "".join(f"{s},{s / 10}\n" for s in range(8)))
     result = runner.invoke(app, ["training-report", "--metrics", str(metrics), str(server.dir)])
