@@ -171,3 +171,16 @@ def test_a_wrong_gymkit_source_is_one_clear_line(gym: Path, tmp_path: Path) -> N
     assert code == 1
     assert f"no gymkit checkout at {tmp_path} (no pyproject.toml); set GYMKIT_SOURCE to one" in output
     assert "Traceback" not in output
+
+
+def test_requirements_that_cannot_install_name_the_file(tmp_path: Path) -> None:
+    root = new_gym(tmp_path)
+    add_server(root, "unresolvable", requirements="gymkit-no-such-package-anywhere==9.9.9\n")
+    code, output = run_nox(root, "-s", "test-server")
+    assert code == 1
+    assert "gymkit-no-such-package-anywhere" in output  # the installer's own explanation
+    assert (
+        "[unresolvable] environment: installing resources_servers/unresolvable/requirements.txt failed "
+        "(the installer says why above)"
+    ) in output
+    assert "Traceback" not in output
