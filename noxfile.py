@@ -183,7 +183,7 @@ def _pytest_args(server_dir: Path) -> list[str]:
 @nox.session(name="test-server", python=PYTHON, default=False)
 @nox.parametrize("server", SERVERS, ids=SERVERS)
 def test_server(session: nox.Session, server: str) -> None:
-    """A server in its own environment: its tests, a smoke test over HTTP, data validation.
+    """A server in its own environment: its tests, smoke test, data validation. `-- NAME... [pytest options]`.
 
     `nox -s "test-server(NAME)"` for one, `nox -s test-server` for all, `nox -s test-server
     -- NAME...` for some; options after the names go to the server's pytest (`-- NAME -x`).

@@ -81,7 +81,8 @@ def test_list_shows_one_session_per_server_with_its_docstring(gym: Path) -> None
     assert code == 0, output
     for name in SERVERS:
         assert f"test-server({name})" in output
-    assert "A server in its own environment: its tests, a smoke test over HTTP, data validation." in output
+    docstring = "A server in its own environment: its tests, smoke test, data validation."
+    assert f"{docstring} `-- NAME... [pytest options]`." in output
 
 
 def test_conflicting_requirements_both_pass(all_servers: tuple[int, str], gym: Path) -> None:
