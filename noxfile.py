@@ -124,8 +124,8 @@ def _stage(session: nox.Session, server: str, title: str, args: list[str], cwd: 
 class _Alongside:
     """A stage that runs in the background while the server's tests run; its output is shown after theirs.
 
-    The smoke test and data validation do not depend on the tests, and on two cores running
-    them side by side takes their seconds off the session's wall time.
+    The smoke test and data validation do not depend on the tests; on two cores their
+    second or so of start-up and requests hides behind the tests' run.
     """
 
     def __init__(self, session: nox.Session, args: list[str], cwd: Path) -> None:
