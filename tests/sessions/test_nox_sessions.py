@@ -106,6 +106,10 @@ def test_a_broken_server_fails_and_each_stage_says_why(all_servers: tuple[int, s
     summary = "Session test-server(broken) aborted: [broken] failed: tests, smoke, data; the FAILED lines above say"
     assert summary in output
     assert "Traceback" not in output
+    # The smoke and data stages ran alongside the tests; their output still comes after the tests' output.
+    order = ["= FAILURES =", "[broken] 1/3 tests: FAILED in", "[broken] 2/3 smoke and 3/3 data: out", "smoke: FAILED"]
+    positions = [output.index(marker) for marker in order]
+    assert positions == sorted(positions)
 
 
 def test_failing_tests_name_the_test_file_and_the_command(all_servers: tuple[int, str], gym: Path) -> None:
