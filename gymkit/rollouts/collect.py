@@ -36,6 +36,7 @@ __all__ = ["CollectionSummary", "collect_rollouts", "failures_path_for"]
 # A small model left unbounded rambles to the end of its context; tasks that set their own
 # limit keep it.
 EMBEDDED_MAX_OUTPUT_TOKENS = 128
+SLOW_START = 64
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,15 @@ class _Run:
         jobs: Iterator[tuple[int, int]] = iter(pending)
         bar = Progress(total=len(pending) + already, done=already, enabled=self.progress)
 
-        async def worker() -> None:
+        target = min(self.concurrency, len(pending))
+        started = 0
+
+        def spawn(group: asyncio.TaskGroup) -> None:
+            nonlocal started
+            started += 1
+            group.create_task(worker(group))
+
+        async def worker(group: asyncio.TaskGroup) -> None:
             for task_index, rollout_index in jobs:
                 task = self.tasks[task_index]
                 body = {k: v for k, v in task.items() if k != "_line"}
@@ -275,9 +284,16 @@ class _Run:
                 )
                 reward = await self._one(body, client, http, server_url, endpoint, extra)
                 bar.advance(reward)
+                if started < target:
+                    spawn(group)
 
+        # Slow start: thousands of rollouts started at once move in lockstep (all seeding,
+        # then all waiting on the model, ...), so results arrive in bursts with long gaps.
+        # Adding a worker per finished rollout spreads them over the phases of a rollout.
         with bar:
-            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(pending)))))
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(target, SLOW_START)):
+                    spawn(group)
 
     async def _one(
         self,
