@@ -118,7 +118,8 @@ class ModelClient:
             body["parallel_tool_calls"] = False
             body["messages"] = [*body["messages"], {"role": "assistant", "content": TOOL_CALL_PREFILL}]
             body["max_tokens"] = max(body.get("max_tokens") or 0, MIN_TOOL_TURN_TOKENS)
-        return chat_to_response(await self._post(f"{base}/chat/completions", body), self.model)
+        response = chat_to_response(await self._post(f"{base}/chat/completions", body), self.model)
+        return _first_call_only(response) if force_tool_call else response
 
     async def _post(self, url: str, body: dict[str, Any]) -> Any:
         payload = orjson.dumps(body)
@@ -150,3 +151,15 @@ class ModelClient:
             delay = min(self.backoff * 2 ** min(attempt - 1, 6), 30.0) * (0.5 + random.random())
             waited += delay
             await asyncio.sleep(delay)
+
+
+def _first_call_only(response: dict[str, Any]) -> dict[str, Any]:
+    """A forced turn keeps its first tool call only.
+
+    Small models asked for one call often write several and run out of tokens in the last
+    one; the truncation would end the rollout before the model ever sees a tool result.
+    """
+    calls = [item for item in response["output"] if item.get("type") == "function_call"]
+    if not calls:
+        return response
+    return {**response, "output": calls[:1], "status": "completed", "incomplete_details": None}

@@ -1,0 +1,109 @@
+"""Conversion, argument repair and endpoint settings: pure functions, no HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gymkit.errors import UserError
+from gymkit.rollouts.agent import tool_arguments
+from gymkit.rollouts.clients import _first_call_only
+from gymkit.rollouts.config import endpoint_from_settings
+from gymkit.rollouts.convert import ModelResponseError, chat_to_response, responses_to_chat
+
+
+def test_responses_request_becomes_chat_messages() -> None:
+    params = {
+        "instructions": "be brief",
+        "input": [
+            {"role": "developer", "content": "rules"},
+            {"role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+            {"type": "function_call", "call_id": "c1", "name": "add", "arguments": '{"a":1}'},
+            {"type": "function_call", "call_id": "c2", "name": "add", "arguments": '{"a":2}'},
+            {"type": "function_call_output", "call_id": "c1", "output": "3"},
+            {"type": "reasoning", "summary": []},
+        ],
+        "tools": [{"type": "function", "name": "add", "parameters": {"type": "object"}, "strict": True}],
+        "tool_choice": {"type": "function", "name": "add"},
+        "max_output_tokens": 9,
+        "temperature": 0.1,
+    }
+    body = responses_to_chat(params, "m")
+    assert [m["role"] for m in body["messages"]] == ["system", "system", "user", "assistant", "tool"]
+    assert body["messages"][2]["content"] == "hi"
+    assert [c["id"] for c in body["messages"][3]["tool_calls"]] == ["c1", "c2"]
+    assert body["tools"] == [{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "add"}}
+    assert (body["max_tokens"], body["temperature"], body["model"]) == (9, 0.1, "m")
+
+
+def test_no_tools_drops_tool_choice_and_parallel_calls() -> None:
+    body = responses_to_chat({"input": "hi", "tool_choice": "auto", "parallel_tool_calls": True}, None)
+    assert body == {"messages": [{"role": "user", "content": "hi"}]}
+
+
+def test_chat_answer_becomes_response_items() -> None:
+    data = {
+        "id": "x",
+        "choices": [
+            {
+                "finish_reason": "length",
+                "message": {
+                    "content": "thinking aloud",
+                    "tool_calls": [{"id": "c9", "function": {"name": "add", "arguments": {"a": 1}}}],
+                },
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7},
+    }
+    response = chat_to_response(data, "m")
+    assert [i["type"] for i in response["output"]] == ["message", "function_call"]
+    assert response["output"][1]["arguments"] == '{"a":1}' and response["output"][1]["call_id"] == "c9"
+    assert response["status"] == "incomplete" and response["usage"]["output_tokens"] == 4
+    with pytest.raises(ModelResponseError):
+        chat_to_response({"error": "nope"})
+
+
+def test_forced_turn_keeps_only_its_first_call() -> None:
+    calls = [{"type": "function_call", "call_id": str(i)} for i in range(3)]
+    trimmed = _first_call_only({"output": calls, "status": "incomplete", "incomplete_details": {"reason": "x"}})
+    assert trimmed["output"] == calls[:1] and trimmed["incomplete_details"] is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "value", "problem"),
+    [
+        ('{"a": 1}', {"a": 1}, None),
+        ("", {}, None),
+        ('{"a": 1}\n</tool_call> trailing', {"a": 1}, None),
+        ('{"a": ', None, "Invalid tool call arguments"),
+        ("[1, 2]", None, "expected a JSON object, got list"),
+    ],
+)
+def test_tool_arguments_repair_or_reject(raw: str, value: object, problem: str | None) -> None:
+    got, error = tool_arguments(raw)
+    assert got == value
+    assert (error is None) if problem is None else (problem in (error or ""))
+
+
+def test_endpoint_settings_precedence(tmp_path: Path) -> None:
+    env = {"OPENAI_BASE_URL": "http://openai:1/v1", "OPENAI_API_KEY": "k0", "GYMKIT_MODEL": "env-model"}
+    assert endpoint_from_settings(environ={}) is None
+    from_env = endpoint_from_settings(environ=env)
+    assert from_env and from_env.base_urls == ("http://openai:1/v1",) and from_env.api_key == "k0"
+    env["GYMKIT_BASE_URLS"] = "http://a:1, http://b:2/v1"
+    both = endpoint_from_settings(environ=env)
+    assert both and both.base_urls == ("http://a:1/v1", "http://b:2/v1") and both.model == "env-model"
+    config = tmp_path / "endpoint.yaml"
+    config.write_text("base_url: http://file:3/v1\nmodel: file-model\napi: chat\n")
+    from_file = endpoint_from_settings(config_file=config, environ=env)
+    assert from_file and from_file.base_urls == ("http://file:3/v1",) and from_file.api == "chat"
+    flags = endpoint_from_settings(base_urls=["http://flag:4"], model="flag-model", config_file=config, environ=env)
+    assert flags and flags.base_urls == ("http://flag:4/v1",) and flags.model == "flag-model"
+    assert endpoint_from_settings(base_urls=["http://u:secret@h:5/v1"], environ={}).display == "http://h:5/v1"  # type: ignore[union-attr]
+    config.write_text("base_url: http://x/v1\nmodle: typo\n")
+    with pytest.raises(UserError, match="unknown key 'modle'"):
+        endpoint_from_settings(config_file=config, environ={})
+    with pytest.raises(UserError, match="not an http"):
+        endpoint_from_settings(base_urls=["ftp://x"], environ={})
