@@ -79,7 +79,7 @@ class GYM503(Step5):
 
     def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
         """Profile at least 500 prompts (all of them when the dataset is smaller) with 16 samples per
-        prompt: `nox -s profile-rewards -- NAME --prompts 500 --samples 16`."""
+        prompt: `nox -s profile-rewards -- NAME --num-prompts 500 --samples 16`."""
         profile = self.profile(fx)
         prompts, samples = profile.get("num_prompts"), profile.get("samples_per_prompt")
         dataset = profile.get("dataset") if isinstance(profile.get("dataset"), dict) else {}

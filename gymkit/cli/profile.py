@@ -79,8 +79,8 @@ def profile(
 ) -> None:
     """Profile rewards: distribution, pass@k, GRPO signal, tool calls and their correlation with reward.
 
-    [bold]gymkit profile NAME[/] samples --num-prompts prompts (seeded) x --samples responses and profiles
-    them; re-running resumes. [bold]gymkit profile --rollouts FILE --output DIR[/] profiles existing
+    [bold]gymkit profile NAME[/] draws --num-prompts prompts (seeded), collects --samples responses to
+    each and profiles them; re-running resumes. [bold]gymkit profile --rollouts FILE --output DIR[/] profiles existing
     rollouts without calling a model.
     """
     from gymkit.profiling import write_profile
