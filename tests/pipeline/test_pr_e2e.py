@@ -110,12 +110,15 @@ def test_pr_adding_a_complete_server_is_green(gym: GitRepo, tmp_path: Path) -> N
         "beta"
     ]
 
-    annotations = gymkit(gym, "check", "beta", "--format", "github")
+    reports = tmp_path / "gymkit-report"
+    reports.mkdir()
+    annotations = gymkit(
+        gym, "check", "beta", "--format", "github",
+        "--report", f"json:{reports / 'report.json'}", "--report", f"markdown:{reports / 'report.md'}",
+    )  # fmt: skip
     assert annotations.returncode == 0, annotations.stdout
     assert "::error" not in annotations.stdout
-    as_json = gymkit(gym, "check", "beta", "--format", "json")
-    assert as_json.returncode == 0, as_json.stdout
-    report = json.loads(as_json.stdout)
+    report = json.loads((reports / "report.json").read_text())
     assert [s["name"] for s in report["servers"]] == ["beta"]
     assert "fail" not in _statuses(report)["beta"]
     steps = {f["step"] for f in report["servers"][0]["findings"] if f["status"] == "pass"}
@@ -123,16 +126,15 @@ def test_pr_adding_a_complete_server_is_green(gym: GitRepo, tmp_path: Path) -> N
     # Re-verification of the example rollouts ran and passed (step 4 calls the server's verify).
     step4 = [f for f in report["servers"][0]["findings"] if f["step"] == 4]
     assert step4 and all(f["status"] == "pass" for f in step4)
-    markdown = gymkit(gym, "check", "beta", "--format", "markdown")
-    assert markdown.returncode == 0
-    assert "| 4 · Example rollouts | ✅ |" in markdown.stdout
-    assert "❌" not in markdown.stdout
+    markdown = (reports / "report.md").read_text()
+    assert "| 4 · Example rollouts | ✅ |" in markdown
+    assert "❌" not in markdown
 
     # What pr-comment.yml makes of this run's artifact.
     if shutil.which("node"):
         artifact = tmp_path / "artifacts" / "gymkit-report-beta"
         artifact.mkdir(parents=True)
-        (artifact / "report.json").write_text(as_json.stdout)
+        shutil.copy(reports / "report.json", artifact / "report.json")
         (artifact / "meta.json").write_text(json.dumps({"server": "beta", "tests": "success"}))
         calls = comment_script._comment(
             tmp_path, {"run": comment_script._run("success"), "comments": []}, artifact.parent
@@ -149,7 +151,7 @@ def test_pr_adding_a_complete_server_is_green(gym: GitRepo, tmp_path: Path) -> N
     assert verdict.returncode == 0, verdict.stderr
 
 
-def test_pr_adding_broken_servers_is_red_with_the_findings(gym: GitRepo) -> None:
+def test_pr_adding_broken_servers_is_red_with_the_findings(gym: GitRepo, tmp_path: Path) -> None:
     _pr_branch(gym, "add-broken")
     no_licence = checks_conftest.build_server(gym.root, name="no_licence")
     readme = no_licence / "README.md"
@@ -162,11 +164,14 @@ def test_pr_adding_broken_servers_is_red_with_the_findings(gym: GitRepo) -> None
     servers = _changed(gym, "add-broken")
     assert servers == ["bad_data", "bad_rollouts", "no_licence"]
 
-    # One matrix job's annotation step (the other two jobs run the same command).
-    annotations = gymkit(gym, "check", "bad_data", "--format", "github")
+    # One matrix job's checklist step (the other two jobs run the same command), then the
+    # Markdown of all three together, as the PR comment shows them.
+    report_md = tmp_path / "report.md"
+    annotations = gymkit(gym, "check", "bad_data", "--format", "github", "--report", f"markdown:{report_md}")
     assert annotations.returncode == 1
     errors = [line for line in annotations.stdout.splitlines() if line.startswith("::error ")]
     assert any("file=resources_servers/bad_data/data/example.jsonl" in e for e in errors), errors
+    assert "| GYM1" in report_md.read_text(), "a failing checklist must still write its report"
     markdown = gymkit(gym, "check", *servers, "--format", "markdown")
     assert markdown.returncode == 1
     sections = dict(re.findall(r"^### `(\w+)`.*?\n(.*?)(?=^### |\Z)", markdown.stdout, re.MULTILINE | re.DOTALL))
