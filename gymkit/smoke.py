@@ -220,7 +220,7 @@ class _Smoke:
             if "expected_answer" in row and rewards[0][1] is not None:
                 answer = row["expected_answer"]
                 text = answer if isinstance(answer, str) else json.dumps(answer)
-                rewards.append(("expected answer", self.rollout(line, row, answer_response(text), raised)))
+                rewards.append(("reply = expected_answer", self.rollout(line, row, answer_response(text), raised)))
             if all(reward is not None for _, reward in rewards):
                 summary = ", ".join(f"{what} -> reward {reward:g}" for what, reward in rewards)
                 self.ok(f"{example.name}:{line} verify: {summary}")

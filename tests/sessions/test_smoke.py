@@ -28,7 +28,7 @@ def test_a_good_server_passes_every_check(tmp_path: Path) -> None:
     assert report.passed == 1 + 1 + 5  # GET /, the echo tool, five rows
     assert "ok   POST /echo rejects an invalid body with 422" in lines
     # The server rewards the expected answer only: the smoke test really called verify.
-    assert "ok   example.jsonl:3 verify: empty response -> reward 0, expected answer -> reward 1" in lines
+    assert "ok   example.jsonl:3 verify: empty response -> reward 0, reply = expected_answer -> reward 1" in lines
 
 
 def test_verify_that_raises_is_reported_per_row_with_the_line_of_app(tmp_path: Path) -> None:
