@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import sys
 from typing import Annotated, Any
@@ -49,7 +50,16 @@ def build_app(modules: list[str] | None = None) -> typer.Typer:
     app.callback()(_root)
     for module in _command_modules() if modules is None else modules:
         importlib.import_module(f"{__name__}.{module}").register(app)
+    for command in app.registered_commands:
+        if command.help is None and command.callback is not None:
+            command.help = _reflow(inspect.getdoc(command.callback) or "")
     return app
+
+
+def _reflow(doc: str) -> str:
+    # Rich help keeps a docstring's line breaks, so lines wrapped for the source would break
+    # again at the terminal's width; one line per paragraph lets rich wrap them once.
+    return "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n"))
 
 
 def __getattr__(name: str) -> Any:
