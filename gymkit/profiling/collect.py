@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from gymkit.errors import UserError
-from gymkit.hashing import file_sha256
+from gymkit.hashing import file_sha256, server_code_sha256
 from gymkit.jsonl import atomic_write_bytes, atomic_write_text, iter_rows
 from gymkit.profiling.report import Profile, profile_files, shown_path
 from gymkit.project import ServerPaths
@@ -56,11 +56,22 @@ class Collection:
 
 
 def plan_collection(
-    dataset: Path, folder: Path, *, num_prompts: int, samples: int, seed: int, endpoint: dict[str, Any]
+    dataset: Path,
+    folder: Path,
+    *,
+    num_prompts: int,
+    samples: int,
+    seed: int,
+    endpoint: dict[str, Any],
+    server_code: str | None = None,
 ) -> Collection:
-    """Write the subset as an inputs file and name the rollouts file for these settings."""
+    """Write the subset as an inputs file and name the rollouts file for these settings.
+
+    ``server_code`` is the server's code hash: rewards scored by other code are not resumed.
+    """
     chosen = select_prompts(dataset, num_prompts, seed)
     settings = {
+        "server_code_sha256": server_code,
         "dataset_sha256": file_sha256(dataset),
         "seed": seed,
         "num_prompts_requested": num_prompts,
@@ -104,7 +115,13 @@ def collect_and_profile(
 
     who = {"endpoint": endpoint.display if endpoint else "embedded", "model": endpoint.model if endpoint else None}
     plan = plan_collection(
-        dataset, folder, num_prompts=num_prompts, samples=samples, seed=seed, endpoint=who | sampling.as_dict()
+        dataset,
+        folder,
+        num_prompts=num_prompts,
+        samples=samples,
+        seed=seed,
+        endpoint=who | sampling.as_dict(),
+        server_code=server_code_sha256(paths.dir),
     )
     summary = collect_rollouts(
         paths.dir,

@@ -112,3 +112,10 @@ def test_collect_profile_and_resume(tmp_path: Path, model: tuple[str, Counter[st
     assert again.exit_code == 0, again.output
     assert sum(calls.values()) == 10 and sorted(calls) == asked
     assert (server / "reports" / "reward_profile" / "collection" / ".gitignore").read_text().endswith("*\n")
+
+    # Rewards scored by other code are not resumed: after a code change the samples are new.
+    with (server / "app.py").open("a") as f:
+        f.write("# a change to the server's code\n")
+    fresh = CliRunner().invoke(app, args)
+    assert fresh.exit_code == 0, fresh.output
+    assert sum(calls.values()) == 20
