@@ -128,7 +128,7 @@ def _profile_text(profile: dict[str, Any] | None) -> str:
 
 def _training_text(training: dict[str, Any] | None) -> str:
     if training is None:
-        return "No training report yet (`gymkit training-report NAME METRICS`)."
+        return "No training report yet (`gymkit training-report NAME --metrics METRICS`)."
     train = training.get("train") if isinstance(training.get("train"), dict) else {}
     return (
         f"Improved: {training.get('improved')}; {train.get('column', 'reward')} from {train.get('first')} to "

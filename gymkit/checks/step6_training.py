@@ -35,7 +35,7 @@ class GYM601(Step6):
 
     def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
         """Train with GRPO (Qwen3-4B-class model), export the metrics (CSV or JSONL with a step column
-        and a reward/accuracy column) and run `gymkit training-report NAME METRICS`; commit
+        and a reward/accuracy column) and run `gymkit training-report NAME --metrics METRICS`; commit
         `reports/training/`."""
         if fx.training is None:
             return [Problem(f"{TRAINING} is missing", TRAINING)]
