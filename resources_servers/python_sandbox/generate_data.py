@@ -12,21 +12,18 @@ for this repository and licensed with it (Apache 2.0).
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from gymkit.datagen import generator_main
 
 SEED = 20261123
 NUM_TRAIN = 520
 NUM_VALIDATION = 100
 NUM_EXAMPLE = 5
 TESTS_PER_TASK = 6
-HERE = Path(__file__).resolve().parent
 
 SYSTEM = (
     "You are a careful Python programmer. Answer with one complete Python function in a "
@@ -260,29 +257,8 @@ def build(seed: int = SEED) -> dict[str, list[dict[str, Any]]]:
     return {"train": rows[:NUM_TRAIN], "validation": rows[NUM_TRAIN:], "example": examples}
 
 
-def _text(rows: list[dict[str, Any]]) -> str:
-    return "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare with the files instead of writing them")
-    parser.add_argument("--out", type=Path, default=HERE / "data", help="folder for the .jsonl files")
-    options = parser.parse_args(argv)
-    wanted = {f"{split}.jsonl": _text(rows) for split, rows in build().items()}
-    for name, text in wanted.items():
-        path = options.out / name
-        if options.check:
-            if not path.is_file() or path.read_text(encoding="utf-8") != text:
-                print(f"{path}: differs from the generator's output; run python {Path(__file__).name}", file=sys.stderr)
-                return 1
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        print(f"wrote {len(text.splitlines())} rows to {path}")
-    return 0
+    return generator_main(build, __file__, __doc__, argv)
 
 
 if __name__ == "__main__":

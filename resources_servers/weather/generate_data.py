@@ -12,16 +12,13 @@ repository and licensed with it (Apache 2.0).
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
-import sys
-from pathlib import Path
 from typing import Any
+
+from gymkit.datagen import generator_main
 
 SEED = 20261123
 SPLITS = {"train": 520, "validation": 100, "example": 5}
-HERE = Path(__file__).resolve().parent
 
 CITIES = [
     "Lisbon",
@@ -126,28 +123,8 @@ def build(seed: int = SEED) -> dict[str, list[dict[str, Any]]]:
     return {split: [_row(rng, split, i) for i in range(count)] for split, count in SPLITS.items()}
 
 
-def _text(rows: list[dict[str, Any]]) -> str:
-    return "".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n" for row in rows)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare with the files instead of writing them")
-    parser.add_argument("--out", type=Path, default=HERE / "data", help="folder for the .jsonl files")
-    options = parser.parse_args(argv)
-    for split, rows in build().items():
-        path, text = options.out / f"{split}.jsonl", _text(rows)
-        if options.check:
-            if not path.is_file() or path.read_text(encoding="utf-8") != text:
-                print(f"{path}: differs from the generator's output; run python {Path(__file__).name}", file=sys.stderr)
-                return 1
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        print(f"wrote {len(rows)} rows to {path}")
-    return 0
+    return generator_main(build, __file__, __doc__, argv)
 
 
 if __name__ == "__main__":
