@@ -9,7 +9,6 @@ rollouts can share one connection pool without sharing a cookie jar.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -19,7 +18,7 @@ import aiohttp
 import orjson
 
 from gymkit.rollouts.clients import ModelClient
-from gymkit.rollouts.convert import input_items
+from gymkit.rollouts.convert import input_items, tool_arguments
 
 __all__ = ["DEFAULT_AGENT_REF", "RolloutFailure", "RolloutResult", "run_rollout", "tool_arguments"]
 
@@ -60,28 +59,6 @@ class _Cookies:
         if not self.values:
             return {}
         return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.values.items())}
-
-
-def tool_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:
-    """Decode a call's arguments: (object, None), or (None, error text for the model).
-
-    Small models append stray text after a valid object; that is repaired (the object is
-    used). Anything else that is not one JSON object is rejected without calling the server.
-    """
-    text = (raw or "").strip() or "{}"
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        start = text.find("{")
-        try:
-            value, _ = json.JSONDecoder().raw_decode(text[start:]) if start >= 0 else (None, 0)
-        except json.JSONDecodeError:
-            value = None
-        if not isinstance(value, dict):
-            return None, f"Invalid tool call arguments: {exc}"
-    if not isinstance(value, dict):
-        return None, f"Invalid tool call arguments: expected a JSON object, got {type(value).__name__}"
-    return value, None
 
 
 async def _post_server(

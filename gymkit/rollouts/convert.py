@@ -8,13 +8,14 @@ back (tool calls become ``function_call`` items).
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
 
 import orjson
 
-__all__ = ["ModelResponseError", "chat_to_response", "input_items", "responses_to_chat"]
+__all__ = ["ModelResponseError", "chat_to_response", "input_items", "responses_to_chat", "tool_arguments"]
 
 # Responses request keys that have a Chat Completions counterpart under the same name.
 _SAME_NAME = ("temperature", "top_p", "parallel_tool_calls", "user", "seed", "metadata")
@@ -59,6 +60,46 @@ def _tool_choice(choice: Any) -> Any:
     return choice
 
 
+def tool_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Decode a call's arguments: (object, None), or (None, error text for the model).
+
+    Small models append stray text after a valid object; that is repaired (the object is
+    used). Anything else that is not one JSON object is rejected without calling the server.
+    """
+    text = (raw or "").strip() or "{}"
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        start = text.find("{")
+        try:
+            value, _ = json.JSONDecoder().raw_decode(text[start:]) if start >= 0 else (None, 0)
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict):
+            return None, f"Invalid tool call arguments: {exc}"
+    if not isinstance(value, dict):
+        return None, f"Invalid tool call arguments: expected a JSON object, got {type(value).__name__}"
+    return value, None
+
+
+def _history_arguments(raw: Any) -> str:
+    """A past call's arguments as chat history must carry them: always one JSON object.
+
+    llama.cpp parses the arguments of every call in the history and answers HTTP 500 to the
+    whole request when one is not JSON, on every later turn of the rollout. The model already
+    got the problem back as that call's tool output; the history holds the repaired object,
+    or an empty one when nothing could be repaired.
+    """
+    text = raw if isinstance(raw, str) else ""
+    try:
+        if isinstance(json.loads(text), dict):
+            return text
+    except json.JSONDecodeError:
+        pass
+    value, _ = tool_arguments(text)
+    return json.dumps(value if value is not None else {})
+
+
 def _messages(params: dict[str, Any]) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     if params.get("instructions"):
@@ -72,7 +113,7 @@ def _messages(params: dict[str, Any]) -> list[dict[str, Any]]:
             call = {
                 "id": item.get("call_id") or item.get("id") or "",
                 "type": "function",
-                "function": {"name": item.get("name", ""), "arguments": item.get("arguments") or "{}"},
+                "function": {"name": item.get("name", ""), "arguments": _history_arguments(item.get("arguments"))},
             }
             last = messages[-1] if messages else None
             # Parallel calls of one turn belong to one assistant message.

@@ -87,6 +87,29 @@ def test_tool_arguments_repair_or_reject(raw: str, value: object, problem: str |
     assert (error is None) if problem is None else (problem in (error or ""))
 
 
+@pytest.mark.parametrize(
+    ("raw", "sent"),
+    [
+        ('{"city": "Paris"}', '{"city": "Paris"}'),  # valid: sent as the model wrote it
+        ('{"city": "Paris"} thanks', '{"city": "Paris"}'),  # repaired
+        ('{"city": "Marrakech_Clim', "{}"),  # cut off by max_output_tokens
+        ("[1, 2]", "{}"),
+        ("", "{}"),
+    ],
+)
+def test_history_carries_only_json_object_arguments(raw: str, sent: str) -> None:
+    # llama.cpp answers HTTP 500 to a request whose history holds a call with invalid arguments.
+    params = {
+        "input": [
+            {"role": "user", "content": "weather?"},
+            {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": raw},
+            {"type": "function_call_output", "call_id": "c1", "output": '{"error": "Invalid tool call arguments"}'},
+        ]
+    }
+    (call,) = responses_to_chat(params, None)["messages"][1]["tool_calls"]
+    assert call["function"]["arguments"] == sent
+
+
 def test_endpoint_settings_precedence(tmp_path: Path) -> None:
     env = {"OPENAI_BASE_URL": "http://openai:1/v1", "OPENAI_API_KEY": "k0", "GYMKIT_MODEL": "env-model"}
     assert endpoint_from_settings(environ={}) is None
