@@ -122,13 +122,15 @@ async def run_rollout(
         output = [item for item in last["output"] if isinstance(item, dict)]
         items.extend(output)
         _sum_usage(usage, last.get("usage"))
+        # Upstream stops here, before the calls: a call cut off by the token limit must not
+        # change the session that verify reads.
+        if (last.get("incomplete_details") or {}).get("reason") == "max_output_tokens":
+            break
         function_calls = [item for item in output if item.get("type") == "function_call"]
         for call in function_calls:
             calls += 1
             text = await _call_tool(http, server_url, call, cookies, timeout)
             items.append({"type": "function_call_output", "call_id": call.get("call_id", ""), "output": text})
-        if last.get("incomplete_details"):
-            break
         if not function_calls and any(item.get("type") == "message" for item in output):
             break
 

@@ -178,7 +178,9 @@ def chat_to_response(data: Any, model: str | None = None) -> dict[str, Any]:
             }
         )
     content = _text(message.get("content"))
-    if content:
+    # Like upstream, an answer with neither text nor a call is an empty message, which ends
+    # the rollout; no output at all would have the loop ask again until max_steps.
+    if content or not (output or message.get("tool_calls")):
         output.append(
             {
                 "type": "message",

@@ -11,6 +11,9 @@ The user message's first word picks the script:
 - ``garbage``: answer HTTP 200 with a body that is not JSON.
 - ``flaky N``: answer 429, then 500, alternately, for the first N requests of this prompt.
 - ``slow``: like ``answer slow`` after a short pause.
+- ``truncated``: call ``peek``, but the answer is cut off by the token limit.
+- ``empty``: answer with no text and no tool call.
+- ``overflow``: answer HTTP 400 the way vLLM does when the prompt exceeds the context.
 """
 
 from __future__ import annotations
@@ -62,8 +65,10 @@ class ScriptedModel:
             if not tool_outputs:
                 return "call", ("explode", json.dumps({"message": "kaboom"}))
             return "text", tool_outputs[-1]
-        if verb == "loop":
+        if verb in ("loop", "truncated"):
             return "call", ("peek", "{}")
+        if verb == "empty":
+            return "text", ""
         return "text", f"unscripted: {user}"
 
     async def _gate(self, user: str) -> Response | None:
@@ -77,6 +82,9 @@ class ScriptedModel:
         if words and words[0] == "flaky" and self.seen[user] <= int(words[1]):
             code = 429 if self.seen[user] % 2 else 500
             return JSONResponse({"error": {"message": "try again"}}, status_code=code)
+        if words and words[0] == "overflow":
+            message = "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens"
+            return JSONResponse({"object": "error", "message": message, "code": 400}, status_code=400)
         return None
 
     # -- HTTP ---------------------------------------------------------------------------
@@ -107,7 +115,7 @@ class ScriptedModel:
                     "arguments": value[1],
                     "status": "completed",
                 }
-            else:
+            elif value:
                 item = {
                     "type": "message",
                     "id": f"msg_{uuid.uuid4().hex}",
@@ -115,14 +123,16 @@ class ScriptedModel:
                     "status": "completed",
                     "content": [{"type": "output_text", "text": value, "annotations": []}],
                 }
+            truncated = user.startswith("truncated")
             return JSONResponse(
                 {
                     "id": f"resp_{uuid.uuid4().hex}",
                     "object": "response",
                     "created_at": 1.0,
                     "model": body.get("model"),
-                    "output": [item],
-                    "status": "completed",
+                    "output": [item] if kind == "call" or value else [],
+                    "status": "incomplete" if truncated else "completed",
+                    "incomplete_details": {"reason": "max_output_tokens"} if truncated else None,
                     "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15},
                 }
             )
@@ -146,15 +156,16 @@ class ScriptedModel:
                         "function": {"name": value[0], "arguments": value[1]},
                     }
                 ]
-            else:
+            elif value:
                 message["content"] = value
+            finish = "length" if user.startswith("truncated") else "stop"
             return JSONResponse(
                 {
                     "id": f"chatcmpl-{uuid.uuid4().hex}",
                     "object": "chat.completion",
                     "created": 1,
                     "model": body.get("model"),
-                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                    "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
                 }
             )

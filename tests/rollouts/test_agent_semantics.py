@@ -1,0 +1,53 @@
+"""Where the agent loop must end a rollout the way upstream's simple agent does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gymkit.rollouts import EndpointConfig, collect_rollouts
+
+from .conftest import read_jsonl, task, write_tasks
+from .scripted import MODEL, ScriptedModel
+
+
+def _collect(toolbox: Path, url: str, server_url: str, tmp_path: Path, prompt: str, api: str) -> list[dict[str, Any]]:
+    tasks = write_tasks(tmp_path / "tasks.jsonl", [task(prompt, secret="s")])
+    out = tmp_path / "rollouts.jsonl"
+    collect_rollouts(
+        toolbox,
+        tasks,
+        out,
+        max_steps=4,
+        endpoint=EndpointConfig((url,), model=MODEL, api=api, retry_backoff=0.01),  # type: ignore[arg-type]
+        server_url=server_url,
+        progress=False,
+    )
+    return read_jsonl(out)
+
+
+@pytest.mark.parametrize("api", ["responses", "chat"])
+def test_a_truncated_turn_ends_the_rollout_before_its_calls_run(
+    api: str, toolbox: Path, toolbox_url: str, model: tuple[ScriptedModel, str], tmp_path: Path
+) -> None:
+    (row,) = _collect(toolbox, model[1], toolbox_url, tmp_path, "truncated", api)
+    kinds = [item["type"] for item in row["response"]["output"]]
+    # Upstream breaks on max_output_tokens before running the turn's calls: a cut-off call
+    # must not change the session that verify then reads.
+    assert kinds == ["function_call"]
+    assert row["calls"] == 0
+    assert len(model[0].requests) == 1
+
+
+@pytest.mark.parametrize("api", ["responses", "chat"])
+def test_an_empty_chat_answer_ends_the_rollout(
+    api: str, toolbox: Path, toolbox_url: str, model: tuple[ScriptedModel, str], tmp_path: Path
+) -> None:
+    (row,) = _collect(toolbox, model[1], toolbox_url, tmp_path, "empty", api)
+    if api == "chat":
+        # Upstream's converter answers an empty message; without it the loop asks again
+        # until max_steps, forever when there is none.
+        assert len(model[0].requests) == 1
+        assert [item["type"] for item in row["response"]["output"]] == ["message"]
