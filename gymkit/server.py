@@ -45,31 +45,37 @@ _current_session: ContextVar[dict[str, Any] | None] = ContextVar("gymkit_session
 
 
 @dataclass(frozen=True)
+class _Params:
+    """How a handler takes its arguments: the body's parameter and model, and ``request``'s."""
+
+    body: str
+    model: type[BaseModel] | None
+    request: str | None
+
+
+@dataclass(frozen=True)
 class ToolSpec:
     name: str
     method: Callable[..., Awaitable[Any]]
     request_model: type[BaseModel]
     response_model: type[BaseModel] | None
-    wants_request: bool
+    params: _Params
     description: str
 
 
-def _first_model_param(func: Callable[..., Any]) -> tuple[str, type[BaseModel], bool] | None:
-    """The (name, model) of the method's pydantic body parameter, and whether it takes ``request``."""
+def _params(func: Callable[..., Any]) -> _Params:
+    """The handler's body parameter (the first typed as a pydantic model) and its ``request`` parameter."""
     try:
         hints = get_type_hints(func)
-    except Exception:  # noqa: BLE001 - unresolved annotations mean "not a tool", not a crash
-        return None
-    params = list(inspect.signature(func).parameters.values())[1:]
-    body: tuple[str, type[BaseModel]] | None = None
-    wants_request = False
-    for param in params:
-        hint = hints.get(param.name)
-        if hint is Request or param.name == "request":
-            wants_request = True
-        elif body is None and inspect.isclass(hint) and issubclass(hint, BaseModel):
-            body = (param.name, hint)
-    return (body[0], body[1], wants_request) if body else None
+    except Exception:  # noqa: BLE001 - unresolved annotations mean "no model", not a crash
+        hints = {}
+    names = list(inspect.signature(func).parameters)[1:]
+    request = next((n for n in names if hints.get(n) is Request or n == "request"), None)
+    others = [n for n in names if n != request]
+    models = [n for n in others if inspect.isclass(hints.get(n)) and issubclass(hints[n], BaseModel)]
+    if models:
+        return _Params(models[0], hints[models[0]], request)
+    return _Params(others[0] if others else "body", None, request)
 
 
 class BaseResourcesServer:
@@ -121,26 +127,22 @@ class BaseResourcesServer:
         for name, func in inspect.getmembers(cls, inspect.iscoroutinefunction):
             if name.startswith("_") or name in RESERVED_ROUTES or hasattr(BaseResourcesServer, name):
                 continue
-            param = _first_model_param(func)
-            if param is None:
+            params = _params(func)
+            if params.model is None:
                 continue
             returns = get_type_hints(func).get("return")
             response_model = returns if inspect.isclass(returns) and issubclass(returns, BaseModel) else None
-            doc = inspect.getdoc(func) or ""
-            found[name] = ToolSpec(name, func, param[1], response_model, param[2], doc)
+            found[name] = ToolSpec(name, func, params.model, response_model, params, inspect.getdoc(func) or "")
         return found
 
     @classmethod
     def verify_request_model(cls) -> type[BaseVerifyRequest]:
-        param = _first_model_param(cls.verify)
-        if param and issubclass(param[1], BaseVerifyRequest):
-            return param[1]
-        return BaseVerifyRequest
+        model = _params(cls.verify).model
+        return model if model and issubclass(model, BaseVerifyRequest) else BaseVerifyRequest
 
     @classmethod
     def seed_request_model(cls) -> type[BaseModel]:
-        param = _first_model_param(cls.seed_session)
-        return param[1] if param else BaseSeedSessionRequest
+        return _params(cls.seed_session).model or BaseSeedSessionRequest
 
     # -- the web app -------------------------------------------------------------------
     @property
@@ -164,10 +166,11 @@ class BaseResourcesServer:
         async def reverify_mode() -> str:
             return self.reverify_mode
 
-        self._route(app, "seed_session", type(self).seed_session, self.seed_request_model(), wants_request=False)
-        self._route(app, "verify", type(self).verify, self.verify_request_model(), wants_request=False)
+        cls = type(self)
+        self._route(app, "seed_session", cls.seed_session, self.seed_request_model(), _params(cls.seed_session))
+        self._route(app, "verify", cls.verify, self.verify_request_model(), _params(cls.verify))
         for spec in self.tools().values():
-            self._route(app, spec.name, spec.method, spec.request_model, spec.wants_request, spec.description)
+            self._route(app, spec.name, spec.method, spec.request_model, spec.params, spec.description)
         return app
 
     def _route(
@@ -176,7 +179,7 @@ class BaseResourcesServer:
         name: str,
         method: Callable[..., Awaitable[Any]],
         model: type[BaseModel],
-        wants_request: bool,
+        params: _Params,
         description: str = "",
     ) -> None:
         server = self
@@ -189,9 +192,12 @@ class BaseResourcesServer:
                 return _error(422, f"invalid body for /{name}: {_short_validation(exc)}", name)
             session_id = request.session.setdefault(SESSION_ID_KEY, uuid.uuid4().hex)
             token = _current_session.set(server._session_for(session_id))
+            # By keyword: upstream's handlers take (self, request, body), gymkit's (self, body).
+            kwargs: dict[str, Any] = {params.body: body}
+            if params.request:
+                kwargs[params.request] = request
             try:
-                kwargs = {"request": request} if wants_request else {}
-                result = await method(server, body, **kwargs)
+                result = await method(server, **kwargs)
             except Exception as exc:
                 log.exception("/%s raised", name)
                 return _error(500, f"/{name} raised {type(exc).__name__}: {exc}", name)

@@ -8,10 +8,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import Request
 from pydantic import BaseModel
 
-from gymkit import BaseResourcesServer, BaseVerifyRequest, BaseVerifyResponse
+from gymkit import (
+    BaseResourcesServer,
+    BaseSeedSessionRequest,
+    BaseSeedSessionResponse,
+    BaseVerifyRequest,
+    BaseVerifyResponse,
+)
 from gymkit.project import ServerPaths, load_server
+from gymkit.server import SESSION_ID_KEY
 from gymkit.serving import serving_in_thread
 
 from .conftest import SERVERS
@@ -175,3 +183,50 @@ def test_unimplemented_verify_is_a_500(tmp_path: Path) -> None:
         reply = httpx.post(url + "/verify", json={**RCP, "response": answer("x")})
     assert reply.status_code == 500
     assert "does not implement verify()" in reply.json()["error"]
+
+
+class _Count(BaseModel):
+    n: int
+
+
+class _UpstreamOrder(BaseResourcesServer):
+    """Upstream's session example puts ``request`` before the body, in every handler."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counters: dict[str, int] = {}
+
+    async def seed_session(self, request: Request, body: BaseSeedSessionRequest) -> BaseSeedSessionResponse:
+        self.counters[request.session[SESSION_ID_KEY]] = 0
+        return BaseSeedSessionResponse()
+
+    async def add(self, request: Request, body: _Count) -> _Count:
+        sid = request.session[SESSION_ID_KEY]
+        self.counters[sid] += body.n
+        return _Count(n=self.counters[sid])
+
+    async def verify(self, request: Request, body: BaseVerifyRequest) -> BaseVerifyResponse:
+        count = self.counters[request.session[SESSION_ID_KEY]]
+        return BaseVerifyResponse(**body.model_dump(), reward=float(count == 3), count=count)
+
+
+def test_handlers_may_take_the_request_before_the_body() -> None:
+    server = _UpstreamOrder()
+
+    async def one(url: str, steps: list[int]) -> dict[str, object]:
+        async with httpx.AsyncClient(base_url=url) as client:
+            assert (await client.post("/seed_session", json=RCP)).status_code == 200
+            for n in steps:
+                reply = await client.post("/add", json={"n": n})
+                assert reply.status_code == 200, reply.text
+            reply = await client.post("/verify", json={**RCP, "response": answer("x")})
+            assert reply.status_code == 200, reply.text
+            return reply.json()
+
+    async def both(url: str) -> list[dict[str, object]]:
+        return await asyncio.gather(one(url, [1, 2]), one(url, [5]))
+
+    with serving_in_thread(server.app) as url:
+        first, second = asyncio.run(both(url))
+    assert (first["count"], first["reward"]) == (3, 1.0)
+    assert (second["count"], second["reward"]) == (5, 0.0)
