@@ -37,6 +37,15 @@ class ModelCallError(Exception):
     """One model call failed for good (after retries); the rollout is recorded as failed."""
 
 
+class _ContextExceeded(ModelCallError):
+    """HTTP 400 because the prompt (the rollout so far) no longer fits the model's context."""
+
+
+# vLLM and OpenAI say "maximum context length", vLLM "max_tokens must be at least 1" when the
+# prompt fills the context, llama.cpp "exceeds the available context size".
+_CONTEXT_EXCEEDED = (b"context length", b"context_length_exceeded", b"context size", b"max_tokens must be at least")
+
+
 class ModelClient:
     def __init__(self, endpoint: EndpointConfig, http: aiohttp.ClientSession) -> None:
         self.endpoint = endpoint
@@ -99,6 +108,14 @@ class ModelClient:
 
     async def create(self, params: dict[str, Any], *, sticky_key: str, force_tool_call: bool = False) -> dict[str, Any]:
         """One model turn: a Responses API request in, a Responses API ``response`` dict out."""
+        try:
+            return await self._create(params, sticky_key=sticky_key, force_tool_call=force_tool_call)
+        except _ContextExceeded:
+            # Upstream's model servers answer an empty message here: the rollout ends and is
+            # verified instead of failing on every --resume.
+            return chat_to_response({"choices": [{"message": {"content": None}, "finish_reason": "stop"}]}, self.model)
+
+    async def _create(self, params: dict[str, Any], *, sticky_key: str, force_tool_call: bool) -> dict[str, Any]:
         base = self._base_url(sticky_key)
         if self.endpoint.api == "responses":
             body = {k: v for k, v in params.items() if v is not None}
@@ -138,8 +155,8 @@ class ModelClient:
                     return orjson.loads(raw)
                 except orjson.JSONDecodeError:
                     raise ModelResponseError(f"not JSON: {raw[:120]!r}") from None
-            if status == 404 and b"model" in raw.lower():
-                raise ModelCallError(f"HTTP 404 from {redact_url(url)}: {raw[:300].decode(errors='replace')}")
+            if status == 400 and any(marker in raw.lower() for marker in _CONTEXT_EXCEEDED):
+                raise _ContextExceeded(raw[:300].decode(errors="replace"))
             rate_limited = status in RATE_LIMITED
             if not rate_limited:
                 tries += 1

@@ -51,3 +51,17 @@ def test_an_empty_chat_answer_ends_the_rollout(
         # until max_steps, forever when there is none.
         assert len(model[0].requests) == 1
         assert [item["type"] for item in row["response"]["output"]] == ["message"]
+
+
+@pytest.mark.parametrize("api", ["responses", "chat"])
+def test_a_prompt_beyond_the_context_ends_the_rollout_with_an_empty_answer(
+    api: str, toolbox: Path, toolbox_url: str, model: tuple[ScriptedModel, str], tmp_path: Path
+) -> None:
+    # Upstream's model servers turn the endpoint's HTTP 400 "context length" into an empty
+    # message, so a rollout that outgrew the context is verified (scored 0), not lost, and a
+    # --resume does not run it again forever.
+    (row,) = _collect(toolbox, model[1], toolbox_url, tmp_path, "overflow", api)
+    assert row["reward"] == 0.0
+    (message,) = row["response"]["output"]
+    assert message["type"] == "message" and message["content"][0]["text"] == ""
+    assert (tmp_path / "rollouts_failures.jsonl").read_text() == ""
