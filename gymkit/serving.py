@@ -72,12 +72,12 @@ def serving_in_thread(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.005)
     try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise ServerLoadError(f"uvicorn did not start serving on {url_of(sock)}")
+            time.sleep(0.005)
         yield url_of(sock)
     finally:
         server.should_exit = True
@@ -101,6 +101,7 @@ class ServerProcess:
         self.env = env
         self.url = ""
         self._proc: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
 
     def __enter__(self) -> ServerProcess:
         cmd = [self.python, "-m", "gymkit", "serve", str(self.server_dir), "--host", "127.0.0.1", "--port", "0"]
@@ -108,16 +109,25 @@ class ServerProcess:
         # stderr goes to a file, not a pipe: a server that logs a traceback per failing
         # request would otherwise fill the pipe and freeze.
         self._stderr = tempfile.TemporaryFile(mode="w+t")
-        self._proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=env,
-            start_new_session=True,
-        )
-        ready = self._wait_ready()
+        try:
+            self._proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._stderr.close()
+            raise ServerLoadError(f"cannot run {self.python}: {exc.strerror}") from None
+        try:
+            ready = self._wait_ready()
+        except BaseException:
+            # The child has its own session, so a Ctrl-C at the terminal never reaches it.
+            self._stop()
+            raise
         if ready is None:
             stderr = self._stop()
             last = [line for line in stderr.splitlines() if line.strip()]
@@ -161,7 +171,8 @@ class ServerProcess:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         # The child is gone, so the reader sees EOF and ends; only then close its pipe.
-        self._reader.join(timeout=5)
+        if self._reader is not None:
+            self._reader.join(timeout=5)
         if proc.stdout:
             proc.stdout.close()
         self._stderr.seek(0)
