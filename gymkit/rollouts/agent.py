@@ -148,6 +148,11 @@ async def run_rollout(
         raise RolloutFailure("verify_failed", f"/verify answered non-JSON: {raw[:120]!r}") from None
     if not isinstance(row, dict) or "reward" not in row:
         raise RolloutFailure("verify_failed", "/verify answered without a reward")
+    if not isinstance(row["reward"], int | float):
+        # Collection sums rewards; one null would end the whole run.
+        raise RolloutFailure(
+            "verify_failed", f"/verify answered reward {orjson.dumps(row['reward']).decode()[:80]}, not a number"
+        )
     return RolloutResult(row=row, forced_tool_call=forced, tool_calls=calls)
 
 

@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI, Request
 
 from gymkit.rollouts import EndpointConfig, collect_rollouts
+from gymkit.serving import serving_in_thread
 
 from .conftest import read_jsonl, task, write_tasks
 from .scripted import MODEL, ScriptedModel
@@ -65,3 +67,34 @@ def test_a_prompt_beyond_the_context_ends_the_rollout_with_an_empty_answer(
     (message,) = row["response"]["output"]
     assert message["type"] == "message" and message["content"][0]["text"] == ""
     assert (tmp_path / "rollouts_failures.jsonl").read_text() == ""
+
+
+def test_a_verify_without_a_numeric_reward_fails_that_rollout_not_the_run(
+    toolbox: Path, model: tuple[ScriptedModel, str], tmp_path: Path
+) -> None:
+    app = FastAPI()
+
+    @app.post("/seed_session")
+    async def seed() -> dict[str, Any]:
+        return {}
+
+    @app.post("/verify")
+    async def verify(request: Request) -> dict[str, Any]:
+        body = await request.json()
+        return {**body, "reward": None if body["expected_answer"] == "none" else 1.0}
+
+    tasks = write_tasks(tmp_path / "tasks.jsonl", [task("answer a", expected="none"), task("answer b", expected="b")])
+    out = tmp_path / "rollouts.jsonl"
+    with serving_in_thread(app) as server_url:
+        summary = collect_rollouts(
+            toolbox,
+            tasks,
+            out,
+            endpoint=EndpointConfig((model[1],), model=MODEL),
+            server_url=server_url,
+            progress=False,
+        )
+    assert summary.rows == 1 and summary.failure_classes == {"verify_failed": 1}
+    assert [row["_ng_task_index"] for row in read_jsonl(out)] == [1]
+    (failure,) = read_jsonl(tmp_path / "rollouts_failures.jsonl")
+    assert "reward" in failure["_ng_failure_message"]
