@@ -97,9 +97,15 @@ def _existing_rows(path: Path) -> list[dict[str, Any]]:
         try:
             row = orjson.loads(line)
         except orjson.JSONDecodeError:
+            row = None
+        indices = [row.get(k, -1) for k in ("_ng_task_index", "_ng_rollout_index")] if isinstance(row, dict) else []
+        if not indices or not all(isinstance(i, int) for i in indices):
             raise InvalidDataError(
-                path, number, "not valid JSON", hint="delete the line or run without --resume"
-            ) from None
+                path,
+                number,
+                "not a rollout row (a JSON object with integer _ng_task_index and _ng_rollout_index)",
+                hint="delete the line or run without --resume",
+            )
         rows.append(row)
     return rows
 
@@ -174,8 +180,8 @@ class _Run:
 
     def _pending(self, resume: bool) -> tuple[list[tuple[int, int]], list[dict[str, Any]]]:
         planned = [(t, r) for t in range(len(self.tasks)) for r in range(self.repeats)]
+        self.output.parent.mkdir(parents=True, exist_ok=True)
         if not resume:
-            self.output.parent.mkdir(parents=True, exist_ok=True)
             self.output.write_bytes(b"")
             self.failures.write_bytes(b"")
             return planned, []

@@ -94,3 +94,45 @@ def test_resume_cuts_a_half_written_last_line_and_drops_duplicates(
     assert [row["_ng_task_index"] for row in final] == [0, 1, 2]
     assert final[1]["marker"] == "kept"
     assert summary.skipped == 1 and summary.written == 2 and len(model[0].requests) == 2
+
+
+def test_resume_into_a_folder_that_does_not_exist_yet(
+    toolbox: Path, toolbox_url: str, model: tuple[Any, str], tmp_path: Path
+) -> None:
+    from gymkit.rollouts import EndpointConfig, collect_rollouts
+
+    tasks = write_tasks(tmp_path / "tasks.jsonl", [task("answer 1", expected="1")])
+    out = tmp_path / "new" / "rollouts.jsonl"
+    summary = collect_rollouts(
+        toolbox,
+        tasks,
+        out,
+        resume=True,
+        endpoint=EndpointConfig((model[1],), model=MODEL),
+        server_url=toolbox_url,
+        progress=False,
+    )
+    assert summary.complete and len(out.read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize("line", ["[1, 2]", '{"_ng_task_index": "first", "_ng_rollout_index": 0, "reward": 1}'])
+def test_resume_names_the_line_that_is_not_a_rollout_row(
+    line: str, toolbox: Path, toolbox_url: str, model: tuple[Any, str], tmp_path: Path
+) -> None:
+    from gymkit.errors import InvalidDataError
+    from gymkit.rollouts import EndpointConfig, collect_rollouts
+
+    tasks = write_tasks(tmp_path / "tasks.jsonl", [task("answer 1", expected="1")])
+    out = tmp_path / "rollouts.jsonl"
+    out.write_text('{"_ng_task_index": 0, "_ng_rollout_index": 0, "reward": 1}\n' + line + "\n")
+    with pytest.raises(InvalidDataError) as info:
+        collect_rollouts(
+            toolbox,
+            tasks,
+            out,
+            resume=True,
+            endpoint=EndpointConfig((model[1],), model=MODEL),
+            server_url=toolbox_url,
+            progress=False,
+        )
+    assert info.value.line == 2
