@@ -211,15 +211,34 @@ def test_answers_given_are_used(render: Callable[..., NewServer]) -> None:
     assert "calculate" not in (server.path / "app.py").read_text()
 
 
-@pytest.mark.parametrize("name", ["Bad-Name", "class", "../escape", "a/b", "9lives", "", "task-1", "Ünïcode", "."])
+@pytest.mark.parametrize(
+    "name",
+    ["Bad-Name", "class", "../escape", "a/b", "9lives", "", "task-1", "Ünïcode", ".", "my_task\n", "a" * 65],
+)
 def test_validate_name_refuses(tmp_path: Path, name: str) -> None:
     with pytest.raises(UserError):
         validate_name(name, tmp_path)
 
 
-@pytest.mark.parametrize("name", ["my_task", "t", "math2", "class_", "type", "match"])
+@pytest.mark.parametrize("name", ["yes", "no", "on", "off", "true", "false", "null", "y", "n"])
+def test_validate_name_refuses_words_yaml_reads_as_booleans_or_null(tmp_path: Path, name: str) -> None:
+    # configs/NAME.yaml has the name as a key: `yes:` would load as True, `null:` as None.
+    with pytest.raises(UserError, match="means true, false or null in YAML"):
+        validate_name(name, tmp_path)
+    assert yaml.safe_load(f"{name}_task: 1") == {f"{name}_task": 1}  # the suggested name is a string key
+
+
+@pytest.mark.parametrize("name", ["my_task", "t", "math2", "class_", "type", "match", "yes_task", "a" * 64])
 def test_validate_name_accepts(tmp_path: Path, name: str) -> None:
     validate_name(name, tmp_path)
+
+
+def test_cli_refuses_a_name_too_long_for_the_filesystem_in_one_line(project: Path) -> None:
+    result = run_gymkit("new", "a" * 300, "--defaults", "--template", str(REPO), cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: aaaaaaaaaaaaaaaaaaaa... is 300 characters long"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert list((project / "resources_servers").iterdir()) == []
 
 
 @pytest.mark.parametrize(
