@@ -22,7 +22,9 @@ __all__ = [
     "DatasetConfig",
     "DatasetLicense",
     "Domain",
+    "ModelServerRef",
     "ResourcesServerConfig",
+    "ResourcesServerRef",
     "ServerConfigFile",
     "ServerRef",
     "find_config",
@@ -72,6 +74,14 @@ class ServerRef(BaseModel):
     name: str
 
 
+class ResourcesServerRef(ServerRef):
+    type: Literal["resources_servers"]
+
+
+class ModelServerRef(ServerRef):
+    type: Literal["responses_api_models"]
+
+
 class DatasetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -112,8 +122,8 @@ class AgentConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     entrypoint: str = "app.py"
-    resources_server: ServerRef
-    model_server: ServerRef
+    resources_server: ResourcesServerRef
+    model_server: ModelServerRef
     max_steps: int | None = Field(default=None, ge=1)
     datasets: list[DatasetConfig] = Field(default_factory=list)
 
@@ -148,6 +158,31 @@ class ServerConfigFile:
 
     def datasets(self) -> list[DatasetConfig]:
         return [d for agent in self.agents if isinstance(agent.fields, AgentConfig) for d in agent.fields.datasets]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; OmegaConf, which loads configs upstream, refuses them."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"found duplicate key {key_node.value!r}", key_node.start_mark
+                    )
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _parse(text: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (for line numbers) and its data, from one parse."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        root = loader.get_single_node()
+        return root, loader.construct_document(root) if root is not None else None
+    finally:
+        loader.dispose()
 
 
 def _line_of(node: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
@@ -199,8 +234,7 @@ def load_config(path: Path) -> ServerConfigFile:
     except OSError as exc:
         raise InvalidServerConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        root, data = _parse(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -234,16 +268,19 @@ def load_config(path: Path) -> ServerConfigFile:
                 raise _fail(path, root, (name, server_type, impl, *loc), problem) from None
         instances.append(Instance(name, server_type, impl, parsed))
 
-    names = {i.name for i in instances}
+    types = {i.name: i.server_type for i in instances}
     for inst in instances:
         if isinstance(inst.fields, AgentConfig):
             ref = inst.fields.resources_server
-            if ref.name not in names:
+            if types.get(ref.name) != "resources_servers":
+                problem = (
+                    "which this file does not define" if ref.name not in types else "which is not a resources server"
+                )
                 raise _fail(
                     path,
                     root,
                     (inst.name, inst.server_type, inst.implementation, "resources_server", "name"),
-                    f"refers to {ref.name!r}, which this file does not define",
+                    f"refers to {ref.name!r}, {problem}",
                 )
     if not any(i.server_type == "resources_servers" for i in instances):
         raise _fail(path, root, (), "no resources_servers block; a resource server config needs one")

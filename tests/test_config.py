@@ -72,6 +72,37 @@ def test_good_config(tmp_path: Path) -> None:
             "datasets.1.licence: unknown field",
         ),
         ("name: my_task}", "name: nobody}", "refers to 'nobody', which this file does not define"),
+        # Upstream's refs are typed: an agent's resources_server must name a resources server.
+        (
+            "{type: resources_servers, name: my_task}",
+            "{type: resources_servers, name: my_task_simple_agent}",
+            ":11: my_task_simple_agent.responses_api_agents.simple_agent.resources_server.name: "
+            "refers to 'my_task_simple_agent', which is not a resources server",
+        ),
+        (
+            "{type: resources_servers, name: my_task}",
+            "{type: responses_api_models, name: my_task}",
+            ":11: my_task_simple_agent.responses_api_agents.simple_agent.resources_server.type: "
+            "Input should be 'resources_servers'",
+        ),
+        (
+            "{type: responses_api_models, name: policy_model}",
+            "{type: resources_servers, name: policy_model}",
+            ":12: my_task_simple_agent.responses_api_agents.simple_agent.model_server.type: "
+            "Input should be 'responses_api_models'",
+        ),
+        # OmegaConf, which loads configs upstream, refuses a key given twice; last-one-wins
+        # would silently drop the first.
+        (
+            "      verified: false\n",
+            "      verified: false\n      domain: coding\n",
+            ":7: not valid YAML: found duplicate key 'domain'",
+        ),
+        (
+            "my_task_simple_agent:\n",
+            "my_task:\n  resources_servers:\n    other: {domain: math}\nmy_task_simple_agent:\n",
+            ":7: not valid YAML: found duplicate key 'my_task'",
+        ),
         ("resources_servers:\n    my_task:", "resource_servers:\n    my_task:", "unknown server type"),
         ("verified: false", "verified: [unclosed", "not valid YAML"),
     ],
