@@ -100,9 +100,31 @@ def _split_urls(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, .
     return tuple(str(item).strip() for item in items if str(item).strip())
 
 
+# What each key of the config file must hold; bool is excluded (YAML reads "yes" as True).
+_KEY_TYPES: dict[str, tuple[type, ...]] = {
+    "base_url": (str,),
+    "base_urls": (str, list),
+    "api_key": (str,),
+    "model": (str,),
+    "api": (str,),
+    "timeout": (int, float),
+    "max_retries": (int,),
+}
+_TYPE_NAMES = {str: "a string", list: "a list of strings", int: "an integer", float: "a number"}
+
+
+def _key_line(text: str, key: str) -> int | None:
+    node = yaml.compose(text)
+    for key_node, _ in getattr(node, "value", ()):
+        if getattr(key_node, "value", None) == key:
+            return int(key_node.start_mark.line) + 1
+    return None
+
+
 def _read_config_file(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
@@ -111,10 +133,17 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         raise UserError(f"{where}: not valid YAML") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping with base_url(s), api_key, model, api")
-    known = {"base_url", "base_urls", "api_key", "model", "api", "timeout", "max_retries"}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - set(_KEY_TYPES), key=str)
     if unknown:
-        raise UserError(f"{path}: unknown key {unknown[0]!r}", hint=f"known keys: {', '.join(sorted(known))}")
+        raise UserError(f"{path}: unknown key {unknown[0]!r}", hint=f"known keys: {', '.join(sorted(_KEY_TYPES))}")
+    for key, value in data.items():
+        types = _KEY_TYPES[key]
+        wrong = isinstance(value, bool) or not isinstance(value, types)
+        if wrong or (isinstance(value, list) and not all(isinstance(item, str) for item in value)):
+            expected = " or ".join(_TYPE_NAMES[t] for t in types)
+            line = _key_line(text, key)
+            where = f"{path}:{line}" if line else str(path)
+            raise UserError(f"{where}: {key} must be {expected}, not {value!r}"[:300])
     return data
 
 

@@ -130,3 +130,20 @@ def test_endpoint_settings_precedence(tmp_path: Path) -> None:
         endpoint_from_settings(config_file=config, environ={})
     with pytest.raises(UserError, match="not an http"):
         endpoint_from_settings(base_urls=["ftp://x"], environ={})
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("base_url: http://x/v1\ntimeout: fast\n", ":2: timeout"),
+        ("base_url: http://x/v1\nmax_retries: many\n", ":2: max_retries"),
+        ("base_url: 5\n", ":1: base_url"),
+        ("base_urls: {a: 1}\n", ":1: base_urls"),
+        ("base_url: http://x/v1\napi_key: [k]\n", ":2: api_key"),
+    ],
+)
+def test_endpoint_config_values_of_the_wrong_type_name_file_and_line(tmp_path: Path, text: str, where: str) -> None:
+    config = tmp_path / "endpoint.yaml"
+    config.write_text(text)
+    with pytest.raises(UserError, match=f"^{config}{where}"):
+        endpoint_from_settings(config_file=config, environ={})
