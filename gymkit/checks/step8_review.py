@@ -48,7 +48,7 @@ class GYM802(Step8):
     def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
         """Never commit an endpoint URL with a user or password in it; regenerate the rollouts. With a
         hosted model, a reviewer needs access to the same endpoint; the embedded model (`gymkit rollouts
-        NAME` without `--endpoint`) needs nothing."""
+        NAME` without `--base-url`) needs nothing."""
         assert fx.rollout_rows is not None
         problems = []
         for line, row in fx.rollout_rows:
