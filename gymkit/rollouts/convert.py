@@ -116,8 +116,8 @@ def _messages(params: dict[str, Any]) -> list[dict[str, Any]]:
                 "function": {"name": item.get("name", ""), "arguments": _history_arguments(item.get("arguments"))},
             }
             last = messages[-1] if messages else None
-            # Parallel calls of one turn belong to one assistant message.
-            if last and last["role"] == "assistant" and ("tool_calls" in last or not last.get("content")):
+            # A turn's text and all its calls are one assistant message, as upstream converts.
+            if last and last["role"] == "assistant":
                 last.setdefault("tool_calls", []).append(call)
             else:
                 messages.append({"role": "assistant", "content": "", "tool_calls": [call]})

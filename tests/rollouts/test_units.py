@@ -147,3 +147,22 @@ def test_endpoint_config_values_of_the_wrong_type_name_file_and_line(tmp_path: P
     config.write_text(text)
     with pytest.raises(UserError, match=f"^{config}{where}"):
         endpoint_from_settings(config_file=config, environ={})
+
+
+def test_a_turn_with_text_and_calls_is_one_assistant_message() -> None:
+    # Upstream's converter buffers a turn's text and calls into one assistant message; two in
+    # a row render as two assistant turns, and strict chat templates refuse them.
+    params = {
+        "input": [
+            {"role": "user", "content": "add twice"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Adding."}]},
+            {"type": "function_call", "call_id": "c1", "name": "add", "arguments": '{"a": 1}'},
+            {"type": "function_call", "call_id": "c2", "name": "add", "arguments": '{"a": 2}'},
+            {"type": "function_call_output", "call_id": "c1", "output": "1"},
+            {"type": "function_call_output", "call_id": "c2", "output": "2"},
+        ]
+    }
+    messages = responses_to_chat(params, None)["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "tool"]
+    assert messages[1]["content"] == "Adding."
+    assert [c["id"] for c in messages[1]["tool_calls"]] == ["c1", "c2"]
