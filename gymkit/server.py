@@ -20,6 +20,7 @@ from typing import Any, ClassVar, get_type_hints
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from gymkit.config import ResourcesServerConfig
@@ -198,14 +199,18 @@ class BaseResourcesServer:
                 kwargs[params.request] = request
             try:
                 result = await method(server, **kwargs)
+            except HTTPException:
+                raise  # the handler's chosen status; FastAPI answers it as it does upstream
             except Exception as exc:
                 log.exception("/%s raised", name)
                 return _error(500, f"/{name} raised {type(exc).__name__}: {exc}", name)
             finally:
                 _current_session.reset(token)
-            if name == "verify":
-                return _verify_result(result)
-            return _json(result)
+            try:
+                return _verify_result(result) if name == "verify" else _json(result)
+            except (TypeError, ValueError) as exc:
+                # Left to uvicorn, this would be a bare 500 and a dropped keep-alive connection.
+                return _error(500, f"/{name} returned a result that is not JSON: {exc}", name)
 
         app.add_api_route(
             f"/{name}",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import Request
+from fastapi import HTTPException, Request
 from pydantic import BaseModel
 
 from gymkit import (
@@ -230,3 +231,29 @@ def test_handlers_may_take_the_request_before_the_body() -> None:
         first, second = asyncio.run(both(url))
     assert (first["count"], first["reward"]) == (3, 1.0)
     assert (second["count"], second["reward"]) == (5, 0.0)
+
+
+class _Answers(BaseResourcesServer):
+    async def not_json(self, body: _Count) -> _Count:
+        return {"n": {body.n}}  # type: ignore[return-value]
+
+    async def refuse(self, body: _Count) -> _Count:
+        raise HTTPException(409, f"session {body.n} is closed")
+
+    async def verify(self, body: BaseVerifyRequest) -> BaseVerifyResponse:
+        return {**body.model_dump(), "reward": 1.0, "ratio": math.nan}  # type: ignore[return-value]
+
+
+def test_handler_answers_that_are_not_plain_results() -> None:
+    with serving_in_thread(_Answers().app) as url, httpx.Client(base_url=url) as client:
+        # An HTTPException is the handler's chosen answer; FastAPI gives it as is upstream.
+        refused = client.post("/refuse", json={"n": 7})
+        assert (refused.status_code, refused.json()) == (409, {"detail": "session 7 is closed"})
+        reply = client.post("/not_json", json={"n": 1})
+        assert reply.status_code == 500
+        assert reply.json()["error"].startswith("/not_json returned a result that is not JSON: ")
+        reply = client.post("/verify", json={**RCP, "response": answer("x")})
+        assert reply.status_code == 500
+        assert reply.json()["error"].startswith("/verify returned a result that is not JSON: ")
+        # The same keep-alive connection still serves: the agent reuses it for the next call.
+        assert client.get("/").status_code == 200
