@@ -22,7 +22,7 @@ import aiohttp
 import orjson
 
 from gymkit import __version__
-from gymkit.errors import InvalidDataError
+from gymkit.errors import InvalidDataError, UserError
 from gymkit.jsonl import atomic_write_bytes, dumps, validate_rows
 from gymkit.rollouts.agent import DEFAULT_AGENT_REF, RolloutFailure, run_rollout
 from gymkit.rollouts.clients import ModelClient
@@ -192,6 +192,22 @@ class _Run:
         kept = {key: row for key, row in kept.items() if key in wanted}
         return [job for job in planned if job not in kept], list(kept.values())
 
+    def _open_outputs(self) -> tuple[list[tuple[int, int]], list[dict[str, Any]]]:
+        """Prepare the output and failures files for appending; (pending jobs, rows kept)."""
+        try:
+            pending, kept = self._pending(resume=self.resume)
+            if kept:
+                # The deduplicated, cut-clean rows come first; new rows are appended after them.
+                atomic_write_bytes(self.output, b"".join(dumps(row) + b"\n" for row in kept))
+            self.out_fd = os.open(self.output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self.fail_fd = os.open(self.failures, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            with contextlib.suppress(AttributeError):
+                os.close(self.out_fd)
+            where = exc.filename or self.output
+            raise UserError(f"{where}: cannot write: {exc.strerror}", hint="pass --output FILE") from None
+        return pending, kept
+
     def _overrides(self, endpoint: EndpointConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         """(keys set in responses_create_params, keys sent to the model only)."""
         params = {
@@ -224,12 +240,7 @@ class _Run:
                 "sampling": self.sampling.as_dict(),
                 "gymkit_version": __version__,
             }
-            pending, kept = self._pending(resume=self.resume)
-            if kept:
-                # The deduplicated, cut-clean rows come first; new rows are appended after them.
-                atomic_write_bytes(self.output, b"".join(dumps(row) + b"\n" for row in kept))
-            self.out_fd = os.open(self.output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            self.fail_fd = os.open(self.failures, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            pending, kept = self._open_outputs()
             try:
                 await self._run_all(pending, client, http, server_url.rstrip("/"), endpoint, len(kept))
             finally:

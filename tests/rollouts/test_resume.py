@@ -136,3 +136,26 @@ def test_resume_names_the_line_that_is_not_a_rollout_row(
             progress=False,
         )
     assert info.value.line == 2
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_an_output_that_cannot_be_written_is_one_error_naming_it(
+    resume: bool, toolbox: Path, toolbox_url: str, model: tuple[Any, str], tmp_path: Path
+) -> None:
+    from gymkit.errors import UserError
+    from gymkit.rollouts import EndpointConfig, collect_rollouts
+
+    tasks = write_tasks(tmp_path / "tasks.jsonl", [task("answer 1", expected="1")])
+    out = tmp_path / "taken"
+    out.mkdir()
+    with pytest.raises(UserError, match=f"^{out}: cannot write"):
+        collect_rollouts(
+            toolbox,
+            tasks,
+            out,
+            resume=resume,
+            endpoint=EndpointConfig((model[1],), model=MODEL),
+            server_url=toolbox_url,
+            progress=False,
+        )
+    assert model[0].requests == []
