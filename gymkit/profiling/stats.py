@@ -111,8 +111,17 @@ def histogram(values: np.ndarray, bins: int = 10) -> dict[str, Any]:
     out: dict[str, Any] = {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
     distinct, distinct_counts = np.unique(values, return_counts=True)
     if len(distinct) <= _DISCRETE_MAX:
-        out["values"] = {f"{v:g}": int(c) for v, c in zip(distinct, distinct_counts, strict=True)}
+        out["values"] = dict(zip(_labels(distinct), (int(c) for c in distinct_counts), strict=True))
     return out
+
+
+def _labels(distinct: np.ndarray) -> list[str]:
+    """Short labels of distinct values, with more digits only when short ones would collide."""
+    for digits in (6, 9, 12):
+        labels = [f"{v:.{digits}g}" for v in distinct]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [repr(float(v)) for v in distinct]  # shortest text that round-trips: always distinct
 
 
 def pearson(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> dict[str, Any]:
@@ -124,12 +133,13 @@ def pearson(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> dict[str,
     out: dict[str, Any] = {"method": "pearson", "n": int(n), "confidence": confidence}
     if n < 3:
         return out | {"r": None, "reason": f"needs at least 3 rollouts, has {n}"}
-    dx, dy = x - x.mean(), y - y.mean()
-    sxx, syy = float(dx @ dx), float(dy @ dy)
-    if sxx == 0 or syy == 0:
-        which = "number of calls" if sxx == 0 else "reward"
+    # Constancy is tested on the values: the mean of equal floats can differ from them by an ulp,
+    # which leaves deviations of ~1e-17 and an r that is pure rounding noise.
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        which = "number of calls" if np.ptp(x) == 0 else "reward"
         return out | {"r": None, "reason": f"{which} is the same in every rollout (zero variance)"}
-    r = max(-1.0, min(1.0, float(dx @ dy) / math.sqrt(sxx * syy)))
+    dx, dy = x - x.mean(), y - y.mean()
+    r = max(-1.0, min(1.0, float(dx @ dy) / math.sqrt(float(dx @ dx) * float(dy @ dy))))
     out["r"] = r
     if n < 4:
         return out | {"ci_low": None, "ci_high": None, "p_value": None, "reason": "Fisher z needs n >= 4"}

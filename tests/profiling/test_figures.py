@@ -106,3 +106,17 @@ def test_pearson_is_undefined_with_a_reason_when_a_side_is_constant() -> None:
     same = pearson(np.array([0.0, 1, 2, 3]), np.ones(4))
     assert same["r"] is None and "reward" in same["reason"]
     assert pearson(np.array([1.0, 2]), np.array([1.0, 2]))["r"] is None
+
+
+def test_histogram_value_counts_add_up_when_values_agree_to_six_digits() -> None:
+    # 0.1234567 and 0.1234568 print alike with 6 significant digits; neither count may be lost.
+    h = histogram(np.array([0.1234567, 0.1234568, 0.1234568, 1.0]))
+    assert sum(h["values"].values()) == 4
+    assert h["values"] == {"0.1234567": 1, "0.1234568": 2, "1": 1}
+
+
+def test_pearson_is_undefined_for_a_constant_reward_that_floats_cannot_average_exactly() -> None:
+    # The mean of seven 0.1s is not exactly 0.1, so deviations are ~1e-17, not 0: r would be noise.
+    result = pearson(np.arange(7, dtype=float), np.full(7, 0.1))
+    assert result["r"] is None and "reward" in result["reason"]
+    assert pearson(np.full(7, 0.1), np.arange(7, dtype=float))["r"] is None
