@@ -147,7 +147,12 @@ class EmbeddedModel:
             start_new_session=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        url = self._wait_ready()
+        try:
+            url = self._wait_ready()
+        except BaseException:
+            # __exit__ will not run: without this the model outlives an interrupted start.
+            self._stop()
+            raise
         if url is None:
             log = self._stop()
             lines = [line for line in log.splitlines() if " E " in line or "Error" in line] or log.splitlines()[-1:]
