@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,6 @@ __all__ = [
 ]
 
 SERVERS_DIR = "resources_servers"
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -155,20 +153,20 @@ def _import_app(paths: ServerPaths) -> ModuleType:
         raise ServerLoadError(f"{exc.filename}:{exc.lineno}: syntax error: {exc.msg}") from None
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import-time failure is the contributor's to fix
         del sys.modules[module_name]
-        line = _innermost_line(exc, paths.app)
-        where = f"{paths.app}:{line}" if line else str(paths.app)
-        raise ServerLoadError(f"{where}: importing app.py failed: {type(exc).__name__}: {exc}") from None
+        problem = f"importing app.py failed: {type(exc).__name__}: {exc}"
+        raise ServerLoadError(f"{_where(exc, paths.app)}: {problem}") from None
     return module
 
 
-def _innermost_line(exc: BaseException, path: Path) -> int | None:
+def _where(exc: BaseException, path: Path) -> str:
+    """``path:line`` of the innermost frame of ``exc`` in ``path``, or just ``path``."""
     tb = exc.__traceback__
     line = None
     while tb is not None:
         if Path(tb.tb_frame.f_code.co_filename) == path:
             line = tb.tb_lineno
         tb = tb.tb_next
-    return line
+    return f"{path}:{line}" if line else str(path)
 
 
 def load_server(paths: ServerPaths, *, with_config: bool = True) -> BaseResourcesServer:
@@ -196,7 +194,13 @@ def load_server(paths: ServerPaths, *, with_config: bool = True) -> BaseResource
                 f"{paths.app}: no module-level `server` instance",
                 hint="end app.py with: server = MyResourcesServer()",
             )
-        server = classes[0]()
+        try:
+            server = classes[0]()
+        except Exception as exc:  # noqa: BLE001 - the contributor's constructor, theirs to fix
+            raise ServerLoadError(
+                f"{_where(exc, paths.app)}: {classes[0].__name__}() failed: {type(exc).__name__}: {exc}",
+                hint="end app.py with: server = MyResourcesServer(...) to pass it arguments",
+            ) from None
     if config is not None:
         instance = config.resources_servers[0]
         server.config = config.resources_server

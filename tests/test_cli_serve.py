@@ -60,8 +60,16 @@ def test_serve_tutorial_server_by_name(fixture_server: Callable[[str], Path]) ->
         ),
         (lambda d: (d / "app.py").write_text("def broken(:\n"), "app.py:1: syntax error"),
         (lambda d: (d / "app.py").write_text("x = 1\n"), "no module-level `server` instance"),
+        (
+            # No `server`, so the runtime makes one from the only server class, which fails.
+            lambda d: (d / "app.py").write_text(
+                (d / "app.py").read_text().replace("server = MyTaskResourcesServer()", "")
+                + "    def __init__(self, level: int) -> None:\n        super().__init__()\n"
+            ),
+            "app.py: MyTaskResourcesServer() failed: TypeError: ",
+        ),
     ],
-    ids=["bad-domain", "no-app", "import-error", "syntax-error", "no-server"],
+    ids=["bad-domain", "no-app", "import-error", "syntax-error", "no-server", "server-class-fails"],
 )
 def test_serve_errors_are_one_line_without_traceback(
     fixture_server: Callable[[str], Path], break_it: Callable[[Path], object], expected: str
