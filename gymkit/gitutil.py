@@ -8,6 +8,7 @@ cut don't count as the branch's changes.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -25,7 +26,8 @@ GLOBAL_PATHS: tuple[str, ...] = ("gymkit/", "templates/", "copier.yml", "noxfile
 
 # Server names end up in CI job names, artifact names and nox session ids; anything else
 # in resources_servers/ is refused rather than passed on.
-_SERVER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# At most 64 characters, as the PR comment accepts.
+_SERVER_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -86,11 +88,19 @@ def _servers_in_tree(tree: git.Tree) -> set[str]:
     return {item.name for item in folder.trees}
 
 
-def _servers_on_disk(root: Path) -> set[str]:
-    folder = root / SERVERS_DIR
-    if not folder.is_dir():
-        return set()
-    return {p.name for p in folder.iterdir() if p.is_dir() and any(p.iterdir())}
+def _git_paths(repo: git.Repo, command: str, *args: str) -> list[str]:
+    # NUL-separated output parsed here: GitPython's own diff parsing splits a path that holds
+    # a newline, so a file could hide the server it is in.
+    out = repo.git.execute(["git", command, "-z", *args], stdout_as_string=False, strip_newline_in_stdout=False)
+    assert isinstance(out, bytes)
+    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def _servers_on_disk(repo: git.Repo, root: Path) -> set[str]:
+    # Files git tracks or would add, still on disk: a deleted server's ignored leftovers
+    # (data/train.jsonl, __pycache__) do not keep it alive.
+    listed = _git_paths(repo, "ls-files", "--cached", "--others", "--exclude-standard", "--", f"{SERVERS_DIR}/")
+    return {s for p in listed if (s := _server_of(p)) and os.path.lexists(root / p)}
 
 
 def _skip_cache_dirs(names: set[str]) -> set[str]:
@@ -124,24 +134,25 @@ def _compare(repo: git.Repo, base: str, head: str | None) -> Changes:
             if shallow
             else "pass the branch the pull request targets as --base",
         )
-    start = merge_bases[0]
+    start = merge_bases[0].hexsha
+    # Without rename detection a rename is a deletion and an addition: both paths are listed.
+    diff = ["diff", "--no-ext-diff", "--no-renames", "--name-only"]
     if head is None:
-        diffs = start.diff(None)
-        untracked = list(repo.untracked_files)
-        existing = _servers_on_disk(root)
+        files = set(_git_paths(repo, *diff, start, "--"))
+        files |= set(_git_paths(repo, "ls-files", "--others", "--exclude-standard"))
+        existing = _servers_on_disk(repo, root)
     else:
-        diffs = start.diff(head_commit)
-        untracked = []
+        files = set(_git_paths(repo, *diff, start, head_commit.hexsha, "--"))
         existing = _servers_in_tree(head_commit.tree)
-    files = {p for d in diffs for p in (d.a_path, d.b_path) if p} | set(untracked)
     global_files = sorted(f for f in files if _is_global(f))
     touched = {s for f in files if (s := _server_of(f))}
     candidates = _skip_cache_dirs(existing if global_files else touched & existing)
-    bad = sorted(c for c in candidates if not _SERVER_NAME.match(c))
+    bad = sorted(c for c in candidates if not _SERVER_NAME.fullmatch(c))
     if bad:
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in bad[0])  # one line, even for "x\n"
         raise UserError(
-            f"{SERVERS_DIR}/{bad[0]}: not a valid server name" + (f" (and {len(bad) - 1} more)" if bad[1:] else ""),
-            hint="server folders are lower_snake_case: a letter, then letters, digits or underscores",
+            f"{SERVERS_DIR}/{shown}: not a valid server name" + (f" (and {len(bad) - 1} more)" if bad[1:] else ""),
+            hint="server folders are lower_snake_case: a letter, then up to 63 letters, digits or underscores",
         )
     return Changes(
         servers=sorted(candidates),

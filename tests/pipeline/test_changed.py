@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,48 @@ def test_folder_with_unsafe_name_is_refused(repo: GitRepo) -> None:
     repo.commit("bad name")
     with pytest.raises(UserError, match=r"resources_servers/x\$\(id\): not a valid server name"):
         changed_servers(repo.root, "main", "pr")
+
+
+def test_folder_name_with_a_newline_is_refused_not_skipped(repo: GitRepo) -> None:
+    # A newline in a path once cut it short, so this server went untested without a word.
+    _branch(repo)
+    repo.write("resources_servers/evil\n/app.py")
+    repo.commit("newline in a folder name")
+    with pytest.raises(UserError, match=r"resources_servers/evil\\n: not a valid server name"):
+        changed_servers(repo.root, "main", "pr")
+
+
+def test_file_names_with_newlines_and_colons_still_select_their_server(repo: GitRepo) -> None:
+    _branch(repo)
+    repo.write("resources_servers/beta/data/odd\n:name.txt")
+    repo.write("resources_servers/alpha/data/naïve café.txt")
+    repo.commit("odd file names")
+    result = changed_servers(repo.root, "main", "pr")
+    assert result.servers == ["alpha", "beta"]
+    assert "resources_servers/beta/data/odd\n:name.txt" in result.files
+    assert changed_servers(repo.root, "main").servers == ["alpha", "beta"]
+
+
+def test_name_longer_than_the_comment_accepts_is_refused(repo: GitRepo) -> None:
+    _branch(repo)
+    repo.write(f"resources_servers/{'a' * 65}/app.py")
+    repo.commit("long name")
+    with pytest.raises(UserError, match="not a valid server name"):
+        changed_servers(repo.root, "main", "pr")
+
+
+def test_deleted_server_with_ignored_leftovers_is_not_selected_in_the_working_tree(repo: GitRepo) -> None:
+    repo.write(".gitignore", "__pycache__/\ntrain.jsonl\n")
+    repo.commit("ignore caches")
+    _branch(repo)
+    repo.write("resources_servers/alpha/__pycache__/app.cpython-311.pyc")
+    repo.write("resources_servers/alpha/data/train.jsonl")
+    repo.git("rm", "-q", "-r", "resources_servers/alpha")
+    repo.write("resources_servers/beta/app.py", "edited, not staged\n")
+    assert (repo.root / "resources_servers/alpha/data/train.jsonl").exists()
+    assert changed_servers(repo.root, "main").servers == ["beta"]
+    shutil.rmtree(repo.root / "resources_servers/beta")  # deleted, not yet with git rm
+    assert changed_servers(repo.root, "main").servers == []
 
 
 def test_unrelated_histories_are_reported(repo: GitRepo) -> None:
