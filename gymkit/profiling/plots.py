@@ -35,9 +35,11 @@ def _bins(arrays: list[np.ndarray]) -> np.ndarray:
     values = np.concatenate(arrays)
     low, high = float(values.min()), float(values.max())
     distinct = np.unique(values)
-    if len(distinct) <= 20:  # one bar per value, centred on it
-        step = float(np.diff(distinct).min()) if len(distinct) > 1 else 1.0
-        return np.append(distinct - step / 2, distinct[-1] + step / 2)
+    if len(distinct) <= 20:  # one bar per value, centred on it, as wide as the closest two are apart
+        half = float(np.diff(distinct).min()) / 2 if len(distinct) > 1 else 0.5
+        # Each value gets its own pair of edges; between unevenly spaced values an empty bin
+        # fills the gap, where one edge midway would stretch the bar of the next value.
+        return np.unique(np.column_stack([distinct - half, distinct + half]))
     return np.linspace(low, high, 21)
 
 

@@ -120,3 +120,16 @@ def test_pearson_is_undefined_for_a_constant_reward_that_floats_cannot_average_e
     result = pearson(np.arange(7, dtype=float), np.full(7, 0.1))
     assert result["r"] is None and "reward" in result["reason"]
     assert pearson(np.full(7, 0.1), np.arange(7, dtype=float))["r"] is None
+
+
+def test_histogram_plot_bars_are_centred_on_unevenly_spaced_rewards() -> None:
+    from gymkit.profiling.plots import _bins
+
+    values = np.array([0.0, 0.1, 0.1, 1.0])
+    edges = _bins([values])
+    counts, _ = np.histogram(values, bins=edges)
+    bars = [bound for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True) if n for bound in (lo, hi)]
+    # One bar per value, each 0.1 wide (the closest two values) and centred on it: 1.0 is not
+    # drawn as a bar from 0.15 to 1.05.
+    assert bars == pytest.approx([-0.05, 0.05, 0.05, 0.15, 0.95, 1.05])
+    assert counts.sum() == 4 and sorted(counts[counts > 0].tolist()) == [1, 1, 2]
