@@ -131,6 +131,8 @@ class _Alongside:
     def __init__(self, session: nox.Session, args: list[str], cwd: Path) -> None:
         env = {**os.environ, **_bytecode_env(session), "VIRTUAL_ENV": session.virtualenv.location}
         env["PATH"] = os.pathsep.join([session.bin, env.get("PATH", "")])
+        # The caller's PYTHONPATH would let the server import what its environment lacks.
+        env.pop("PYTHONPATH", None)
         self._output = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115 - closed in finish()
         self._started = time.perf_counter()
         self.seconds = 0.0

@@ -23,8 +23,8 @@ pytestmark = pytest.mark.slow
 SERVERS = ["broken", "six_new", "six_old"]
 
 
-def run_nox(root: Path, *args: str, source: Path = REPO) -> tuple[int, str]:
-    env = {**os.environ, "GYMKIT_SOURCE": str(source), "NO_COLOR": "1"}
+def run_nox(root: Path, *args: str, source: Path = REPO, **extra_env: str) -> tuple[int, str]:
+    env = {**os.environ, "GYMKIT_SOURCE": str(source), "NO_COLOR": "1", **extra_env}
     proc = subprocess.run(
         [sys.executable, "-m", "nox", "-f", str(root / "noxfile.py"), *args],
         cwd=root,
@@ -189,3 +189,17 @@ def test_requirements_that_cannot_install_name_the_file(tmp_path: Path) -> None:
         "(the installer says why above)"
     ) in output
     assert "Traceback" not in output
+
+
+def test_the_smoke_test_sees_no_more_than_the_server_environment(tmp_path: Path) -> None:
+    # A module reachable only through the caller's PYTHONPATH must not make the smoke test
+    # pass where CI, without it, fails; the tests stage already replaces PYTHONPATH.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "outside_only.py").write_text("VALUE = 1\n")
+    root = new_gym(tmp_path / "gym")
+    add_server(root, "leaky", verify_line="import outside_only  # noqa: F401")
+    code, output = run_nox(root, "-s", "test-server", PYTHONPATH=str(outside))
+    assert code == 1, output
+    assert "No module named 'outside_only'" in output
+    assert "[leaky] failed: smoke;" in output
