@@ -53,8 +53,11 @@ def url_of(sock: socket.socket) -> str:
 
 def _config(app: Any) -> uvicorn.Config:
     # One worker, no access log: a GRPO job sends thousands of requests a second and the
-    # log would cost more than the handlers.
-    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
+    # log would cost more than the handlers. A request still running 3 s into shutdown is
+    # cancelled: otherwise one handler that never returns keeps the server up for good.
+    return uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30, timeout_graceful_shutdown=3
+    )
 
 
 def serve_forever(app: Any, name: str, host: str = "127.0.0.1", port: int = 0) -> None:

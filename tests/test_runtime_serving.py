@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import socket
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
+from pydantic import BaseModel
 
-from gymkit import serving
+from gymkit import BaseResourcesServer, serving
 from gymkit.errors import ServerLoadError
 from gymkit.serving import ServerProcess, serving_in_thread
 
@@ -70,3 +75,24 @@ def test_thread_that_fails_to_start_closes_its_socket(monkeypatch: pytest.Monkey
     with pytest.raises(ServerLoadError, match="did not start"), serving_in_thread(object()):
         pass
     assert bound and bound[0].fileno() == -1
+
+
+class _Empty(BaseModel):
+    pass
+
+
+class _Hangs(BaseResourcesServer):
+    async def hang(self, body: _Empty) -> _Empty:
+        await asyncio.sleep(600)
+        return body
+
+
+def test_leaving_with_a_hung_handler_stops_the_server_thread() -> None:
+    # The smoke test gives up on a handler that never answers, then leaves the block: the
+    # server must still stop instead of waiting on that request past the join timeout.
+    before = set(threading.enumerate())
+    started = time.monotonic()
+    with serving_in_thread(_Hangs().app) as url, pytest.raises(httpx.TimeoutException):
+        httpx.post(url + "/hang", json={}, timeout=0.2)
+    assert [t for t in threading.enumerate() if t not in before] == []
+    assert time.monotonic() - started < 8
