@@ -45,10 +45,16 @@ def _read_answers(server_dir: Path) -> dict[str, Any]:
             f"{path}: not found; only servers made with gymkit new can be updated",
             hint="to adopt the template, create a server with gymkit new and move your code into it",
         )
+    restore = f"gymkit new wrote it; restore it from git: git log -p -- {path}"
     try:
         answers = read_answers_file(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read: {exc}", hint=restore) from None
     except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML ({exc})") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or "parse error"
+        raise UserError(f"{where}: not valid YAML: {problem}", hint=restore) from None
     if not answers.get("_src_path") or not answers.get("_commit"):
         raise UserError(f"{path}: _src_path or _commit is missing; cannot tell which template version made it")
     return answers

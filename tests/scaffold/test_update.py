@@ -12,7 +12,7 @@ from click.testing import Result
 from gymkit.errors import UserError
 from gymkit.scaffold import ANSWERS_FILE, TemplateError, new_server, update_server
 
-from .conftest import git, make_project, make_template_repo
+from .conftest import git, make_project, make_template_repo, run_gymkit
 
 pytestmark = pytest.mark.slow
 
@@ -122,6 +122,26 @@ def test_update_needs_git_and_an_answers_file(tmp_path: Path) -> None:
     (server / ANSWERS_FILE).unlink()
     with pytest.raises(UserError, match="only servers made with gymkit new can be updated"):
         update_server(server)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe_commit: v0.1.0\n", ".copier-answers.yml: cannot read: 'utf-8' codec can't decode"),
+        (b"_src_path: ../..\n_commit: [v0.1.0\n", ".copier-answers.yml:3: not valid YAML: expected ',' or ']'"),
+    ],
+)
+def test_a_damaged_answers_file_is_one_line_naming_it(tmp_path: Path, content: bytes, message: str) -> None:
+    repo = make_template_repo(tmp_path / "gym", with_servers=True)
+    server = new_server("my_task", root=repo, template=repo).path
+    (server / ANSWERS_FILE).write_bytes(content)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "add my_task")
+    done = run_gymkit("update", "my_task", cwd=repo)
+    assert done.returncode == 1
+    first, hint = done.stderr.splitlines()
+    assert first.startswith(f"error: {server / ANSWERS_FILE}") and message in first, done.stderr
+    assert hint.startswith("hint: gymkit new wrote it; restore it from git")
 
 
 def test_update_refuses_a_version_the_template_does_not_have(tmp_path: Path) -> None:
