@@ -130,11 +130,18 @@ def _training_text(training: dict[str, Any] | None) -> str:
     if training is None:
         return "No training report yet (`gymkit training-report NAME --metrics METRICS`)."
     train = training.get("train") if isinstance(training.get("train"), dict) else {}
+    steps = training.get("steps")
+    count = steps.get("count") if isinstance(steps, dict) else steps  # training-report writes {count, first, last}
     return (
-        f"Improved: {training.get('improved')}; {train.get('column', 'reward')} from {train.get('first')} to "
-        f"{train.get('last')} over {training.get('steps')} steps (p = {train.get('p_value')}). "
+        f"Improved: {training.get('improved')}; {train.get('column', 'reward')} from {_number(train.get('first'))} "
+        f"to {_number(train.get('last'))} over {count} steps (p = {_number(train.get('p_value'))}). "
         "Details: `reports/training/training.md`."
     )
+
+
+def _number(value: Any) -> str:
+    # Window means are sums of floats (0.10000000000000002); a PR description needs 4 digits.
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def render_pr_body(paths: ServerPaths) -> str:

@@ -67,3 +67,16 @@ def test_check_pr_body_reads_markdown_and_github_event_payloads(
     (tmp_path / "broken.json").write_text("{not json")
     broken = runner.invoke(app, ["check-pr-body", "broken.json"])
     assert broken.exit_code == 1 and "error: " in broken.output and "Traceback" not in broken.output
+
+
+def test_training_section_reads_the_report_training_report_writes(tmp_path: Path) -> None:
+    from gymkit.profiling.training import training_from_file, write_training
+
+    paths = ServerPaths(build_server(tmp_path))
+    metrics = paths.training / "metrics.csv"
+    # Steps 0..7, reward step / 10: the first and last 3 points average 0.1 (0.10000000000000002 in floats)
+    # and 0.6; p = 1/8! (exact Mann-Kendall, only the sorted order has S = 28).
+    metrics.write_text("step,train/reward\n" + "".join(f"{s},{s / 10}\n" for s in range(8)))
+    write_training(training_from_file(metrics), paths.training)
+    body = render_pr_body(paths)
+    assert "Improved: True; train/reward from 0.1 to 0.6 over 8 steps (p = 2.48e-05)." in body
