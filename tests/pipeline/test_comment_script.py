@@ -210,6 +210,19 @@ def test_hostile_artifacts_are_contained(tmp_path: Path) -> None:
     assert ["core.warning", "ignored 1 report(s) with an invalid server name"] in calls
 
 
+def test_statuses_named_like_object_properties_are_ignored(tmp_path: Path) -> None:
+    # `"toString" in {...}` is true in JavaScript: such a status once reached the table as
+    # the text of a built-in function.
+    root = tmp_path / "reports"
+    odd = [_finding("GYM101", 1, status) for status in ("toString", "constructor", "__proto__", "hasOwnProperty")]
+    _server_report(root, "alpha", [*odd, _finding("GYM201", 2, "pass")])
+    (created,) = _calls(_comment(tmp_path, {"run": _run(), "comments": []}, root), "issues.createComment")
+    body = created["body"]
+    assert "| 1. Curate tasks | — |" in body
+    assert "| 2. Implementation | ✅ pass |" in body
+    assert "function" not in body and "[object Object]" not in body
+
+
 def test_nothing_to_say_posts_nothing(tmp_path: Path) -> None:
     calls = _comment(tmp_path, {"run": _run("success"), "comments": []}, tmp_path / "empty")
     assert _calls(calls, "issues.createComment") == []
