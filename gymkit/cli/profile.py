@@ -150,8 +150,16 @@ def training_report(
 
     if server is None and output is None:
         raise UserError("name a server or pass --output DIR", hint="gymkit training-report --metrics FILE NAME")
-    folder = output or resolve_server(server).training  # type: ignore[arg-type]  # server is set here
-    result = training_from_file(metrics, step_col=step_col, train_col=train_col, test_col=test_col, alpha=alpha)
+    paths = resolve_server(server) if server else None
+    folder = output or paths.training  # type: ignore[union-attr]  # paths is set when output is not
+    result = training_from_file(
+        metrics,
+        step_col=step_col,
+        train_col=train_col,
+        test_col=test_col,
+        alpha=alpha,
+        server_dir=paths.dir if paths else None,
+    )
     write_training(result, folder)
     for key in ("train", "test_benchmark"):
         part = result.report.get(key)

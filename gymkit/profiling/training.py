@@ -23,6 +23,7 @@ from gymkit.hashing import file_sha256
 from gymkit.jsonl import iter_rows
 from gymkit.profiling.markdown import fmt, table
 from gymkit.profiling.output import write_report_folder
+from gymkit.profiling.report import shown_path
 from gymkit.profiling.trend import trend
 
 __all__ = ["TRAINING_JSON", "Training", "detect_columns", "read_metrics", "training_from_file", "write_training"]
@@ -130,7 +131,9 @@ def training_from_file(
     train_col: str | None = None,
     test_col: str | None = None,
     alpha: float = 0.05,
+    server_dir: Path | None = None,
 ) -> Training:
+    """The report of one training log; ``server_dir`` is the server whose report this becomes."""
     names, rows = read_metrics(path)
     step, train, test, others = detect_columns(names)
     step, train, test = step_col or step, train_col or train, test_col or test
@@ -146,7 +149,8 @@ def training_from_file(
         "schema_version": 1,
         "gymkit_version": __version__,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "metrics_file": {"path": str(path), "sha256": file_sha256(path)},
+        # Committed with the server: a path that only exists on this machine would fail GYM602 elsewhere.
+        "metrics_file": {"path": shown_path(path, server_dir), "sha256": file_sha256(path)},
         "columns": {"step": step, "train": train, "test_benchmark": test, "other_candidates": others},
     }
     for key, column in (("train", train), ("test_benchmark", test)):

@@ -133,3 +133,24 @@ def test_a_benchmark_with_too_few_evaluations_is_reported_but_not_tested(tmp_pat
     assert report["improved"] is True and "too few to test" in report["verdict"]
     write_training(training_from_file(path), tmp_path / "out")
     assert "too few to test" in (tmp_path / "out" / "training.md").read_text()
+
+
+def test_the_metrics_path_is_recorded_relative_to_the_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from gymkit.checks import CheckOptions, run_checks
+    from tests.checks.conftest import build_server
+
+    server = build_server(tmp_path / "laptop")
+    metrics = server / "reports" / "training" / "metrics.csv"
+    metrics.write_text("step,train/reward\n" + "".join(f"{s},{s / 10}\n" for s in range(8)))
+    monkeypatch.chdir(tmp_path)  # outside the repository, as when the log is given by absolute path
+    result = CliRunner().invoke(app, ["training-report", "--metrics", str(metrics), str(server)])
+    assert result.exit_code == 0, result.output
+    saved = orjson.loads((server / "reports" / "training" / "training.json").read_bytes())
+    assert saved["metrics_file"]["path"] == "reports/training/metrics.csv"
+    # On the reviewer's machine the checkout lives elsewhere; the committed report must still check.
+    moved = shutil.move(tmp_path / "laptop", tmp_path / "reviewer")
+    elsewhere = Path(moved) / "resources_servers" / "good"
+    report = run_checks(elsewhere, options=CheckOptions(reverify=False), select=["GYM602"])
+    assert [(f.code, f.status) for f in report.findings] == [("GYM602", "pass")], report.findings
