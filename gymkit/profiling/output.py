@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 
+from gymkit.errors import UserError
 from gymkit.jsonl import dumps
 from gymkit.profiling.markdown import profile_markdown
 from gymkit.profiling.report import Profile
@@ -30,6 +31,13 @@ def write_report_folder(folder: Path, files: Mapping[str, bytes | Iterable[bytes
     last, so once it is new, everything it names is new too. Files named by the previous
     ``main`` that the new report no longer has (a plot for a model dropped since) are removed.
     """
+    try:
+        _replace_files(folder, files, main)
+    except OSError as exc:
+        raise UserError(f"{folder}: cannot write the report: {exc.strerror or exc}") from None
+
+
+def _replace_files(folder: Path, files: Mapping[str, bytes | Iterable[bytes]], main: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for leftover in folder.glob(f"{_STAGING}*"):  # from a run that was killed mid-write
         shutil.rmtree(leftover, ignore_errors=True)
