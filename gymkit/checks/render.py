@@ -98,7 +98,7 @@ def _markdown(reports: Sequence[ServerReport]) -> str:
                 where = f"`{f.file}:{f.line}`" if f.file and f.line else f"`{f.file}`" if f.file else ""
                 repeated = i > 0 and notable[i - 1].code == f.code
                 fix = f"waived: {f.waived}" if f.waived else "(as above)" if repeated else f.fix
-                out.append(f"| {f.code} | {_EMOJI[f.status]} | {where} | {_cell(f.message)} | {_cell(fix)} |")
+                out.append(f"| {f.code} | {_EMOJI[f.status]} | {_cell(where)} | {_cell(f.message)} | {_cell(fix)} |")
         out.append("")
     out.append(f"**{_summary(reports)}**")
     return "\n".join(out)

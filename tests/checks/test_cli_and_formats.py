@@ -148,3 +148,15 @@ def test_one_run_writes_extra_formats_to_files(tmp_path: Path, monkeypatch: pyte
     assert [f["code"] for f in report["servers"][0]["findings"] if f["status"] == "fail"] == ["GYM214"]
     assert "| 2 · Implementation | ❌ |" in (tmp_path / "out" / "report.md").read_text()
     assert _invoke(tmp_path, monkeypatch, "good", "--report", "html:x.html").exit_code == 2
+
+
+def test_markdown_cells_keep_five_columns_whatever_a_finding_holds() -> None:
+    from gymkit.checks import Finding
+    from gymkit.checks.runner import ServerReport
+
+    finding = Finding("GYM202", 2, "fail", "a | b\nc `x`", "t", "fix | it", "configs/a|b.yaml", 3)
+    text = render([ServerReport("s", "resources_servers/s", [finding])], "markdown")
+    row = next(line for line in text.splitlines() if line.startswith("| GYM202"))
+    # GitHub splits a row on every | not escaped as \|, code spans included.
+    assert row.replace("\\|", "").count("|") == 6, row
+    assert "`configs/a\\|b.yaml:3`" in row
