@@ -40,7 +40,8 @@ def _summary(reports: Sequence[ServerReport]) -> str:
 
 
 def _where(finding: Finding) -> str:
-    if not finding.file:
+    # A message that already starts with its file ("data/x.jsonl is missing") needs no prefix.
+    if not finding.file or finding.message.startswith(finding.file):
         return ""
     return f"{finding.file}:{finding.line}: " if finding.line else f"{finding.file}: "
 

@@ -40,6 +40,14 @@ def test_text_output_groups_by_step_and_ends_with_a_summary(tmp_path: Path, monk
     assert "\x1b[" not in result.output
 
 
+def test_text_output_names_a_missing_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = build_server(tmp_path)
+    (server / "requirements.txt").unlink()
+    result = _invoke(tmp_path, monkeypatch, "good", *FAST)
+    (line,) = [line for line in result.output.splitlines() if "GYM204" in line]
+    assert line.endswith("GYM204 requirements.txt is missing"), line
+
+
 def test_json_follows_the_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _break_readme(build_server(tmp_path))
     result = _invoke(tmp_path, monkeypatch, "resources_servers/good", "-f", "json", *FAST)
