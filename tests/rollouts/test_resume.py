@@ -31,6 +31,21 @@ def _start(cmd: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
+def _collect(toolbox: Path, tasks: Path, out: Path, model: tuple[Any, str], url: str, *, resume: bool = True) -> Any:
+    """The collection call every in-process test here makes: scripted model, running server."""
+    from gymkit.rollouts import EndpointConfig, collect_rollouts
+
+    return collect_rollouts(
+        toolbox,
+        tasks,
+        out,
+        resume=resume,
+        endpoint=EndpointConfig((model[1],), model=MODEL),
+        server_url=url,
+        progress=False,
+    )
+
+
 @pytest.mark.slow
 def test_sigkill_then_resume_ends_with_each_rollout_exactly_once(
     toolbox: Path, toolbox_url: str, tmp_path: Path
@@ -75,21 +90,11 @@ def test_sigkill_then_resume_ends_with_each_rollout_exactly_once(
 def test_resume_cuts_a_half_written_last_line_and_drops_duplicates(
     toolbox: Path, toolbox_url: str, model: tuple[Any, str], tmp_path: Path
 ) -> None:
-    from gymkit.rollouts import EndpointConfig, collect_rollouts
-
     tasks = write_tasks(tmp_path / "tasks.jsonl", [task(f"answer {i}", expected=str(i)) for i in range(3)])
     out = tmp_path / "rollouts.jsonl"
     good = {"_ng_task_index": 1, "_ng_rollout_index": 0, "reward": 1.0, "marker": "kept"}
     out.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n" + '{"_ng_task_index": 2, "rew')
-    summary = collect_rollouts(
-        toolbox,
-        tasks,
-        out,
-        resume=True,
-        endpoint=EndpointConfig((model[1],), model=MODEL),
-        server_url=toolbox_url,
-        progress=False,
-    )
+    summary = _collect(toolbox, tasks, out, model, toolbox_url)
     final = [json.loads(line) for line in out.read_text().splitlines()]
     assert [row["_ng_task_index"] for row in final] == [0, 1, 2]
     assert final[1]["marker"] == "kept"
@@ -99,19 +104,9 @@ def test_resume_cuts_a_half_written_last_line_and_drops_duplicates(
 def test_resume_into_a_folder_that_does_not_exist_yet(
     toolbox: Path, toolbox_url: str, model: tuple[Any, str], tmp_path: Path
 ) -> None:
-    from gymkit.rollouts import EndpointConfig, collect_rollouts
-
     tasks = write_tasks(tmp_path / "tasks.jsonl", [task("answer 1", expected="1")])
     out = tmp_path / "new" / "rollouts.jsonl"
-    summary = collect_rollouts(
-        toolbox,
-        tasks,
-        out,
-        resume=True,
-        endpoint=EndpointConfig((model[1],), model=MODEL),
-        server_url=toolbox_url,
-        progress=False,
-    )
+    summary = _collect(toolbox, tasks, out, model, toolbox_url)
     assert summary.complete and len(out.read_text().splitlines()) == 1
 
 
@@ -120,21 +115,12 @@ def test_resume_names_the_line_that_is_not_a_rollout_row(
     line: str, toolbox: Path, toolbox_url: str, model: tuple[Any, str], tmp_path: Path
 ) -> None:
     from gymkit.errors import InvalidDataError
-    from gymkit.rollouts import EndpointConfig, collect_rollouts
 
     tasks = write_tasks(tmp_path / "tasks.jsonl", [task("answer 1", expected="1")])
     out = tmp_path / "rollouts.jsonl"
     out.write_text('{"_ng_task_index": 0, "_ng_rollout_index": 0, "reward": 1}\n' + line + "\n")
     with pytest.raises(InvalidDataError) as info:
-        collect_rollouts(
-            toolbox,
-            tasks,
-            out,
-            resume=True,
-            endpoint=EndpointConfig((model[1],), model=MODEL),
-            server_url=toolbox_url,
-            progress=False,
-        )
+        _collect(toolbox, tasks, out, model, toolbox_url)
     assert info.value.line == 2
 
 
@@ -143,19 +129,10 @@ def test_an_output_that_cannot_be_written_is_one_error_naming_it(
     resume: bool, toolbox: Path, toolbox_url: str, model: tuple[Any, str], tmp_path: Path
 ) -> None:
     from gymkit.errors import UserError
-    from gymkit.rollouts import EndpointConfig, collect_rollouts
 
     tasks = write_tasks(tmp_path / "tasks.jsonl", [task("answer 1", expected="1")])
     out = tmp_path / "taken"
     out.mkdir()
     with pytest.raises(UserError, match=f"^{out}: cannot write"):
-        collect_rollouts(
-            toolbox,
-            tasks,
-            out,
-            resume=resume,
-            endpoint=EndpointConfig((model[1],), model=MODEL),
-            server_url=toolbox_url,
-            progress=False,
-        )
+        _collect(toolbox, tasks, out, model, toolbox_url, resume=resume)
     assert model[0].requests == []
