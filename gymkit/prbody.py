@@ -68,7 +68,8 @@ def check_pr_body(markdown: str) -> list[SectionProblem]:
 
 
 def read_pr_body(path: Path) -> str:
-    """A PR description from a Markdown file or a GitHub event payload (``.pull_request.body``)."""
+    """A PR description from a Markdown file, a GitHub event payload (``.pull_request.body``) or
+    a pull request as GitHub's REST API returns it (``.body``, as CI fetches the current text)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -78,10 +79,13 @@ def read_pr_body(path: Path) -> str:
             event = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-        pull = event.get("pull_request") if isinstance(event, dict) else None
+        pull = event.get("pull_request", event if "number" in event else None) if isinstance(event, dict) else None
         if not isinstance(pull, dict):
             raise UserError(f"{path}: no pull_request in this event payload", hint="pass the pull_request event JSON")
-        return pull.get("body") or ""
+        body = pull.get("body")
+        if body is not None and not isinstance(body, str):
+            raise UserError(f"{path}: the pull request's body is not text")
+        return body or ""
     return text
 
 

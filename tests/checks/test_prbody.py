@@ -69,6 +69,23 @@ def test_check_pr_body_reads_markdown_and_github_event_payloads(
     assert broken.exit_code == 1 and "error: " in broken.output and "Traceback" not in broken.output
 
 
+def test_check_pr_body_reads_the_pull_request_as_the_rest_api_returns_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CI fetches the description as it is now, so a re-run after an edit checks the new text.
+    build_server(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    body = runner.invoke(app, ["pr-body", "good"]).stdout
+    (tmp_path / "pull.json").write_text(json.dumps({"number": 7, "title": "Add good", "body": body}))
+    ok = runner.invoke(app, ["check-pr-body", "pull.json"])
+    assert ok.exit_code == 0, ok.output
+    (tmp_path / "odd.json").write_text(json.dumps({"number": 7, "body": ["not", "text"]}))
+    odd = runner.invoke(app, ["check-pr-body", "odd.json"])
+    assert odd.exit_code == 1 and "odd.json: the pull request's body is not text" in odd.output
+    assert "Traceback" not in odd.output
+
+
 def test_training_section_reads_the_report_training_report_writes(tmp_path: Path) -> None:
     from gymkit.profiling.training import training_from_file, write_training
 

@@ -130,7 +130,8 @@ def test_pr_workflow_shape() -> None:
         # One checklist run per server: annotations, and the JSON and Markdown reports.
         'gymkit check "$SERVER" --format github --report "json:$REPORT_DIR/report.json" '
         '--report "markdown:$REPORT_DIR/report.md"',
-        'gymkit check-pr-body "$GITHUB_EVENT_PATH"',
+        'gh api "repos/$GITHUB_REPOSITORY/pulls/$PR_NUMBER" > "$RUNNER_TEMP/pull.json"',
+        'gymkit check-pr-body "$RUNNER_TEMP/pull.json"',
         '>> "$GITHUB_STEP_SUMMARY"',
     ):
         assert command in runs, command
@@ -153,3 +154,16 @@ def test_comment_workflow_never_runs_pull_request_code() -> None:
     assert used == ["actions/github-script", "actions/download-artifact", "actions/github-script"]
     assert not any("run" in step for step in job["steps"])
     assert "workflow_run.event == 'pull_request'" in job["if"]
+
+
+def test_pull_request_code_never_sees_a_token() -> None:
+    # The only token in pr.yml fetches the PR description, in a step that runs before the
+    # job checks out (and so before it can run) any of the pull request's code.
+    for job_id, job in load("pr.yml")["jobs"].items():
+        job_steps = job.get("steps", [])
+        with_token = [i for i, step in enumerate(job_steps) if "github.token" in json.dumps(step.get("env", {}))]
+        checkout = next((i for i, s in enumerate(job_steps) if s.get("uses", "").startswith("actions/checkout@")), None)
+        for i in with_token:
+            assert checkout is not None and i < checkout, f"{job_id}: step {i} has a token after the checkout"
+            assert job_steps[i]["run"].startswith("gh api "), f"{job_id}: a token step runs more than gh api"
+        assert "secrets." not in json.dumps(job), f"{job_id} uses a secret"
