@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -49,15 +50,31 @@ SERVERS = sorted(p.parent.name for p in (ROOT / "resources_servers").glob("*/app
 ENV_STAMP = "gymkit-environment.json"
 
 
+_INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s*=\s*|\s+)(\S+)")
+
+
+def _requirement_texts(path: Path, seen: dict[str, str | None]) -> dict[str, str | None]:
+    """The text of ``path`` and of every file it pulls in with -r/-c, by resolved path."""
+    key = str(path.resolve())
+    if key in seen:
+        return seen
+    seen[key] = path.read_text(encoding="utf-8") if path.is_file() else None
+    for line in (seen[key] or "").splitlines():
+        match = _INCLUDE.match(line)
+        if match:
+            _requirement_texts(path.parent / match.group(1), seen)
+    return seen
+
+
 def _environment_key(server_dir: Path) -> str:
     """What a server's environment is built from; the environment is rebuilt when it changes."""
     project = tomllib.loads((GYMKIT_SOURCE / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    requirements = server_dir / "requirements.txt"
     parts = {
         "gymkit": str(GYMKIT_SOURCE),
         "dependencies": project.get("dependencies", []),
         "scripts": project.get("scripts", {}),
-        "requirements": requirements.read_text(encoding="utf-8") if requirements.is_file() else None,
+        # Files included with -r/-c count too: a pin changed there must rebuild the environment.
+        "requirements": _requirement_texts(server_dir / "requirements.txt", {}),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
