@@ -28,8 +28,16 @@ def test_data_licence_choices_are_the_licence_enum() -> None:
 
 
 def test_name_validator_lists_every_lowercase_keyword() -> None:
-    listed = set(re.findall(r"'([a-z]+)'", QUESTIONS["server_name"]["validator"]))
+    validator = QUESTIONS["server_name"]["validator"]
+    listed = set(re.findall(r"'([a-z]+)'", validator[validator.index("{% elif server_name in ['and'") :]))
     assert listed == {k for k in keyword.kwlist if k.islower()}
+
+
+def test_name_validator_lists_the_yaml_words_gymkit_refuses() -> None:
+    from gymkit.scaffold.new import _YAML_WORDS
+
+    (words,) = re.findall(r"server_name in (\['y'.*?\])", QUESTIONS["server_name"]["validator"], re.DOTALL)
+    assert set(yaml.safe_load(words)) == _YAML_WORDS
 
 
 def test_template_settings() -> None:
@@ -45,6 +53,9 @@ def test_template_settings() -> None:
     [
         ({"server_name": "Bad-Name"}, "use a snake_case identifier"),
         ({"server_name": "class"}, "class is a Python keyword"),
+        ({"server_name": "my_task\n"}, "use a snake_case identifier"),
+        ({"server_name": "a" * 65}, "use a snake_case identifier"),
+        ({"server_name": "yes"}, "yes means true, false or null in YAML"),
         ({"server_name": "ok_name", "code_license": "Apache 2"}, "use an SPDX licence identifier"),
     ],
 )
