@@ -139,9 +139,14 @@ def collect_rollouts(
     progress: bool = True,
 ) -> CollectionSummary:
     """Run ``repeats`` rollouts of the first ``limit`` tasks of ``input_path``; None endpoint = embedded model."""
+    sampling = sampling or Sampling()
+    if sampling.seed is not None and endpoint is not None and endpoint.api == "responses":
+        # OpenAI's Responses API has no seed parameter and refuses unknown ones: every call of
+        # the run would fail. Chat Completions takes it (vLLM, llama.cpp and OpenAI alike).
+        raise UserError("--seed needs the Chat Completions API: the Responses API has no seed", hint="add --api chat")
     tasks = _load_tasks(input_path, limit)
     _raise_open_files_limit()
-    run = _Run(tasks, output_path, repeats, max(1, concurrency), sampling or Sampling(), max_steps, progress, resume)
+    run = _Run(tasks, output_path, repeats, max(1, concurrency), sampling, max_steps, progress, resume)
     with contextlib.ExitStack() as stack:
         if endpoint is None:
             from gymkit.rollouts.embedded import EmbeddedModel

@@ -96,6 +96,19 @@ def test_cli_flags_reach_the_model_and_the_summary_line(
     assert rows[0]["_gymkit"]["endpoint"] == model[1]
 
 
+def test_seed_with_the_responses_api_is_refused_before_any_call(
+    toolbox: Path, toolbox_url: str, model: tuple[Any, str], tmp_path: Path
+) -> None:
+    # The Responses API has no seed; OpenAI would refuse every request of the run.
+    args = ["rollouts", str(toolbox), "--output", str(tmp_path / "r.jsonl"), "--limit", "1", "--quiet"]
+    args += ["--base-url", model[1], "--api", "responses", "--server-url", toolbox_url, "--seed", "3"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    first = result.output.splitlines()[0]
+    assert first == "error: --seed needs the Chat Completions API: the Responses API has no seed"
+    assert model[0].requests == [] and not (tmp_path / "r.jsonl").exists()
+
+
 def test_bad_task_file_names_file_and_line(toolbox: Path, tmp_path: Path) -> None:
     bad = tmp_path / "tasks.jsonl"
     bad.write_text('{"responses_create_params": {"input": "hi"}}\n{"responses_create_params": {"max_tokens": 5}}\n')
