@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gymkit.errors import CannotWriteError
 from gymkit.jsonl import atomic_write_text
 
 __all__ = ["generator_main", "jsonl_text"]
@@ -45,6 +46,10 @@ def generator_main(
                 print(f"{path}: differs from the generator's output; run: python {script.name}", file=sys.stderr)
                 return 1
             continue
-        atomic_write_text(path, text)
+        try:
+            atomic_write_text(path, text)
+        except CannotWriteError as exc:
+            print(exc, file=sys.stderr)
+            return 1
         print(f"wrote {len(rows)} rows to {path}")
     return 0

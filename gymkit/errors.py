@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "CannotWriteError",
     "GymkitError",
     "InvalidDataError",
     "InvalidServerConfigError",
@@ -54,3 +55,11 @@ class InvalidDataError(UserError, ValueError):
 
 class ServerLoadError(UserError):
     """app.py could not be imported or defines no server instance."""
+
+
+class CannotWriteError(UserError, OSError):
+    """A file gymkit was asked to write could not be written; still an OSError for callers."""
+
+    def __init__(self, path: object, cause: OSError) -> None:
+        super().__init__(f"{path}: cannot write: {cause.strerror or cause}")
+        self.errno, self.strerror, self.filename = cause.errno, cause.strerror, str(path)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from gymkit.errors import InvalidDataError
+from gymkit.errors import CannotWriteError, InvalidDataError
 
 __all__ = [
     "atomic_write_bytes",
@@ -95,7 +95,17 @@ _UMASK = _read_umask()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so a reader sees the old file or the new one, never half of one."""
+    """Write ``data`` to ``path`` so a reader sees the old file or the new one, never half of one.
+
+    A failure is a ``CannotWriteError`` naming ``path``: one line for the person who chose it.
+    """
+    try:
+        _replace(path, data)
+    except OSError as exc:
+        raise CannotWriteError(path, exc) from None
+
+
+def _replace(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -38,3 +38,9 @@ def test_check_names_the_file_that_differs_and_writes_nothing(
 
 def test_check_reports_a_missing_file(tmp_path: Path) -> None:
     assert generator_main(build, tmp_path / "generate_data.py", None, ["--check", "--out", str(tmp_path / "x")]) == 1
+
+
+def test_an_unwritable_folder_is_one_line_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "data").write_text("a file where the data folder should be")
+    assert generator_main(build, tmp_path / "generate_data.py", None, []) == 1
+    assert capsys.readouterr().err.startswith(f"{tmp_path / 'data' / 'train.jsonl'}: cannot write: ")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gymkit.errors import CannotWriteError, UserError
 from gymkit.jsonl import atomic_write_jsonl, atomic_write_text, read_rows
 
 
@@ -40,3 +41,14 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
         atomic_write_jsonl(path, [{"a": 1}, {"bad": object()}])
     assert read_rows(path) == [{"kept": True}]
     assert [p.name for p in tmp_path.iterdir()] == ["rows.jsonl"]
+
+
+def test_an_unwritable_path_is_one_error_naming_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(CannotWriteError) as info:
+        atomic_write_text(blocker / "rows.jsonl", "x\n")
+    # A user error for the CLI's one-line report, and still an OSError for callers that catch one.
+    assert isinstance(info.value, UserError) and isinstance(info.value, OSError)
+    assert str(info.value).startswith(f"{blocker / 'rows.jsonl'}: cannot write: ")
+    assert info.value.filename == str(blocker / "rows.jsonl") and info.value.strerror

@@ -17,7 +17,6 @@ from gymkit import prbody
 from gymkit.checks import CheckOptions, ServerReport, all_checks, run_checks
 from gymkit.checks.render import FORMATS, Format, render
 from gymkit.checks.reproduce import reproduce as run_reproduce
-from gymkit.errors import UserError
 from gymkit.jsonl import atomic_write_text
 from gymkit.project import ServerPaths, list_servers, resolve_server
 
@@ -101,7 +100,7 @@ def check(
         )
     _echo(render(reports, fmt))
     for extra_fmt, path in extra:
-        _write(path, render(reports, extra_fmt) + "\n")
+        atomic_write_text(path, render(reports, extra_fmt) + "\n")
     raise typer.Exit(1 if any(r.failed for r in reports) else 0)
 
 
@@ -114,14 +113,7 @@ def pr_body(
     if output is None:
         _echo(body)
     else:
-        _write(output, body)
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        atomic_write_text(path, text)
-    except OSError as exc:
-        raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        atomic_write_text(output, body)
 
 
 def check_pr_body_command(
