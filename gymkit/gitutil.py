@@ -9,7 +9,6 @@ cut don't count as the branch's changes.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -17,17 +16,12 @@ import git
 from gitdb.exc import BadName, BadObject
 
 from gymkit.errors import UserError
-from gymkit.project import SERVERS_DIR
+from gymkit.project import MAX_SERVER_NAME, SERVER_NAME_SHAPE, SERVERS_DIR
 
 __all__ = ["GLOBAL_PATHS", "Changes", "changed_servers"]
 
 # A change to any of these can alter how every server is built, tested or checked.
 GLOBAL_PATHS: tuple[str, ...] = ("gymkit/", "templates/", "copier.yml", "noxfile.py", "pyproject.toml")
-
-# Server names end up in CI job names, artifact names and nox session ids; anything else
-# in resources_servers/ is refused rather than passed on.
-# At most 64 characters, as the PR comment accepts.
-_SERVER_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -147,7 +141,9 @@ def _compare(repo: git.Repo, base: str, head: str | None) -> Changes:
     global_files = sorted(f for f in files if _is_global(f))
     touched = {s for f in files if (s := _server_of(f))}
     candidates = _skip_cache_dirs(existing if global_files else touched & existing)
-    bad = sorted(c for c in candidates if not _SERVER_NAME.fullmatch(c))
+    # Server names end up in CI job names, artifact names and nox session ids; anything else
+    # in resources_servers/ is refused rather than passed on.
+    bad = sorted(c for c in candidates if not SERVER_NAME_SHAPE.fullmatch(c) or len(c) > MAX_SERVER_NAME)
     if bad:
         shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in bad[0])  # one line, even for "x\n"
         raise UserError(

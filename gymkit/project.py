@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,9 @@ if TYPE_CHECKING:
     from gymkit.server import BaseResourcesServer
 
 __all__ = [
+    "MAX_SERVER_NAME",
     "SERVERS_DIR",
+    "SERVER_NAME_SHAPE",
     "ServerPaths",
     "find_repo_root",
     "list_servers",
@@ -26,6 +29,10 @@ __all__ = [
 ]
 
 SERVERS_DIR = "resources_servers"
+# A server's name is a folder, a Python module prefix, a YAML key, a nox session id and a CI
+# job name: lower snake_case, and at most 64 characters, as the PR comment accepts.
+SERVER_NAME_SHAPE = re.compile(r"[a-z][a-z0-9_]*")
+MAX_SERVER_NAME = 64
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from gymkit.config import DatasetLicense, Domain
 from gymkit.errors import UserError
-from gymkit.project import SERVERS_DIR, find_repo_root
+from gymkit.project import MAX_SERVER_NAME, SERVER_NAME_SHAPE, SERVERS_DIR, find_repo_root
 from gymkit.scaffold._source import (
     ANSWERS_FILE,
     TemplateError,
@@ -29,10 +29,6 @@ from gymkit.scaffold._source import (
 
 __all__ = ["NewServer", "new_server", "validate_name"]
 
-_NAME = re.compile(r"[a-z][a-z0-9_]*")
-# The PR comment only shows servers whose names fit its pattern (at most 64 characters), and
-# the staging folder's name must stay under the filesystem's 255-byte limit.
-_MAX_NAME = 64
 # YAML 1.1 reads these as booleans or null, so the name would not be a key in configs/NAME.yaml.
 _YAML_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
 _SPDX = re.compile(r"^[A-Za-z0-9.+-]+( (AND|OR|WITH) [A-Za-z0-9.+-]+)*$")
@@ -50,15 +46,15 @@ def validate_name(name: str, servers_dir: Path) -> None:
     """Refuse a name before anything is written: one line saying what is wrong and what to do."""
     if not name or "/" in name or "\\" in name or os.sep in name or name in (".", ".."):
         raise UserError(f"{name!r} is not a server name: no paths, just a name such as my_task")
-    if not _NAME.fullmatch(name):
+    if not SERVER_NAME_SHAPE.fullmatch(name):
         suggestion = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")
-        hint = f"for example: {suggestion}" if suggestion and _NAME.fullmatch(suggestion) else None
+        hint = f"for example: {suggestion}" if suggestion and SERVER_NAME_SHAPE.fullmatch(suggestion) else None
         raise UserError(
             f"{name!r} is not a snake_case identifier (lowercase letters, digits, _; starting with a letter)",
             hint=hint,
         )
-    if len(name) > _MAX_NAME:
-        raise UserError(f"{name[:20]}... is {len(name)} characters long; a server name has at most {_MAX_NAME}")
+    if len(name) > MAX_SERVER_NAME:
+        raise UserError(f"{name[:20]}... is {len(name)} characters long; a server name has at most {MAX_SERVER_NAME}")
     if keyword.iskeyword(name):
         raise UserError(f"{name!r} is a Python keyword; choose another name", hint=f"for example: {name}_task")
     if name in _YAML_WORDS:
