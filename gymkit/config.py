@@ -29,6 +29,7 @@ __all__ = [
     "ServerRef",
     "find_config",
     "load_config",
+    "yaml_problem",
 ]
 
 
@@ -185,6 +186,13 @@ def _parse(text: str) -> tuple[yaml.Node | None, Any]:
         loader.dispose()
 
 
+def yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """``path:line: not valid YAML: what`` for a parse error, the line when the parser knows it."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}" if mark else str(path)
+    return f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}"
+
+
 def _line_of(node: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
     """1-based line of the YAML node at ``path`` (or its nearest existing parent)."""
     line = node.start_mark.line + 1 if node is not None else None
@@ -236,10 +244,7 @@ def load_config(path: Path) -> ServerConfigFile:
     try:
         root, data = _parse(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InvalidServerConfigError(f"{where}: not valid YAML: {problem}") from None
+        raise InvalidServerConfigError(yaml_problem(path, exc)) from None
     if not isinstance(data, dict) or not data:
         raise _fail(path, root, (), "expected a mapping of server instances (see configs/ of any reference server)")
 

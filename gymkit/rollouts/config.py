@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from gymkit.config import yaml_problem
 from gymkit.errors import UserError
 
 __all__ = ["EMBEDDED", "EndpointConfig", "Sampling", "endpoint_from_settings", "redact_url"]
@@ -128,9 +129,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        where = f"{path}:{line + 1}" if line is not None else str(path)
-        raise UserError(f"{where}: not valid YAML") from None
+        raise UserError(yaml_problem(path, exc)) from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping with base_url(s), api_key, model, api")
     unknown = sorted(set(data) - set(_KEY_TYPES), key=str)

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from gymkit.config import yaml_problem
 from gymkit.errors import UserError
 from gymkit.scaffold._source import (
     ANSWERS_FILE,
@@ -51,10 +52,7 @@ def _read_answers(server_dir: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read: {exc}", hint=restore) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or "parse error"
-        raise UserError(f"{where}: not valid YAML: {problem}", hint=restore) from None
+        raise UserError(yaml_problem(path, exc), hint=restore) from None
     if not answers.get("_src_path") or not answers.get("_commit"):
         raise UserError(f"{path}: _src_path or _commit is missing; cannot tell which template version made it")
     return answers
