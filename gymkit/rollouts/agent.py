@@ -20,7 +20,7 @@ import orjson
 from gymkit.rollouts.clients import ModelClient
 from gymkit.rollouts.convert import input_items, tool_arguments
 
-__all__ = ["DEFAULT_AGENT_REF", "RolloutFailure", "RolloutResult", "run_rollout", "tool_arguments"]
+__all__ = ["DEFAULT_AGENT_REF", "RolloutFailure", "RolloutResult", "run_rollout"]
 
 DEFAULT_AGENT_REF = {"type": "responses_api_agents", "name": "simple_agent"}
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")

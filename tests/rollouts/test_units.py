@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from gymkit.errors import UserError
-from gymkit.rollouts.agent import tool_arguments
 from gymkit.rollouts.clients import _first_call_only
 from gymkit.rollouts.config import endpoint_from_settings
-from gymkit.rollouts.convert import ModelResponseError, chat_to_response, responses_to_chat
+from gymkit.rollouts.convert import ModelResponseError, chat_to_response, responses_to_chat, tool_arguments
 
 
 def test_responses_request_becomes_chat_messages() -> None:
