@@ -1,0 +1,181 @@
+"""The result of ``gymkit test NAME``, kept where ``gymkit check`` reads it: evidence tied to the code it tested.
+
+The stamp lives in ``.gymkit-cache/tests/NAME.json`` at the gym's root, which git ignores:
+a local run is no evidence for a pull request, so CI runs the tests itself, then the
+checklist, in one job. A stamp counts only for the code it was made from: the server's
+code hash of :mod:`gymkit.hashing` plus its tests and data, which the stages also read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from gymkit import __version__
+from gymkit.hashing import file_sha256, server_code_sha256
+from gymkit.jsonl import atomic_write_text
+from gymkit.project import SERVERS_DIR
+from gymkit.testing.environment import CACHE_DIR
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "StageResult",
+    "TestStamp",
+    "changed_files",
+    "gym_root",
+    "read_stamp",
+    "stamp_path",
+    "tested_code",
+    "write_stamp",
+]
+
+SCHEMA_VERSION = 1
+StageStatus = Literal["passed", "failed", "not run"]
+STAGES = ("environment", "tests", "smoke", "data")
+# Outputs and caches: writing them must not make the stamp stale.
+_SKIP = {"reports", "__pycache__", ".venv", ".nox", ".pytest_cache", CACHE_DIR}
+
+
+def gym_root(server_dir: Path) -> Path:
+    """The gym a server belongs to (above resources_servers/), or the server's own folder outside one."""
+    server_dir = server_dir.resolve()
+    return server_dir.parent.parent if server_dir.parent.name == SERVERS_DIR else server_dir
+
+
+def stamp_path(server_dir: Path) -> Path:
+    return gym_root(server_dir) / CACHE_DIR / "tests" / f"{server_dir.resolve().name}.json"
+
+
+def _files(server_dir: Path) -> dict[str, str]:
+    found = {}
+    for path in sorted(server_dir.rglob("*")):
+        rel = path.relative_to(server_dir)
+        if path.is_file() and not _SKIP.intersection(rel.parts) and not rel.name.startswith("."):
+            found[rel.as_posix()] = file_sha256(path)
+    return found
+
+
+def tested_code(server_dir: Path) -> tuple[str, dict[str, str]]:
+    """(one hash, per-file hashes) of what the stages' outcome depends on.
+
+    The hash is the reward profiles' server code hash (code, requirements, configs less
+    comments and waivers) plus the files under tests/ and data/, which the tests and the
+    data stage read. The per-file hashes only say which files changed since a stamp.
+    """
+    files = _files(server_dir)
+    digest = hashlib.sha256(server_code_sha256(server_dir).encode())
+    for rel, sha in files.items():
+        if rel.split("/", 1)[0] in ("tests", "data"):
+            digest.update(f"\0{rel}\0{sha}".encode())
+    return digest.hexdigest(), files
+
+
+def changed_files(recorded: dict[str, str], now: dict[str, str]) -> list[str]:
+    return sorted(rel for rel in recorded.keys() | now.keys() if recorded.get(rel) != now.get(rel))
+
+
+@dataclass
+class StageResult:
+    status: StageStatus = "not run"
+    seconds: float = 0.0
+    detail: str = ""
+    counts: dict[str, int] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": self.status, "seconds": round(self.seconds, 3)}
+        if self.detail:
+            body["detail"] = self.detail
+        if self.counts is not None:
+            body["counts"] = self.counts
+        return body
+
+
+@dataclass
+class TestStamp:
+    server: str
+    code_sha256: str
+    files: dict[str, str]
+    stages: dict[str, StageResult] = field(default_factory=lambda: {name: StageResult() for name in STAGES})
+    duration_seconds: float = 0.0
+    created_at: str = ""
+    gymkit_version: str = __version__
+
+    __test__ = False  # not a pytest test class, whatever its name says
+
+    @property
+    def passed(self) -> bool:
+        return all(stage.status == "passed" for stage in self.stages.values())
+
+    def failures(self) -> list[str]:
+        """``tests (1 failed, 2 passed)``, ``smoke``: the stages that did not pass, with the tests' counts."""
+        out = []
+        for name, stage in self.stages.items():
+            if stage.status == "passed":
+                continue
+            text = name if stage.status == "failed" else f"{name} (not run)"
+            if stage.counts:
+                counts = ", ".join(f"{n} {what}" for what, n in stage.counts.items() if n)
+                text = f"{name} ({counts or 'no tests ran'})"
+            out.append(text)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "server": self.server,
+            "passed": self.passed,
+            "created_at": self.created_at,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "gymkit_version": self.gymkit_version,
+            "code_sha256": self.code_sha256,
+            "stages": {name: stage.to_json() for name, stage in self.stages.items()},
+            "files": self.files,
+        }
+
+
+def write_stamp(server_dir: Path, stamp: TestStamp) -> Path:
+    """Write atomically, so ``gymkit check`` never reads half a stamp."""
+    stamp.created_at = stamp.created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = stamp_path(server_dir)
+    cache = path.parent.parent
+    cache.mkdir(parents=True, exist_ok=True)
+    if not (cache / ".gitignore").exists():
+        # A gym whose own .gitignore does not name the cache still never commits it.
+        (cache / ".gitignore").write_text("# written by gymkit: local results, not evidence for a PR\n*\n")
+    atomic_write_text(path, json.dumps(stamp.to_json(), indent=2) + "\n")
+    return path
+
+
+def _stage(body: Any) -> StageResult:
+    if not isinstance(body, dict) or body.get("status") not in ("passed", "failed", "not run"):
+        raise ValueError("a stage without a valid status")
+    counts = body.get("counts")
+    return StageResult(body["status"], float(body.get("seconds", 0)), str(body.get("detail", "")), counts)
+
+
+def read_stamp(server_dir: Path) -> tuple[TestStamp | None, str | None]:
+    """(stamp, None), (None, why it is unusable), or (None, None) when there is none."""
+    path = stamp_path(server_dir)
+    if not path.is_file():
+        return None, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("schema_version") != SCHEMA_VERSION:
+            return None, f"schema_version is {data.get('schema_version')!r}; this gymkit reads {SCHEMA_VERSION}"
+        stages = {name: _stage(body) for name, body in data["stages"].items()}
+        stamp = TestStamp(
+            server=str(data["server"]),
+            code_sha256=str(data["code_sha256"]),
+            files=dict(data.get("files", {})),
+            stages=stages,
+            duration_seconds=float(data.get("duration_seconds", 0)),
+            created_at=str(data.get("created_at", "")),
+            gymkit_version=str(data.get("gymkit_version", "")),
+        )
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return None, f"{path.name} does not parse: {exc}"
+    return stamp, None
