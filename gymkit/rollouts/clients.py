@@ -1,16 +1,16 @@
 """Model clients over one shared aiohttp session: Responses API natively, Chat Completions converted.
 
 aiohttp rather than httpx: its connection pool stays flat with thousands of requests in
-flight, where httpx's pool degrades quadratically. Retries follow upstream: 429 and gateway
-errors (502/503/504/520) are rate limits that back off without using up the try budget
-(up to a time cap), 500 and connection errors use it up.
+flight, where httpx's pool degrades quadratically. 429, 500, gateway errors (502/503/504/520),
+timeouts and connection errors are retried (see retry.py for the budget); an answer is read
+in chunks and abandoned past ``max_response_bytes``, so a runaway answer cannot fill memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import random
+import time
 from typing import Any
 
 import aiohttp
@@ -19,11 +19,19 @@ import orjson
 from gymkit.errors import UserError
 from gymkit.rollouts.config import EndpointConfig, redact_url
 from gymkit.rollouts.convert import ModelResponseError, chat_to_response, responses_to_chat
+from gymkit.rollouts.retry import RetryPolicy, parse_retry_after
 
-__all__ = ["EndpointError", "ModelCallError", "ModelClient", "ModelResponseError"]
+__all__ = [
+    "EndpointError",
+    "ModelCallError",
+    "ModelClient",
+    "ModelResponseError",
+    "ResponseTooLargeError",
+    "read_capped",
+]
 
-RATE_LIMITED = frozenset({429, 502, 503, 504, 520})
-RETRIED = frozenset({500})
+RETRIED = frozenset({429, 500, 502, 503, 504, 520})
+_CHUNK = 64 * 1024
 # The prefill that makes a small model emit a structured tool call (see embedded.py).
 TOOL_CALL_PREFILL = "<tool_call>\n"
 MIN_TOOL_TURN_TOKENS = 128
@@ -35,6 +43,24 @@ class EndpointError(UserError):
 
 class ModelCallError(Exception):
     """One model call failed for good (after retries); the rollout is recorded as failed."""
+
+
+class ResponseTooLargeError(Exception):
+    """An answer longer than the byte cap; reading stopped there."""
+
+
+async def read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """The body of ``resp``, refusing (before reading, when the length is announced) more than ``cap`` bytes."""
+    if resp.content_length is not None and resp.content_length > cap:
+        raise ResponseTooLargeError(f"answer of {resp.content_length} bytes is over the {cap}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await resp.content.read(_CHUNK):
+        size += len(chunk)
+        if size > cap:
+            raise ResponseTooLargeError(f"answer is over the {cap}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class _ContextExceeded(ModelCallError):
@@ -50,7 +76,9 @@ class ModelClient:
     def __init__(self, endpoint: EndpointConfig, http: aiohttp.ClientSession) -> None:
         self.endpoint = endpoint
         self.http = http
-        self.backoff = endpoint.retry_backoff
+        self.retry = RetryPolicy(
+            max_retries=endpoint.max_retries, backoff=endpoint.retry_backoff, max_time=endpoint.retry_max_time
+        )
         self.model = endpoint.model
         self._timeout = aiohttp.ClientTimeout(total=endpoint.timeout)
         self._headers = {"Content-Type": "application/json"}
@@ -76,8 +104,8 @@ class ModelClient:
                 f"{url}/models", headers=self._headers, timeout=aiohttp.ClientTimeout(total=30)
             ) as resp:
                 status = resp.status
-                body = await resp.read()
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                body = await read_capped(resp, self.endpoint.max_response_bytes)
+        except (aiohttp.ClientError, TimeoutError, OSError, ResponseTooLargeError) as exc:
             raise EndpointError(
                 f"model endpoint {shown} is unreachable ({type(exc).__name__}: {exc})".rstrip(": )") + ")",
                 hint="check --base-url / GYMKIT_BASE_URL, or unset it to use the embedded model",
@@ -140,15 +168,21 @@ class ModelClient:
 
     async def _post(self, url: str, body: dict[str, Any]) -> Any:
         payload = orjson.dumps(body)
-        tries = attempt = 0
-        waited = 0.0
+        started = time.monotonic()
+        retry = 0
         while True:
-            attempt += 1
+            retry_after = None
             try:
                 async with self.http.post(url, data=payload, headers=self._headers, timeout=self._timeout) as resp:
                     status = resp.status
-                    raw = await resp.read()
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                    raw = await read_capped(resp, self.endpoint.max_response_bytes)
+            except ResponseTooLargeError as exc:
+                # Asking again would most likely get another such answer; the rollout fails.
+                raise ModelResponseError(str(exc)) from None
+            except TimeoutError:
+                status, raw = None, f"no answer within {self.endpoint.timeout:g}s".encode()
+            except (aiohttp.ClientError, OSError) as exc:
                 status, raw = None, f"{type(exc).__name__}: {exc}".encode()
             if status is not None and status < 300:
                 try:
@@ -157,17 +191,17 @@ class ModelClient:
                     raise ModelResponseError(f"not JSON: {raw[:120]!r}") from None
             if status == 400 and any(marker in raw.lower() for marker in _CONTEXT_EXCEEDED):
                 raise _ContextExceeded(raw[:300].decode(errors="replace"))
-            rate_limited = status in RATE_LIMITED
-            if not rate_limited:
-                tries += 1
-            retryable = status is None or rate_limited or status in RETRIED
-            if not retryable or tries > self.endpoint.max_retries or waited > self.endpoint.timeout:
-                what = f"HTTP {status}" if status is not None else "connection failed"
-                detail = raw[:300].decode(errors="replace")
-                raise ModelCallError(f"{what} from {redact_url(url)}: {detail}")
-            delay = min(self.backoff * 2 ** min(attempt - 1, 6), 30.0) * (0.5 + random.random())
-            waited += delay
-            await asyncio.sleep(delay)
+            retry += 1
+            why = "not retried"
+            if status is None or status in RETRIED:
+                delay = self.retry.delay(retry, retry_after)
+                why = self.retry.gives_up(retry, time.monotonic() - started, delay)
+                if why is None:
+                    await asyncio.sleep(delay)
+                    continue
+            what = f"HTTP {status}" if status is not None else "connection failed"
+            detail = raw[:300].decode(errors="replace")
+            raise ModelCallError(f"{what} from {redact_url(url)} ({why}): {detail}")
 
 
 def _first_call_only(response: dict[str, Any]) -> dict[str, Any]:
