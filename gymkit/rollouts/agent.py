@@ -1,8 +1,10 @@
 """One rollout with NeMo Gym's simple-agent semantics.
 
-seed_session, then model turns; every function call is sent to the resource server's
-``POST /<tool>`` and its raw answer (even an error) goes back to the model as tool output;
-the loop ends on a final message, a truncated answer or ``max_steps``; then verify. The
+seed_session, then model turns; every function call of a tool the task declares is sent to
+the resource server's ``POST /<tool>`` and its raw answer (even an error) goes back to the
+model as tool output; the loop ends on a final message, a truncated answer or ``max_steps``;
+then verify. A call of any other name, a reserved route above all (``seed_session`` would
+wipe the rollout's state), is answered with an error and never reaches the server. The
 resource server's signed session cookie is carried by hand, per rollout, so thousands of
 rollouts can share one connection pool without sharing a cookie jar.
 """
@@ -17,10 +19,11 @@ from typing import Any
 import aiohttp
 import orjson
 
-from gymkit.rollouts.clients import ModelClient
+from gymkit.rollouts.clients import ModelClient, ResponseTooLargeError, read_capped
 from gymkit.rollouts.convert import input_items, tool_arguments
+from gymkit.server import RESERVED_ROUTES
 
-__all__ = ["DEFAULT_AGENT_REF", "RolloutFailure", "RolloutResult", "run_rollout"]
+__all__ = ["DEFAULT_AGENT_REF", "RolloutFailure", "RolloutResult", "declared_tools", "run_rollout"]
 
 DEFAULT_AGENT_REF = {"type": "responses_api_agents", "name": "simple_agent"}
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -40,6 +43,7 @@ class RolloutResult:
     row: dict[str, Any]
     forced_tool_call: bool
     tool_calls: int
+    tool_errors: int = 0  # calls refused or failed before the server answered, and non-2xx answers
 
 
 class _Cookies:
@@ -61,15 +65,42 @@ class _Cookies:
         return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.values.items())}
 
 
-async def _post_server(
-    http: aiohttp.ClientSession, url: str, body: Any, cookies: _Cookies, timeout: aiohttp.ClientTimeout
-) -> tuple[int, bytes]:
-    async with http.post(
-        url, data=orjson.dumps(body), headers={"Content-Type": "application/json", **cookies.header()}, timeout=timeout
+@dataclass(frozen=True)
+class _Server:
+    http: aiohttp.ClientSession
+    url: str
+    timeout: aiohttp.ClientTimeout
+    max_bytes: int
+
+
+_SERVER_ERRORS = (aiohttp.ClientError, TimeoutError, OSError, ResponseTooLargeError)
+
+
+async def _post_server(server: _Server, route: str, body: Any, cookies: _Cookies) -> tuple[int, bytes]:
+    headers = {"Content-Type": "application/json", **cookies.header()}
+    async with server.http.post(
+        f"{server.url}/{route}", data=orjson.dumps(body), headers=headers, timeout=server.timeout
     ) as resp:
-        raw = await resp.read()
+        raw = await read_capped(resp, server.max_bytes)
         cookies.update(resp)
         return resp.status, raw
+
+
+def _describe(exc: BaseException, timeout: aiohttp.ClientTimeout) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout.total:g}s"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def declared_tools(params: dict[str, Any]) -> frozenset[str]:
+    """Function tool names in ``responses_create_params.tools`` (flat or Chat-style), reserved routes left out."""
+    names = set()
+    for tool in params.get("tools") or []:
+        if isinstance(tool, dict) and tool.get("type", "function") == "function":
+            name = tool.get("name") or (tool.get("function") or {}).get("name")
+            if isinstance(name, str):
+                names.add(name)
+    return frozenset(names - RESERVED_ROUTES)
 
 
 def _error_output(message: str) -> str:
@@ -87,19 +118,21 @@ async def run_rollout(
     http: aiohttp.ClientSession,
     server_url: str,
     model: ModelClient,
-    max_steps: int | None = None,
+    max_steps: int,
     request_overrides: dict[str, Any] | None = None,
     force_first_tool_call: bool = False,
-    server_timeout: float = 600.0,
+    server_timeout: float = 120.0,
+    max_response_bytes: int = 8 * 1024 * 1024,
 ) -> RolloutResult:
     """Run one rollout; returns the verify response (the rollout row, before gymkit metadata)."""
     timeout = aiohttp.ClientTimeout(total=server_timeout)
+    server = _Server(http, server_url, timeout, max_response_bytes)
     cookies = _Cookies()
     sticky = f"{run_body.get('_ng_task_index')}/{run_body.get('_ng_rollout_index')}"
     try:
-        status, raw = await _post_server(http, f"{server_url}/seed_session", run_body, cookies, timeout)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise RolloutFailure("server_error", f"/seed_session: {type(exc).__name__}: {exc}") from None
+        status, raw = await _post_server(server, "seed_session", run_body, cookies)
+    except _SERVER_ERRORS as exc:
+        raise RolloutFailure("server_error", f"/seed_session: {_describe(exc, timeout)}") from None
     if status >= 300:
         raise RolloutFailure(
             "seed_session_failed", f"/seed_session answered HTTP {status}: {raw[:300].decode(errors='replace')}"
@@ -108,13 +141,14 @@ async def run_rollout(
     params = {**run_body["responses_create_params"], **(request_overrides or {})}
     original = input_items(params)
     has_tools = bool(params.get("tools"))
+    allowed = declared_tools(params)
     items: list[dict[str, Any]] = []
     usage: dict[str, int] = {}
     last: dict[str, Any] = {}
     forced = False
-    calls = 0
+    calls = errors = 0
     steps = 0
-    while max_steps is None or steps < max_steps:
+    while steps < max_steps:
         steps += 1
         force = force_first_tool_call and has_tools and calls == 0 and steps == 1
         forced = forced or force
@@ -129,7 +163,8 @@ async def run_rollout(
         function_calls = [item for item in output if item.get("type") == "function_call"]
         for call in function_calls:
             calls += 1
-            text = await _call_tool(http, server_url, call, cookies, timeout)
+            text, failed = await _call_tool(server, call, cookies, allowed)
+            errors += failed
             items.append({"type": "function_call_output", "call_id": call.get("call_id", ""), "output": text})
         if not function_calls and any(item.get("type") == "message" for item in output):
             break
@@ -137,9 +172,11 @@ async def run_rollout(
     response = {**last, "output": items, "usage": {**(last.get("usage") or {}), **usage}}
     verify_body = {**run_body, "response": response}
     try:
-        status, raw = await _post_server(http, f"{server_url}/verify", verify_body, cookies, timeout)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise RolloutFailure("server_error", f"/verify: {type(exc).__name__}: {exc}") from None
+        status, raw = await _post_server(server, "verify", verify_body, cookies)
+    except ResponseTooLargeError as exc:
+        raise RolloutFailure("verify_failed", f"/verify: {exc}") from None
+    except _SERVER_ERRORS as exc:
+        raise RolloutFailure("server_error", f"/verify: {_describe(exc, timeout)}") from None
     if status >= 300:
         raise RolloutFailure("verify_failed", f"/verify answered HTTP {status}: {raw[:300].decode(errors='replace')}")
     try:
@@ -153,25 +190,22 @@ async def run_rollout(
         raise RolloutFailure(
             "verify_failed", f"/verify answered reward {orjson.dumps(row['reward']).decode()[:80]}, not a number"
         )
-    return RolloutResult(row=row, forced_tool_call=forced, tool_calls=calls)
+    return RolloutResult(row=row, forced_tool_call=forced, tool_calls=calls, tool_errors=errors)
 
 
 async def _call_tool(
-    http: aiohttp.ClientSession,
-    server_url: str,
-    call: dict[str, Any],
-    cookies: _Cookies,
-    timeout: aiohttp.ClientTimeout,
-) -> str:
+    server: _Server, call: dict[str, Any], cookies: _Cookies, allowed: frozenset[str]
+) -> tuple[str, bool]:
+    """(tool output for the model, whether the call counts as a tool error)."""
     name = str(call.get("name", ""))
-    if not _TOOL_NAME.match(name):
-        return _error_output(f"Unknown tool {name!r}")
+    if name not in allowed or not _TOOL_NAME.match(name):
+        return _error_output(f"Unknown tool {name!r}: not one of this task's tools"), True
     arguments, problem = tool_arguments(str(call.get("arguments") or ""))
     if problem:
-        return _error_output(problem)
+        return _error_output(problem), True
     try:
-        _, raw = await _post_server(http, f"{server_url}/{name}", arguments, cookies, timeout)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        status, raw = await _post_server(server, name, arguments, cookies)
+    except _SERVER_ERRORS as exc:
         # Upstream hands the model whatever the server said; a dead connection says this.
-        return _error_output(f"tool call failed: {type(exc).__name__}: {exc}")
-    return raw.decode("utf-8", errors="replace")
+        return _error_output(f"tool call failed: {_describe(exc, server.timeout)}"), True
+    return raw.decode("utf-8", errors="replace"), status >= 400
