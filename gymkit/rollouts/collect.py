@@ -2,8 +2,9 @@
 
 Each finished rollout is one ``write()`` of one line to a file opened with O_APPEND, so a
 killed run leaves whole lines plus at most one partial last line; ``resume`` cuts that
-line off, skips the (task, repeat) pairs already written and runs the rest. When the run
-ends the file is rewritten, sorted by (task, repeat), with an atomic replace.
+line off, checks the file belongs to this run (identity.py), skips the (task, repeat) pairs
+already written and runs the rest. When the run ends the file is rewritten, sorted by
+(task, repeat), with an atomic replace, and failures fixed since drop out of the failures file.
 """
 
 from __future__ import annotations
@@ -22,13 +23,31 @@ import aiohttp
 import orjson
 
 from gymkit import __version__
-from gymkit.errors import InvalidDataError, UserError
+from gymkit.config import AgentConfig, find_config, load_config
+from gymkit.errors import InvalidDataError, InvalidServerConfigError, UserError
+from gymkit.hashing import file_sha256
 from gymkit.jsonl import atomic_write_bytes, dumps, validate_rows
 from gymkit.rollouts.agent import DEFAULT_AGENT_REF, RolloutFailure, run_rollout
 from gymkit.rollouts.clients import ModelClient
-from gymkit.rollouts.config import EMBEDDED, EndpointConfig, Sampling
+from gymkit.rollouts.config import (
+    DEFAULT_MAX_STEPS,
+    EMBEDDED,
+    EMBEDDED_MODEL_TIMEOUT,
+    Bounds,
+    EndpointConfig,
+    Sampling,
+)
+from gymkit.rollouts.identity import (
+    build_identity,
+    check_plan,
+    check_resume,
+    identity_path,
+    refuse_shrink,
+    task_sha256,
+    write_identity,
+)
 from gymkit.rollouts.progress import Progress
-from gymkit.serving import ServerProcess
+from gymkit.rollouts.supervisor import ServerDiedError, ServerSupervisor
 from gymkit.wire import BaseRunRequest
 
 __all__ = ["CollectionSummary", "collect_rollouts", "failures_path_for"]
@@ -123,6 +142,16 @@ def _raise_open_files_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
 
 
+def config_max_steps(server_dir: Path) -> int | None:
+    """The smallest ``max_steps`` the server's agent blocks set; None when none does."""
+    try:
+        config = load_config(find_config(server_dir))
+    except InvalidServerConfigError:
+        return None  # starting the server reports a broken config; a --server-url run needs none
+    steps = [a.fields.max_steps for a in config.agents if isinstance(a.fields, AgentConfig) and a.fields.max_steps]
+    return min(steps) if steps else None
+
+
 def collect_rollouts(
     server_dir: Path,
     input_path: Path,
@@ -132,30 +161,50 @@ def collect_rollouts(
     limit: int | None = None,
     concurrency: int = 8,
     resume: bool = False,
+    force: bool = False,
     endpoint: EndpointConfig | None = None,
     sampling: Sampling | None = None,
     server_url: str | None = None,
     max_steps: int | None = None,
+    bounds: Bounds | None = None,
+    model_timeout: float | None = None,
     progress: bool = True,
 ) -> CollectionSummary:
-    """Run ``repeats`` rollouts of the first ``limit`` tasks of ``input_path``; None endpoint = embedded model."""
+    """Run ``repeats`` rollouts of the first ``limit`` tasks of ``input_path``; None endpoint = embedded model.
+
+    ``max_steps`` (or ``bounds.max_steps``) defaults to the server config's, else 16 turns.
+    ``model_timeout`` applies to the embedded model; an endpoint carries its own.
+    """
     sampling = sampling or Sampling()
+    bounds = bounds or Bounds()
     if sampling.seed is not None and endpoint is not None and endpoint.api == "responses":
         # OpenAI's Responses API has no seed parameter and refuses unknown ones: every call of
         # the run would fail. Chat Completions takes it (vLLM, llama.cpp and OpenAI alike).
         raise UserError("--seed needs the Chat Completions API: the Responses API has no seed", hint="add --api chat")
     tasks = _load_tasks(input_path, limit)
+    if not resume:
+        refuse_shrink(output_path, len(tasks) * repeats, force)
+    steps = max_steps or bounds.max_steps or config_max_steps(server_dir) or DEFAULT_MAX_STEPS
+    bounds = Bounds(max_steps=steps, rollout_timeout=bounds.rollout_timeout, server_timeout=bounds.server_timeout)
+    plan = {"input": str(input_path), "input_sha256": file_sha256(input_path), "limit": limit, "repeats": repeats}
     _raise_open_files_limit()
-    run = _Run(tasks, output_path, repeats, max(1, concurrency), sampling, max_steps, progress, resume)
+    run = _Run(tasks, output_path, repeats, max(1, concurrency), sampling, bounds, progress, resume, plan)
     with contextlib.ExitStack() as stack:
         if endpoint is None:
             from gymkit.rollouts.embedded import EmbeddedModel
 
             model = stack.enter_context(EmbeddedModel())
             endpoint = EndpointConfig(
-                (model.url,), model=model.model, api="chat", force_first_tool_call=True, label=EMBEDDED
+                (model.url,),
+                model=model.model,
+                api="chat",
+                force_first_tool_call=True,
+                label=EMBEDDED,
+                timeout=model_timeout or EMBEDDED_MODEL_TIMEOUT,
             )
-        return asyncio.run(run.main(endpoint, server_dir, server_url, stack))
+        server = ServerSupervisor(server_dir, server_url)
+        stack.callback(server.close)
+        return asyncio.run(run.main(endpoint, server))
 
 
 class _Run:
@@ -166,41 +215,48 @@ class _Run:
         repeats: int,
         concurrency: int,
         sampling: Sampling,
-        max_steps: int | None,
+        bounds: Bounds,
         progress: bool,
         resume: bool,
+        plan: dict[str, Any],
     ) -> None:
         self.tasks = tasks
+        self.hashes = [task_sha256(task) for task in tasks]
         self.resume = resume
         self.output = output
         self.failures = failures_path_for(output)
         self.repeats = repeats
         self.concurrency = concurrency
         self.sampling = sampling
-        self.max_steps = max_steps
+        self.bounds = bounds
         self.progress = progress
+        self.plan = plan
         self.written = self.failed = 0
         self.reward_sum = 0.0
         self.failure_classes: dict[str, int] = {}
 
-    def _pending(self, resume: bool) -> tuple[list[tuple[int, int]], list[dict[str, Any]]]:
+    def _plan(self, identity: dict[str, Any]) -> tuple[list[tuple[int, int]], list[dict[str, Any]]]:
+        """(pending jobs, rows kept); refuses a resume of another run before anything is written."""
         planned = [(t, r) for t in range(len(self.tasks)) for r in range(self.repeats)]
-        self.output.parent.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            self.output.write_bytes(b"")
-            self.failures.write_bytes(b"")
+        if not self.resume:
             return planned, []
         kept: dict[tuple[int, int], dict[str, Any]] = {}
         for row in _existing_rows(self.output):
             kept.setdefault(_key(row), row)
-        wanted = set(planned)
-        kept = {key: row for key, row in kept.items() if key in wanted}
-        return [job for job in planned if job not in kept], list(kept.values())
+        rows = list(kept.values())
+        check_resume(self.output, identity, rows)
+        check_plan(self.output, rows, self.tasks, self.repeats)
+        return [job for job in planned if job not in kept], rows
 
-    def _open_outputs(self) -> tuple[list[tuple[int, int]], list[dict[str, Any]]]:
-        """Prepare the output and failures files for appending; (pending jobs, rows kept)."""
+    def _open_outputs(self, identity: dict[str, Any], kept: list[dict[str, Any]]) -> None:
+        """Prepare the output and failures files for appending."""
         try:
-            pending, kept = self._pending(resume=self.resume)
+            self.output.parent.mkdir(parents=True, exist_ok=True)
+            if not self.resume:
+                self.output.write_bytes(b"")
+                self.failures.write_bytes(b"")
+            if not self.resume or not identity_path(self.output).exists():
+                write_identity(self.output, identity)
             if kept:
                 # The deduplicated, cut-clean rows come first; new rows are appended after them.
                 atomic_write_bytes(self.output, b"".join(dumps(row) + b"\n" for row in kept))
@@ -209,11 +265,12 @@ class _Run:
         except OSError as exc:
             with contextlib.suppress(AttributeError):
                 os.close(self.out_fd)
-            where = exc.filename or self.output
-            raise UserError(f"{where}: cannot write: {exc.strerror}", hint="pass --output FILE") from None
-        return pending, kept
+            raise self._cannot_write(exc) from None
 
-    def _overrides(self, endpoint: EndpointConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _cannot_write(self, exc: OSError) -> UserError:
+        return UserError(f"{exc.filename or self.output}: cannot write: {exc.strerror}", hint="pass --output FILE")
+
+    def _overrides(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(keys set in responses_create_params, keys sent to the model only)."""
         params = {
             k: v
@@ -229,30 +286,43 @@ class _Run:
             model_only["seed"] = self.sampling.seed
         return params, model_only
 
-    async def main(
-        self, endpoint: EndpointConfig, server_dir: Path, server_url: str | None, stack: contextlib.ExitStack
-    ) -> CollectionSummary:
+    async def main(self, endpoint: EndpointConfig, server: ServerSupervisor) -> CollectionSummary:
         started = time.monotonic()
         connector = aiohttp.TCPConnector(limit=min(self.concurrency, 2048), limit_per_host=0, force_close=False)
         async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as http:
             client = ModelClient(endpoint, http)
             model_name = await client.check()
-            if server_url is None:
-                server_url = stack.enter_context(ServerProcess(server_dir)).url
             self.meta = {
                 "model": model_name,
                 "endpoint": endpoint.display,
                 "sampling": self.sampling.as_dict(),
                 "gymkit_version": __version__,
             }
-            pending, kept = self._open_outputs()
+            identity = build_identity(
+                **self.plan,
+                model=model_name,
+                endpoint=endpoint.display,
+                api=endpoint.api,
+                sampling=self.sampling.as_dict(),
+                max_steps=self.bounds.max_steps,
+            )
             try:
-                await self._run_all(pending, client, http, server_url.rstrip("/"), endpoint, len(kept))
+                pending, kept = self._plan(identity)
+            except OSError as exc:
+                raise self._cannot_write(exc) from None
+            if pending:
+                # Before the output is opened: a server that does not start leaves the file as it was.
+                await asyncio.to_thread(server.start)
+            self._open_outputs(identity, kept)
+            try:
+                await self._run_all(pending, client, server, endpoint, len(kept))
+            except ServerDiedError as exc:
+                exc.message += f"; {self.written + len(kept)} rows are in {self.output}"
+                raise
             finally:
                 os.close(self.out_fd)
                 os.close(self.fail_fd)
-        rows = sorted(_existing_rows(self.output), key=_key)
-        atomic_write_bytes(self.output, b"".join(dumps(row) + b"\n" for row in rows))
+                rows = self._finish()
         rewards = [float(row["reward"]) for row in rows if isinstance(row.get("reward"), int | float)]
         return CollectionSummary(
             output_path=self.output,
@@ -269,16 +339,28 @@ class _Run:
             failure_classes=dict(self.failure_classes),
         )
 
+    def _finish(self) -> list[dict[str, Any]]:
+        """Sort the output; keep in the failures file only the latest failure of each rollout still missing."""
+        rows = sorted(_existing_rows(self.output), key=_key)
+        atomic_write_bytes(self.output, b"".join(dumps(row) + b"\n" for row in rows))
+        done = {_key(row) for row in rows}
+        latest: dict[tuple[int, int], bytes] = {}
+        for line in self.failures.read_bytes().splitlines() if self.failures.exists() else []:
+            with contextlib.suppress(orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
+                latest[_key(orjson.loads(line))] = line
+        kept = [line + b"\n" for key, line in sorted(latest.items()) if key not in done]
+        atomic_write_bytes(self.failures, b"".join(kept))
+        return rows
+
     async def _run_all(
         self,
         pending: list[tuple[int, int]],
         client: ModelClient,
-        http: aiohttp.ClientSession,
-        server_url: str,
+        server: ServerSupervisor,
         endpoint: EndpointConfig,
         already: int,
     ) -> None:
-        params_overrides, model_only = self._overrides(endpoint)
+        params_overrides, model_only = self._overrides()
         jobs: Iterator[tuple[int, int]] = iter(pending)
         bar = Progress(total=len(pending) + already, done=already, enabled=self.progress)
 
@@ -304,7 +386,7 @@ class _Run:
                     _ng_rollout_index=rollout_index,
                     agent_ref=body.get("agent_ref") or DEFAULT_AGENT_REF,
                 )
-                reward = await self._one(body, client, http, server_url, endpoint, extra)
+                reward = await self._one(body, client, server, endpoint, extra)
                 bar.advance(reward)
                 if started < target:
                     spawn(group)
@@ -312,44 +394,68 @@ class _Run:
         # Slow start: thousands of rollouts started at once move in lockstep (all seeding,
         # then all waiting on the model, ...), so results arrive in bursts with long gaps.
         # Adding a worker per finished rollout spreads them over the phases of a rollout.
-        with bar:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(min(target, SLOW_START)):
-                    spawn(group)
+        try:
+            with bar:
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(min(target, SLOW_START)):
+                        spawn(group)
+        except BaseExceptionGroup as group_error:
+            # A second server death ends every worker; report it, not the group around it.
+            died = group_error.subgroup(ServerDiedError)
+            if died is not None:
+                raise died.exceptions[0] from None
+            raise
 
     async def _one(
         self,
         body: dict[str, Any],
         client: ModelClient,
-        http: aiohttp.ClientSession,
-        server_url: str,
+        server: ServerSupervisor,
         endpoint: EndpointConfig,
         extra: dict[str, Any],
     ) -> float | None:
         forced = False
-        try:
-            result = await run_rollout(
-                body,
-                http=http,
-                server_url=server_url,
-                model=client,
-                max_steps=self.max_steps,
-                request_overrides=extra,
-                force_first_tool_call=endpoint.force_first_tool_call,
-            )
-            forced = result.forced_tool_call
-            row = result.row
-            if row.get("_ng_failure_class"):
-                raise RolloutFailure(str(row["_ng_failure_class"]), str(row.get("_ng_failure_judge_error") or ""))
-        except RolloutFailure as exc:
-            self._fail(body, exc.kind, exc.message, forced)
-            return None
-        except Exception as exc:  # noqa: BLE001 - one broken rollout must not end a 10k-rollout run
-            self._fail(body, _failure_class(exc), f"{type(exc).__name__}: {exc}", forced)
-            return None
+        while True:
+            generation = server.generation
+            try:
+                async with asyncio.timeout(self.bounds.rollout_timeout):
+                    result = await run_rollout(
+                        body,
+                        http=client.http,
+                        server_url=server.url,
+                        model=client,
+                        max_steps=self.bounds.max_steps or DEFAULT_MAX_STEPS,
+                        request_overrides=extra,
+                        force_first_tool_call=endpoint.force_first_tool_call,
+                        server_timeout=self.bounds.server_timeout,
+                        max_response_bytes=endpoint.max_response_bytes,
+                    )
+                forced = result.forced_tool_call
+                row = result.row
+                if row.get("_ng_failure_class"):
+                    raise RolloutFailure(str(row["_ng_failure_class"]), str(row.get("_ng_failure_judge_error") or ""))
+                break
+            except RolloutFailure as exc:
+                if exc.kind == "server_error" and await server.after_server_error(generation):
+                    continue  # the server was restarted: this rollout's session died with it
+                self._fail(body, exc.kind, exc.message, forced)
+                return None
+            except TimeoutError:
+                limit = self.bounds.rollout_timeout
+                self._fail(body, "rollout_timeout", f"the rollout took longer than {limit:g}s", forced)
+                return None
+            except Exception as exc:  # noqa: BLE001 - one broken rollout must not end a 10k-rollout run
+                self._fail(body, _failure_class(exc), f"{type(exc).__name__}: {exc}", forced)
+                return None
         for key in ("_ng_task_index", "_ng_rollout_index", "agent_ref"):
             row.setdefault(key, body[key])
-        row["_gymkit"] = {**self.meta, "forced_tool_call": forced}
+        row["_gymkit"] = {
+            **self.meta,
+            "forced_tool_call": forced,
+            "tool_calls": result.tool_calls,
+            "tool_errors": result.tool_errors,
+            "task_sha256": self.hashes[body["_ng_task_index"]],
+        }
         os.write(self.out_fd, dumps(row) + b"\n")
         self.written += 1
         reward = float(row["reward"])
