@@ -4,6 +4,13 @@ CI runs this on a pull request to build its job matrix; a contributor can run it
 to see what CI will test. The comparison is against the merge base, as a pull request's
 "Files changed" tab is, so commits that landed on the base branch since the branch was
 cut don't count as the branch's changes.
+
+It fails closed. A changed path is attributed to one server only when it is a regular file
+inside that server's folder; it selects nothing only when it is prose no check reads (see
+``is_inert``); anything else (a conftest.py or pytest/nox configuration outside a server,
+shared requirements, gymkit/, templates/, a gym's own package, a path not thought of here)
+selects every server. A symbolic link or submodule anywhere under resources_servers/ is
+refused: the server's session would run whatever it points to, which the diff never shows.
 """
 
 from __future__ import annotations
@@ -18,10 +25,18 @@ from gitdb.exc import BadName, BadObject
 from gymkit.errors import UserError
 from gymkit.project import MAX_SERVER_NAME, SERVER_NAME_SHAPE, SERVERS_DIR
 
-__all__ = ["GLOBAL_PATHS", "Changes", "changed_servers"]
+__all__ = ["INERT_SUFFIXES", "Changes", "changed_servers", "is_inert", "one_line"]
 
-# A change to any of these can alter how every server is built, tested or checked.
-GLOBAL_PATHS: tuple[str, ...] = ("gymkit/", "templates/", "copier.yml", "noxfile.py", "pyproject.toml")
+# Git's modes: what a tree entry is. Only regular files (and deletions) are taken at face value.
+_REGULAR = frozenset({"100644", "100755"})
+_DELETED = "000000"
+_SYMLINK = "120000"
+_SUBMODULE = "160000"
+
+# Files outside the servers that no server's test session, checklist or environment reads.
+# Kept to prose and pictures on purpose: LICENSE, say, is read by the licence check.
+INERT_SUFFIXES: tuple[str, ...] = (".md", ".png", ".jpg", ".jpeg", ".gif", ".svg")
+_INERT_FOLDERS = ("docs",)
 
 
 @dataclass(frozen=True)
@@ -33,13 +48,33 @@ class Changes:
     files: list[str] = field(default_factory=list)
     """Every changed path (both sides of a rename), repository-relative, sorted."""
     global_files: list[str] = field(default_factory=list)
-    """The changed paths that select every server (see ``GLOBAL_PATHS``)."""
+    """The changed paths that select every server: neither inside one server nor inert."""
     direct: list[str] = field(default_factory=list)
     """Servers whose own files changed (a subset of ``servers``)."""
+    deleted: list[str] = field(default_factory=list)
+    """Servers whose files changed and that are gone at the head: nothing left to test."""
 
     @property
     def all_selected(self) -> bool:
         return bool(self.global_files)
+
+
+def one_line(text: str) -> str:
+    """``text`` with newlines and other unprintable characters escaped, for a log or error line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def is_inert(path: str, mode: str) -> bool:
+    """Whether a changed ``path`` (new ``mode``) outside the servers can select no server."""
+    if mode not in _REGULAR and mode != _DELETED:
+        return False  # a link or submodule, even with a harmless name, points somewhere unseen
+    parts = PurePosixPath(path).parts
+    if not path.endswith(INERT_SUFFIXES) or not parts:
+        return False
+    top_level = len(parts) == 1
+    in_docs = parts[0] in _INERT_FOLDERS
+    servers_index = len(parts) == 2 and parts[0] == SERVERS_DIR  # resources_servers/README.md
+    return top_level or in_docs or servers_index
 
 
 def _open_repo(path: Path) -> git.Repo:
@@ -62,43 +97,116 @@ def _commit(repo: git.Repo, ref: str, what: str) -> git.Commit:
         ) from None
 
 
-def _is_global(path: str) -> bool:
-    return any(path == g or (g.endswith("/") and path.startswith(g)) for g in GLOBAL_PATHS)
-
-
 def _server_of(path: str) -> str | None:
+    """The server folder a path is inside, or None (a hidden or dunder folder is no server)."""
     parts = PurePosixPath(path).parts
     # A file directly in resources_servers/ (a README, say) belongs to no server.
-    if len(parts) >= 3 and parts[0] == SERVERS_DIR:
+    if len(parts) >= 3 and parts[0] == SERVERS_DIR and not parts[1].startswith((".", "__")):
         return parts[1]
     return None
 
 
-def _servers_in_tree(tree: git.Tree) -> set[str]:
-    try:
-        folder = tree / SERVERS_DIR
-    except KeyError:
-        return set()
-    return {item.name for item in folder.trees}
-
-
-def _git_paths(repo: git.Repo, command: str, *args: str) -> list[str]:
+def _git_out(repo: git.Repo, command: str, *args: str) -> list[str]:
     # NUL-separated output parsed here: GitPython's own diff parsing splits a path that holds
     # a newline, so a file could hide the server it is in.
     out = repo.git.execute(["git", command, "-z", *args], stdout_as_string=False, strip_newline_in_stdout=False)
     assert isinstance(out, bytes)
-    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+    return out.decode("utf-8", "surrogateescape").split("\0")
 
 
-def _servers_on_disk(repo: git.Repo, root: Path) -> set[str]:
-    # Files git tracks or would add, still on disk: a deleted server's ignored leftovers
-    # (data/train.jsonl, __pycache__) do not keep it alive.
-    listed = _git_paths(repo, "ls-files", "--cached", "--others", "--exclude-standard", "--", f"{SERVERS_DIR}/")
-    return {s for p in listed if (s := _server_of(p)) and os.path.lexists(root / p)}
+def _git_paths(repo: git.Repo, command: str, *args: str) -> list[str]:
+    return [p for p in _git_out(repo, command, *args) if p]
 
 
-def _skip_cache_dirs(names: set[str]) -> set[str]:
-    return {n for n in names if not n.startswith((".", "__"))}
+def _diff_modes(repo: git.Repo, *commits: str) -> dict[str, str]:
+    """Changed path -> its mode after the change (000000: deleted), from ``git diff --raw``."""
+    # Without rename detection a rename is a deletion and an addition: both paths are listed.
+    fields = _git_out(repo, "diff", "--raw", "--no-ext-diff", "--no-renames", *commits, "--")
+    modes = {}
+    # Records are ":old new old_sha new_sha status" then the path, each NUL-terminated.
+    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+        if meta.startswith(":") and path:
+            modes[path] = meta[1:].split(" ")[1]
+    return modes
+
+
+def _disk_mode(path: Path) -> str:
+    if path.is_symlink():
+        return _SYMLINK
+    if not path.exists():
+        return _DELETED
+    return "100755" if os.access(path, os.X_OK) else "100644"
+
+
+def _tree_entries(repo: git.Repo, commit: str) -> dict[str, str]:
+    """Every entry under resources_servers/ at ``commit`` (folders too) -> its mode."""
+    entries = {}
+    # No trailing slash: with one, resources_servers itself being a link would list nothing.
+    for line in _git_paths(repo, "ls-tree", "-r", "-t", "--full-tree", commit, "--", SERVERS_DIR):
+        meta, _, path = line.partition("\t")
+        entries[path] = meta.split(" ")[0]
+    return entries
+
+
+def _worktree_entries(repo: git.Repo, root: Path) -> dict[str, str]:
+    """Files under resources_servers/ that git tracks or would add, still on disk -> mode.
+
+    A folder that is a link on disk is listed as one; a deleted server's ignored leftovers
+    (data/train.jsonl, __pycache__) are not listed, so they neither keep it alive nor are
+    refused, and neither is a link inside an ignored .venv.
+    """
+    entries: dict[str, str] = {}
+    linked: dict[str, bool] = {}
+
+    def first_link(path: str) -> str | None:
+        parts = PurePosixPath(path).parts
+        for i in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:i])
+            if prefix not in linked:
+                linked[prefix] = os.path.islink(root / prefix)
+            if linked[prefix]:
+                return prefix
+        return None
+
+    for line in _git_paths(repo, "ls-files", "--stage", "--", SERVERS_DIR):
+        meta, _, path = line.partition("\t")
+        mode = meta.split(" ")[0]
+        if mode == _SUBMODULE:
+            entries[path] = mode
+        elif (link := first_link(path)) is not None:
+            entries[link] = _SYMLINK
+        elif os.path.lexists(root / path):
+            entries[path] = _disk_mode(root / path)
+    for path in _git_paths(repo, "ls-files", "--others", "--exclude-standard", "--", SERVERS_DIR):
+        if path.endswith("/"):  # git lists a repository nested in the tree as its folder
+            entries[path.rstrip("/")] = _SUBMODULE
+        elif (link := first_link(path)) is not None:
+            entries[link] = _SYMLINK
+        else:
+            entries[path] = _disk_mode(root / path)
+    return entries
+
+
+def _refuse_links(entries: dict[str, str]) -> None:
+    links = sorted(p for p, mode in entries.items() if mode == _SYMLINK)
+    modules = sorted(p for p, mode in entries.items() if mode == _SUBMODULE)
+    if links:
+        more = f" (and {len(links) - 1} more)" if links[1:] else ""
+        raise UserError(
+            f"{one_line(links[0])}: a symbolic link under {SERVERS_DIR}/{more}; a server's files must be real files",
+            hint="replace the link by the files it points to (git rm the link, copy the files in, git add them)",
+        )
+    if modules:
+        more = f" (and {len(modules) - 1} more)" if modules[1:] else ""
+        raise UserError(
+            f"{one_line(modules[0])}: a git submodule or nested repository under {SERVERS_DIR}/{more}",
+            hint="commit the server's files into this repository itself",
+        )
+
+
+def _servers_in(entries: dict[str, str]) -> set[str]:
+    # Git has no empty folders: a server exists when something is listed inside its folder.
+    return {s for path in entries if (s := _server_of(path))}
 
 
 def changed_servers(path: Path, base: str, head: str | None = None) -> Changes:
@@ -129,30 +237,33 @@ def _compare(repo: git.Repo, base: str, head: str | None) -> Changes:
             else "pass the branch the pull request targets as --base",
         )
     start = merge_bases[0].hexsha
-    # Without rename detection a rename is a deletion and an addition: both paths are listed.
-    diff = ["diff", "--no-ext-diff", "--no-renames", "--name-only"]
     if head is None:
-        files = set(_git_paths(repo, *diff, start, "--"))
-        files |= set(_git_paths(repo, "ls-files", "--others", "--exclude-standard"))
-        existing = _servers_on_disk(repo, root)
+        modes = _diff_modes(repo, start)
+        for untracked in _git_paths(repo, "ls-files", "--others", "--exclude-standard"):
+            modes[untracked] = _disk_mode(root / untracked)
+        entries = _worktree_entries(repo, root)
     else:
-        files = set(_git_paths(repo, *diff, start, head_commit.hexsha, "--"))
-        existing = _servers_in_tree(head_commit.tree)
-    global_files = sorted(f for f in files if _is_global(f))
-    touched = {s for f in files if (s := _server_of(f))}
-    candidates = _skip_cache_dirs(existing if global_files else touched & existing)
+        modes = _diff_modes(repo, start, head_commit.hexsha)
+        entries = _tree_entries(repo, head_commit.hexsha)
+    # Every link at the head, not only the changed ones: the session follows them all.
+    _refuse_links(entries)
+    existing = _servers_in(entries)
+    touched = {s for f in modes if (s := _server_of(f))}
+    global_files = sorted(f for f, mode in modes.items() if not _server_of(f) and not is_inert(f, mode))
+    candidates = existing if global_files else touched & existing
     # Server names end up in CI job names, artifact names and nox session ids; anything else
     # in resources_servers/ is refused rather than passed on.
     bad = sorted(c for c in candidates if not SERVER_NAME_SHAPE.fullmatch(c) or len(c) > MAX_SERVER_NAME)
     if bad:
-        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in bad[0])  # one line, even for "x\n"
         raise UserError(
-            f"{SERVERS_DIR}/{shown}: not a valid server name" + (f" (and {len(bad) - 1} more)" if bad[1:] else ""),
+            f"{SERVERS_DIR}/{one_line(bad[0])}: not a valid server name"
+            + (f" (and {len(bad) - 1} more)" if bad[1:] else ""),
             hint="server folders are lower_snake_case: a letter, then up to 63 letters, digits or underscores",
         )
     return Changes(
         servers=sorted(candidates),
-        files=sorted(files),
+        files=sorted(modes),
         global_files=global_files,
         direct=sorted(candidates & touched),
+        deleted=sorted(touched - existing),
     )

@@ -39,6 +39,13 @@ class GitRepo:
         path.write_text(text)
         return path
 
+    def link(self, rel: str, target: str) -> Path:
+        """A symbolic link at ``rel`` to ``target`` (relative to the link's folder), as git stores one."""
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(target)
+        return path
+
     def commit(self, message: str) -> str:
         self.git("add", "-A")
         self.git("commit", "-q", "--allow-empty", "-m", message)
