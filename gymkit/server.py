@@ -4,14 +4,15 @@ A contributor subclasses :class:`BaseResourcesServer`, writes ``async def tool(s
 ToolRequest) -> ToolResponse`` methods and ``async def verify(self, body: MyVerifyRequest)``,
 and the runtime serves them the way NeMo Gym does: ``POST /<tool>``, ``POST /seed_session``,
 ``POST /verify``, ``GET /``, with per-rollout state behind a signed session cookie.
+
+Clients may call as tools only the names ``GET /`` lists under ``tools``; the reserved
+routes (:data:`RESERVED_ROUTES`) are never tools, and a method named like one is refused.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -21,9 +22,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
-from starlette.middleware.sessions import SessionMiddleware
 
 from gymkit.config import ResourcesServerConfig
+from gymkit.errors import ServerLoadError
+from gymkit.sessions import (
+    MAX_ANONYMOUS_SESSIONS,
+    MAX_SESSIONS,
+    SESSION_ID_KEY,
+    SESSION_MAX_AGE,
+    Session,
+    SessionCookie,
+    SessionStore,
+    session_secret,
+)
 from gymkit.wire import (
     BaseSeedSessionRequest,
     BaseSeedSessionResponse,
@@ -32,15 +43,20 @@ from gymkit.wire import (
     reward_problem,
 )
 
-__all__ = ["RESERVED_ROUTES", "SESSION_ID_KEY", "BaseResourcesServer", "ToolSpec"]
+__all__ = [
+    "MAX_ANONYMOUS_SESSIONS",
+    "MAX_SESSIONS",
+    "RESERVED_ROUTES",
+    "SESSION_ID_KEY",
+    "BaseResourcesServer",
+    "ToolSpec",
+]
 
 log = logging.getLogger("gymkit.server")
 
-SESSION_ID_KEY = "session_id"
 RESERVED_ROUTES = frozenset({"verify", "seed_session", "aggregate_metrics", "mcp", "reverify_mode"})
-# Sessions live in memory, keyed by the cookie's id; a GRPO job opens one per rollout, so
-# keep the newest and let the oldest go rather than grow without bound.
-MAX_SESSIONS = 100_000
+# Reserved names a subclass overrides on purpose (upstream's hooks); none of them is a tool.
+_HOOKS = frozenset({"seed_session", "verify", "aggregate_metrics"})
 
 _current_session: ContextVar[dict[str, Any] | None] = ContextVar("gymkit_session", default=None)
 
@@ -88,11 +104,16 @@ class BaseResourcesServer:
 
     # NeMo Gym's reverify protocol: "stateless" means verify depends only on its body.
     reverify_mode: ClassVar[str] = "stateless"
+    # How many sessions to keep: seeded ones (one per open rollout) and anonymous ones (tool
+    # calls that came without a seeded cookie). Set on a subclass or an instance before
+    # the first request; ``self.sessions`` counts what each bound evicted.
+    max_sessions: int = MAX_SESSIONS
+    max_anonymous_sessions: int = MAX_ANONYMOUS_SESSIONS
 
     def __init__(self, config: ResourcesServerConfig | None = None, *, name: str | None = None) -> None:
         self.config = config
         self.name = name or type(self).__name__
-        self._sessions: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._store: SessionStore | None = None
         self._local_session: dict[str, Any] = {}
         self._app: FastAPI | None = None
 
@@ -110,15 +131,43 @@ class BaseResourcesServer:
         current = _current_session.get()
         return current if current is not None else self._local_session
 
-    def _session_for(self, session_id: str) -> dict[str, Any]:
-        state = self._sessions.get(session_id)
-        if state is None:
-            state = self._sessions[session_id] = {}
-            if len(self._sessions) > MAX_SESSIONS:
-                self._sessions.popitem(last=False)
-        else:
-            self._sessions.move_to_end(session_id)
-        return state
+    @property
+    def sessions(self) -> SessionStore:
+        """The rollouts' sessions, with counters (``sessions.counts()``) of what was evicted or refused."""
+        if self._store is None:
+            self._store = SessionStore(max_seeded=self.max_sessions, max_anonymous=self.max_anonymous_sessions)
+        return self._store
+
+    def _open_session(self, request: Request, cookie: SessionCookie, *, seeding: bool) -> tuple[Session | None, str]:
+        """The request's session and, when it is new, the cookie value to send; None when a re-seed is refused."""
+        store = self.sessions
+        raw = request.cookies.get(cookie.name)
+        session_id = cookie.read(raw)
+        if raw is not None and session_id is None:
+            store.stats["refused_cookies"] += 1
+        current = store.get(session_id) if session_id else None
+        if seeding:
+            if current is not None and current.seeded:
+                # The cookie names a rollout already under way: a second seed would wipe
+                # its state, and the only caller that does that mid-rollout is a model
+                # calling "seed_session" as a tool.
+                store.stats["reseeds"] += 1
+                return None, ""
+            if current is not None:
+                store.discard(current.id)
+            new_id, value = cookie.issue()
+            return store.seed(new_id), value
+        if current is not None:
+            return current, ""
+        if session_id is not None:
+            # Signed with our secret but not live: evicted, or issued by another process
+            # sharing GYMKIT_SESSION_SECRET. Keep the id (handlers may key their own state
+            # by it); gymkit's state for it starts empty.
+            store.stats["unknown_ids"] += 1
+            log.debug("session %s is not live here; serving it with empty state", session_id)
+            return store.anonymous(session_id), ""
+        new_id, value = cookie.issue()
+        return store.anonymous(new_id), value
 
     # -- discovery ---------------------------------------------------------------------
     @classmethod
@@ -126,11 +175,19 @@ class BaseResourcesServer:
         """Tools by route name: public async methods whose body parameter is a pydantic model."""
         found: dict[str, ToolSpec] = {}
         for name, func in inspect.getmembers(cls, inspect.iscoroutinefunction):
-            if name.startswith("_") or name in RESERVED_ROUTES or hasattr(BaseResourcesServer, name):
+            if name.startswith("_") or name in _HOOKS:
                 continue
             params = _params(func)
             if params.model is None:
                 continue
+            if name in RESERVED_ROUTES or hasattr(BaseResourcesServer, name):
+                # Skipping it quietly would leave a tool the dataset declares with no route,
+                # or one that replaces the runtime's own attribute; say so at load instead.
+                raise ServerLoadError(
+                    f"{cls.__name__}.{name} is declared like a tool, but {name!r} is reserved by the runtime",
+                    hint=f"rename the method; reserved: {', '.join(sorted(RESERVED_ROUTES))} and "
+                    "BaseResourcesServer's own attributes",
+                )
             returns = get_type_hints(func).get("return")
             response_model = returns if inspect.isclass(returns) and issubclass(returns, BaseModel) else None
             found[name] = ToolSpec(name, func, params.model, response_model, params, inspect.getdoc(func) or "")
@@ -154,29 +211,35 @@ class BaseResourcesServer:
 
     def _build_app(self) -> FastAPI:
         app = FastAPI(title=self.name, docs_url=None, redoc_url=None)
-        # Upstream names the cookie and its secret after class and instance, so two servers
-        # behind one agent never read each other's sessions.
-        key = f"{type(self).__name__}___{self.name}"
-        app.add_middleware(SessionMiddleware, secret_key=key, session_cookie=key, same_site="lax")
+        tools = self.tools()
+        # Upstream names the cookie after class and instance, so two servers behind one
+        # agent keep their cookies apart; upstream also signs with that name, which anyone
+        # can read, so the secret here is random (or GYMKIT_SESSION_SECRET) instead.
+        cookie = SessionCookie(f"{type(self).__name__}___{self.name}", session_secret())
+        app.state.session_cookie = cookie
+        declared = sorted(tools)
 
         @app.get("/")
         async def liveness() -> dict[str, Any]:
-            return {"status": "ok", "server": self.name, "tools": sorted(self.tools())}
+            # The contract for clients: only these names may be called as tools.
+            return {"status": "ok", "server": self.name, "tools": declared}
 
         @app.get("/reverify_mode")
         async def reverify_mode() -> str:
             return self.reverify_mode
 
         cls = type(self)
-        self._route(app, "seed_session", cls.seed_session, self.seed_request_model(), _params(cls.seed_session))
-        self._route(app, "verify", cls.verify, self.verify_request_model(), _params(cls.verify))
-        for spec in self.tools().values():
-            self._route(app, spec.name, spec.method, spec.request_model, spec.params, spec.description)
+        seed = _params(cls.seed_session)
+        self._route(app, cookie, "seed_session", cls.seed_session, self.seed_request_model(), seed)
+        self._route(app, cookie, "verify", cls.verify, self.verify_request_model(), _params(cls.verify))
+        for spec in tools.values():
+            self._route(app, cookie, spec.name, spec.method, spec.request_model, spec.params, spec.description)
         return app
 
     def _route(
         self,
         app: FastAPI,
+        cookie: SessionCookie,
         name: str,
         method: Callable[..., Awaitable[Any]],
         model: type[BaseModel],
@@ -184,6 +247,7 @@ class BaseResourcesServer:
         description: str = "",
     ) -> None:
         server = self
+        seeding = name == "seed_session"
 
         async def endpoint(request: Request) -> Response:
             raw = await request.body()
@@ -191,14 +255,26 @@ class BaseResourcesServer:
                 body = model.model_validate_json(raw or b"{}")
             except ValidationError as exc:
                 return _error(422, f"invalid body for /{name}: {_short_validation(exc)}", name)
-            session_id = request.session.setdefault(SESSION_ID_KEY, uuid.uuid4().hex)
-            token = _current_session.set(server._session_for(session_id))
+            session, new_cookie = server._open_session(request, cookie, seeding=seeding)
+            if session is None:
+                return _error(
+                    409,
+                    "this session is already seeded: /seed_session starts a rollout and is not a tool; "
+                    "send it without the session cookie to start another rollout",
+                    name,
+                )
+            # Upstream-style handlers read request.session[SESSION_ID_KEY]; SessionMiddleware
+            # is gone, so the route provides the dict itself.
+            request.scope["session"] = session.request_view
+            token = _current_session.set(session.state)
             # By keyword: upstream's handlers take (self, request, body), gymkit's (self, body).
             kwargs: dict[str, Any] = {params.body: body}
             if params.request:
                 kwargs[params.request] = request
+            done = False
             try:
                 result = await method(server, **kwargs)
+                done = True
             except HTTPException:
                 raise  # the handler's chosen status; FastAPI answers it as it does upstream
             except Exception as exc:
@@ -206,11 +282,19 @@ class BaseResourcesServer:
                 return _error(500, f"/{name} raised {type(exc).__name__}: {exc}", name)
             finally:
                 _current_session.reset(token)
+                if seeding and not done:
+                    # The agent gives up on a rollout whose seed failed; its cookie never left.
+                    server.sessions.discard(session.id)
             try:
-                return _verify_result(result) if name == "verify" else _json(result)
+                response = _verify_result(result) if name == "verify" else _json(result)
             except (TypeError, ValueError) as exc:
                 # Left to uvicorn, this would be a bare 500 and a dropped keep-alive connection.
-                return _error(500, f"/{name} returned a result that is not JSON: {exc}", name)
+                response = _error(500, f"/{name} returned a result that is not JSON: {exc}", name)
+            if new_cookie:
+                response.set_cookie(
+                    cookie.name, new_cookie, max_age=SESSION_MAX_AGE, path="/", httponly=True, samesite="lax"
+                )
+            return response
 
         app.add_api_route(
             f"/{name}",
