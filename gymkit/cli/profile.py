@@ -7,7 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
+from gymkit.cli.rollouts import (
+    BoundOptions,
+    MaxResponseBytes,
+    MaxRetries,
+    MaxSteps,
+    ModelTimeout,
+    RetryMaxTime,
+    RolloutTimeout,
+    ServerTimeout,
+)
 from gymkit.errors import UserError
+from gymkit.rollouts.config import DEFAULT_ROLLOUT_TIMEOUT, DEFAULT_SERVER_TIMEOUT
 
 __all__ = ["profile", "register", "training_report"]
 
@@ -72,7 +83,13 @@ def profile(
         int | None, typer.Option(help="Seed sent to the model (--seed picks the prompts).", rich_help_panel=_SAMPLING)
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Rollouts in flight.", min=1)] = 8,
-    max_steps: Annotated[int | None, typer.Option(help="Model calls per rollout at most.", min=1)] = None,
+    max_steps: MaxSteps = None,
+    model_timeout: ModelTimeout = None,
+    max_retries: MaxRetries = None,
+    retry_max_time: RetryMaxTime = None,
+    max_response_bytes: MaxResponseBytes = None,
+    rollout_timeout: RolloutTimeout = DEFAULT_ROLLOUT_TIMEOUT,
+    server_timeout: ServerTimeout = DEFAULT_SERVER_TIMEOUT,
     restart: Annotated[bool, typer.Option(help="Start the collection afresh instead of resuming it.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     plots: Annotated[bool, typer.Option(help="Draw the PNG plots (the JSON and Markdown are always written).")] = True,
@@ -99,6 +116,16 @@ def profile(
         from gymkit.profiling.collect import collect_and_profile, default_dataset
         from gymkit.rollouts import Sampling, endpoint_from_settings
 
+        limits = BoundOptions(
+            max_steps=max_steps,
+            model_timeout=model_timeout,
+            max_retries=max_retries,
+            retry_max_time=retry_max_time,
+            max_response_bytes=max_response_bytes,
+            rollout_timeout=rollout_timeout,
+            server_timeout=server_timeout,
+        )
+
         result = collect_and_profile(
             paths,  # type: ignore[arg-type]  # no --rollouts means a server was named
             folder,
@@ -108,13 +135,19 @@ def profile(
             seed=seed,
             threshold=pass_threshold,
             endpoint=endpoint_from_settings(
-                base_urls=base_url, api_key=api_key, model=model, api=api, config_file=endpoint_config
+                base_urls=base_url,
+                api_key=api_key,
+                model=model,
+                api=api,
+                config_file=endpoint_config,
+                **limits.model_limits,
             ),
             sampling=Sampling(
                 temperature=temperature, top_p=top_p, max_output_tokens=max_output_tokens, seed=sampling_seed
             ),
             concurrency=concurrency,
-            max_steps=max_steps,
+            bounds=limits.bounds,
+            model_limits=limits.model_limits,
             restart=restart,
             progress=not quiet,
         )

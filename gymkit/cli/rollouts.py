@@ -3,16 +3,98 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from gymkit.errors import UserError
 from gymkit.project import resolve_server
 from gymkit.rollouts import Sampling, collect_rollouts, endpoint_from_settings
+from gymkit.rollouts.config import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_MODEL_TIMEOUT,
+    DEFAULT_RETRY_MAX_TIME,
+    DEFAULT_ROLLOUT_TIMEOUT,
+    DEFAULT_SERVER_TIMEOUT,
+    EMBEDDED_MODEL_TIMEOUT,
+    Bounds,
+)
+
+__all__ = ["BoundOptions", "register", "rollouts"]
 
 _MODEL = "Model endpoint (default: the embedded model)"
 _SAMPLING = "Sampling"
+_BOUNDS = "Bounds (docs/security.md)"
+
+# Shared with `gymkit profile`, which collects the same way.
+MaxSteps = Annotated[
+    int | None,
+    typer.Option(
+        help=f"Model turns per rollout at most. Default: the server config's max_steps, else {DEFAULT_MAX_STEPS}.",
+        min=1,
+        rich_help_panel=_BOUNDS,
+    ),
+]
+ModelTimeout = Annotated[
+    float | None,
+    typer.Option(
+        help=f"Seconds per model call attempt [default: {DEFAULT_MODEL_TIMEOUT:g}; "
+        f"embedded model {EMBEDDED_MODEL_TIMEOUT:g}].",
+        rich_help_panel=_BOUNDS,
+    ),
+]
+MaxRetries = Annotated[
+    int | None,
+    typer.Option(help=f"Retries of a failed model call [default: {DEFAULT_MAX_RETRIES}].", rich_help_panel=_BOUNDS),
+]
+RetryMaxTime = Annotated[
+    float | None,
+    typer.Option(
+        help=f"Seconds one model call may spend retrying [default: {DEFAULT_RETRY_MAX_TIME:g}].",
+        rich_help_panel=_BOUNDS,
+    ),
+]
+MaxResponseBytes = Annotated[
+    int | None,
+    typer.Option(
+        help=f"Bytes read of one model or server answer [default: {DEFAULT_MAX_RESPONSE_BYTES}].",
+        rich_help_panel=_BOUNDS,
+    ),
+]
+RolloutTimeout = Annotated[
+    float,
+    typer.Option(help="Seconds one rollout may take, verify included.", rich_help_panel=_BOUNDS),
+]
+ServerTimeout = Annotated[
+    float,
+    typer.Option(help="Seconds for each seed_session, tool call and verify.", rich_help_panel=_BOUNDS),
+]
+
+
+class BoundOptions:
+    """The bound flags as collect_rollouts takes them; None = not given, so a config file's value holds."""
+
+    def __init__(
+        self,
+        *,
+        max_steps: int | None,
+        model_timeout: float | None,
+        max_retries: int | None,
+        retry_max_time: float | None,
+        max_response_bytes: int | None,
+        rollout_timeout: float,
+        server_timeout: float,
+    ) -> None:
+        self.bounds = Bounds(max_steps=max_steps, rollout_timeout=rollout_timeout, server_timeout=server_timeout)
+        given = {
+            "timeout": model_timeout,
+            "max_retries": max_retries,
+            "retry_max_time": retry_max_time,
+            "max_response_bytes": max_response_bytes,
+        }
+        self.model_limits: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
 
 
 def rollouts(
@@ -30,7 +112,9 @@ def rollouts(
     resume: Annotated[
         bool, typer.Option(help="Keep the rows already in the output and run only the missing (task, repeat) pairs.")
     ] = False,
-    max_steps: Annotated[int | None, typer.Option(help="Stop a rollout after this many model turns.", min=1)] = None,
+    force: Annotated[
+        bool, typer.Option(help="Replace an output file even when this run plans fewer rows than it has.")
+    ] = False,
     server_url: Annotated[
         str | None, typer.Option(help="Use this running resource server instead of starting one.")
     ] = None,
@@ -62,12 +146,20 @@ def rollouts(
     top_p: Annotated[float | None, typer.Option(rich_help_panel=_SAMPLING, min=0.0, max=1.0)] = None,
     max_output_tokens: Annotated[int | None, typer.Option(rich_help_panel=_SAMPLING, min=1)] = None,
     seed: Annotated[int | None, typer.Option(rich_help_panel=_SAMPLING)] = None,
+    max_steps: MaxSteps = None,
+    model_timeout: ModelTimeout = None,
+    max_retries: MaxRetries = None,
+    retry_max_time: RetryMaxTime = None,
+    max_response_bytes: MaxResponseBytes = None,
+    rollout_timeout: RolloutTimeout = DEFAULT_ROLLOUT_TIMEOUT,
+    server_timeout: ServerTimeout = DEFAULT_SERVER_TIMEOUT,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run a model on the server's tasks and write one verified rollout per (task, repeat).
 
     With no endpoint configured, an embedded local model (SmolLM2-135M) answers: no key, no
-    network. Failed rollouts go to [bold]<output>_failures.jsonl[/] with the reason.
+    network. Failed rollouts go to [bold]<output>_failures.jsonl[/] with the reason; what the run
+    was started with goes to [bold]<output stem>.run.json[/], which --resume checks.
     """
     paths = resolve_server(server)
     input_path = input or paths.example
@@ -78,8 +170,22 @@ def rollouts(
         if input_path.resolve() == paths.example.resolve()
         else input_path.with_name(f"{input_path.stem}_rollouts.jsonl")
     )
+    limits = BoundOptions(
+        max_steps=max_steps,
+        model_timeout=model_timeout,
+        max_retries=max_retries,
+        retry_max_time=retry_max_time,
+        max_response_bytes=max_response_bytes,
+        rollout_timeout=rollout_timeout,
+        server_timeout=server_timeout,
+    )
     endpoint = endpoint_from_settings(
-        base_urls=base_url, api_key=api_key, model=model, api=api, config_file=endpoint_config
+        base_urls=base_url,
+        api_key=api_key,
+        model=model,
+        api=api,
+        config_file=endpoint_config,
+        **limits.model_limits,
     )
     summary = collect_rollouts(
         paths.dir,
@@ -89,10 +195,12 @@ def rollouts(
         limit=limit,
         concurrency=concurrency,
         resume=resume,
+        force=force,
         endpoint=endpoint,
         sampling=Sampling(temperature, top_p, max_output_tokens, seed),
         server_url=server_url,
-        max_steps=max_steps,
+        bounds=limits.bounds,
+        model_limits=limits.model_limits,
         progress=not quiet,
     )
     mean = f"{summary.mean_reward:.3f}" if summary.mean_reward is not None else "-"

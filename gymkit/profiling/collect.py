@@ -21,7 +21,7 @@ from gymkit.hashing import file_sha256, server_code_sha256
 from gymkit.jsonl import atomic_write_bytes, atomic_write_text, iter_rows
 from gymkit.profiling.report import Profile, profile_files, shown_path
 from gymkit.project import ServerPaths
-from gymkit.rollouts.config import EndpointConfig, Sampling
+from gymkit.rollouts.config import Bounds, EndpointConfig, Sampling
 
 __all__ = ["Collection", "collect_and_profile", "default_dataset", "plan_collection", "select_prompts"]
 
@@ -107,6 +107,8 @@ def collect_and_profile(
     sampling: Sampling,
     concurrency: int = 8,
     max_steps: int | None = None,
+    bounds: Bounds | None = None,
+    model_limits: dict[str, Any] | None = None,
     restart: bool = False,
     progress: bool = True,
 ) -> Profile:
@@ -130,9 +132,13 @@ def collect_and_profile(
         repeats=samples,
         concurrency=concurrency,
         resume=plan.rollouts.exists() and not restart,
+        # --restart means start afresh: the collection folder is scratch space, not a committed file.
+        force=restart,
         endpoint=endpoint,
         sampling=sampling,
         max_steps=max_steps,
+        bounds=bounds,
+        model_limits=model_limits,
         progress=progress,
     )
     collection = plan.settings | {

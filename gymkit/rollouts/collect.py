@@ -167,13 +167,14 @@ def collect_rollouts(
     server_url: str | None = None,
     max_steps: int | None = None,
     bounds: Bounds | None = None,
-    model_timeout: float | None = None,
+    model_limits: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> CollectionSummary:
     """Run ``repeats`` rollouts of the first ``limit`` tasks of ``input_path``; None endpoint = embedded model.
 
     ``max_steps`` (or ``bounds.max_steps``) defaults to the server config's, else 16 turns.
-    ``model_timeout`` applies to the embedded model; an endpoint carries its own.
+    ``model_limits`` (EndpointConfig fields: timeout, max_retries, ...) apply to the embedded
+    model; an endpoint carries its own.
     """
     sampling = sampling or Sampling()
     bounds = bounds or Bounds()
@@ -200,7 +201,7 @@ def collect_rollouts(
                 api="chat",
                 force_first_tool_call=True,
                 label=EMBEDDED,
-                timeout=model_timeout or EMBEDDED_MODEL_TIMEOUT,
+                **{"timeout": EMBEDDED_MODEL_TIMEOUT, **(model_limits or {})},
             )
         server = ServerSupervisor(server_dir, server_url)
         stack.callback(server.close)

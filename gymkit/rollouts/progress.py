@@ -1,4 +1,9 @@
-"""A progress bar with rollouts/s and the running mean reward; silent when not on a terminal."""
+"""A progress bar with rollouts/s, time left and the running mean reward; silent when not on a terminal.
+
+The rate counts this run's rollouts only (a resume starts with rows done earlier, which
+would make the first seconds look impossibly fast) and the time left is what is still to do
+at that rate.
+"""
 
 from __future__ import annotations
 
@@ -27,12 +32,24 @@ class Progress:
                 TextColumn("rollouts"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]:.1f}/s  mean reward {task.fields[mean]}"),
+                TextColumn("{task.fields[rate]:.1f}/s  ETA {task.fields[eta]}  mean reward {task.fields[mean]}"),
                 TimeElapsedColumn(),
                 console=console,
                 transient=False,
             )
-            self._task = self._bar.add_task("rollouts", total=total, completed=done, rate=0.0, mean="-")
+            self._task = self._bar.add_task("rollouts", total=total, completed=done, rate=0.0, eta="-", mean="-")
+
+    def rate(self, now: float | None = None) -> float:
+        """Rollouts finished per second by this run."""
+        elapsed = max((time.monotonic() if now is None else now) - self._start, 1e-9)
+        return self.finished / elapsed
+
+    def eta(self, now: float | None = None) -> float | None:
+        """Seconds until every rollout is done at the current rate; None before the first finishes."""
+        rate = self.rate(now)
+        if not self.finished or rate <= 0:
+            return None
+        return max(0, self.total - self.done - self.finished) / rate
 
     def advance(self, reward: float | None) -> None:
         self.finished += 1
@@ -40,9 +57,8 @@ class Progress:
             self.rewards += reward
             self.scored += 1
         if self._bar is not None:
-            elapsed = max(time.monotonic() - self._start, 1e-9)
             mean = f"{self.rewards / self.scored:.3f}" if self.scored else "-"
-            self._bar.update(self._task, advance=1, rate=self.finished / elapsed, mean=mean)
+            self._bar.update(self._task, advance=1, rate=self.rate(), eta=_clock(self.eta()), mean=mean)
 
     def __enter__(self) -> Progress:
         if self._bar is not None:
@@ -54,3 +70,11 @@ class Progress:
     ) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -14,6 +14,11 @@ The user message's first word picks the script:
 - ``truncated``: call ``peek``, but the answer is cut off by the token limit.
 - ``empty``: answer with no text and no tool call.
 - ``overflow``: answer HTTP 400 the way vLLM does when the prompt exceeds the context.
+- ``call NAME``: call the tool NAME with ``{}``, then reply with the tool output.
+- ``hang``: answer after 30 s (long past any test's model timeout).
+- ``ratelimit [SECONDS]``: answer HTTP 429 every time, with ``Retry-After: SECONDS`` when given.
+- ``huge N``: reply with a text of N bytes.
+- ``hugestream N``: answer 200 with N bytes streamed in chunks, with no Content-Length.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from gymkit.serving import serving_in_thread
 
@@ -69,6 +74,12 @@ class ScriptedModel:
             return "call", ("peek", "{}")
         if verb == "empty":
             return "text", ""
+        if verb == "call":
+            if not tool_outputs:
+                return "call", (words[1], "{}")
+            return "text", tool_outputs[-1]
+        if verb == "huge":
+            return "text", "x" * int(words[1])
         return "text", f"unscripted: {user}"
 
     async def _gate(self, user: str) -> Response | None:
@@ -82,6 +93,15 @@ class ScriptedModel:
         if words and words[0] == "flaky" and self.seen[user] <= int(words[1]):
             code = 429 if self.seen[user] % 2 else 500
             return JSONResponse({"error": {"message": "try again"}}, status_code=code)
+        if words and words[0] == "hang":
+            await asyncio.sleep(30)
+        if words and words[0] == "ratelimit":
+            headers = {"Retry-After": words[1]} if len(words) > 1 else {}
+            return JSONResponse({"error": {"message": "slow down"}}, status_code=429, headers=headers)
+        if words and words[0] == "hugestream":
+            size = int(words[1])
+            chunks = (b"x" * min(65536, size - start) for start in range(0, size, 65536))
+            return StreamingResponse(chunks, media_type="application/json")
         if words and words[0] == "overflow":
             message = "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens"
             return JSONResponse({"object": "error", "message": message, "code": 400}, status_code=400)

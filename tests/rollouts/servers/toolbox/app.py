@@ -1,7 +1,11 @@
-"""A server with session state and three tools: one that adds, one that reads the rollout's
-secret, one that always fails."""
+"""A server with session state and tools: one that adds, one that reads the rollout's secret,
+one that always fails, one that is slow, one that kills the server (for restart tests)."""
 
 from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -34,8 +38,13 @@ class ExplodeRequest(BaseModel):
     message: str = "boom"
 
 
+class NapRequest(BaseModel):
+    seconds: float = 5.0
+
+
 class ToolboxVerifyRequest(BaseVerifyRequest):
     expected_answer: str
+    verify_delay: float = 0.0
 
 
 class ToolboxServer(BaseResourcesServer):
@@ -56,7 +65,22 @@ class ToolboxServer(BaseResourcesServer):
     async def explode(self, body: ExplodeRequest) -> AddResponse:
         raise RuntimeError(body.message)
 
+    async def nap(self, body: NapRequest) -> AddResponse:
+        """Sleep, then answer 0."""
+        await asyncio.sleep(body.seconds)
+        return AddResponse(result=0)
+
+    async def crash(self, body: PeekRequest) -> AddResponse:
+        """Kill the server while the file named by TOOLBOX_CRASHES holds a number above 0 (counted down)."""
+        path = Path(os.environ.get("TOOLBOX_CRASHES", "/nonexistent"))
+        left = int(path.read_text()) if path.is_file() else 0
+        if left > 0:
+            path.write_text(str(left - 1))
+            os._exit(3)
+        return AddResponse(result=1)
+
     async def verify(self, body: ToolboxVerifyRequest) -> BaseVerifyResponse:
+        await asyncio.sleep(body.verify_delay)
         text = output_text(body.response)
         reward = 1.0 if body.expected_answer and body.expected_answer in text else 0.0
         return BaseVerifyResponse(
