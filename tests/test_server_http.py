@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,7 +73,10 @@ def test_seed_session_sets_signed_cookie(tutorial_url: str) -> None:
     reply = httpx.post(tutorial_url + "/seed_session", json={**RCP, "anything": 1})
     assert reply.status_code == 200 and reply.json() == {}
     cookie = reply.headers["set-cookie"]
-    assert cookie.startswith("MyTaskResourcesServer___tutorial_resources_server=")
+    # Upstream's cookie name, so agents find it; the value is the server's own: a random id
+    # and its HMAC (see gymkit.sessions), opaque to clients, who only send it back.
+    assert re.match(r"MyTaskResourcesServer___tutorial_resources_server=[0-9a-f]{32}\.[\w-]{43}; ", cookie)
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
 
 
 def test_invalid_tool_body_is_422_with_reason(tutorial_url: str) -> None:
