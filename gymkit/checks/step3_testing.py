@@ -1,6 +1,13 @@
 """Step 3 · Testing.
 
-GYM301 the test file exists, GYM302 pytest collects at least one test from it.
+GYM301 the test file exists, GYM302 pytest collects at least one test from it, GYM303 the
+last ``gymkit test NAME`` ran on this very code and every stage passed.
+
+GYM303 reads evidence, it does not make it: the stamp that ``gymkit test`` writes to
+.gymkit-cache/tests/NAME.json. CI runs that session, then the checklist, in one job; a
+missing or stale stamp fails with the command to run, so a checklist never passes step 3
+on tests nobody ran. ``CheckOptions.run_tests`` (when the options carry it) runs the session
+first instead, for a one-command local run.
 """
 
 from __future__ import annotations
@@ -10,12 +17,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Problem, Skip, register
 
-__all__ = ["GYM301", "GYM302", "collect_tests", "pytest_command"]
+__all__ = ["GYM301", "GYM302", "GYM303", "collect_tests", "pytest_command", "stamp_problems"]
 
 TEST_FILE = "tests/test_app.py"
 
@@ -95,3 +103,65 @@ class GYM302(Step3):
         if not ids:
             return [Problem("pytest collected no tests", TEST_FILE)]
         return []
+
+
+def _command(name: str) -> str:
+    return f"gymkit test {name}"
+
+
+def stamp_problems(server_dir: Path) -> list[Problem]:
+    """What keeps the last ``gymkit test`` result from counting for the code as it is now."""
+    from gymkit.testing.stamp import changed_files, read_stamp, stamp_path, tested_code
+
+    name = server_dir.name
+    stamp, error = read_stamp(server_dir)
+    where = str(stamp_path(server_dir))
+    if error:
+        return [Problem(f"the result of `{_command(name)}` is unreadable ({error}); run it again", where)]
+    if stamp is None:
+        return [Problem(f"no result of `{_command(name)}` for this server yet: run it (CI runs it before the check)")]
+    code_sha, files = tested_code(server_dir)
+    if stamp.code_sha256 != code_sha:
+        changed = changed_files(stamp.files, files)
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        since = f" ({shown})" if shown else ""
+        return [Problem(f"the code changed since `{_command(name)}` ran at {stamp.created_at}{since}; run it again")]
+    if not stamp.passed:
+        failed = ", ".join(stamp.failures())
+        return [
+            Problem(
+                f"`{_command(name)}` failed at {stamp.created_at}: {failed}; run it, its FAILED lines say how to rerun"
+            )
+        ]
+    tests = stamp.stages["tests"].counts or {}
+    if not tests.get("passed"):
+        return [Problem(f"`{_command(name)}` passed without running a test; add tests to {TEST_FILE}", TEST_FILE)]
+    return []
+
+
+@cache
+def _ran_session(server_dir: Path) -> tuple[int, str]:
+    # Once per server per process: prefetch and check both ask.
+    cmd = [sys.executable, "-m", "gymkit", "test", str(server_dir)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@register
+class GYM303(Step3):
+    """the last `gymkit test NAME` ran on this code and its tests, smoke test and data validation passed"""
+
+    requires = frozenset({"GYM301"})
+    slow = True
+
+    @classmethod
+    def prefetch(cls, fx: Fixtures) -> None:
+        if getattr(fx.options, "run_tests", False) and stamp_problems(fx.paths.dir):
+            _ran_session(fx.paths.dir.resolve())
+
+    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+        """Run `gymkit test NAME` (or `nox -s "test-server(NAME)"`) and fix what its FAILED lines report: it
+        tests the server in its own environment and records the result in .gymkit-cache/tests/NAME.json, which
+        this check reads. A result counts only for the code it tested: after an edit, run it again."""
+        self.prefetch(fx)
+        return stamp_problems(fx.paths.dir)
