@@ -165,3 +165,45 @@ def test_a_turn_with_text_and_calls_is_one_assistant_message() -> None:
     assert [m["role"] for m in messages] == ["user", "assistant", "tool", "tool"]
     assert messages[1]["content"] == "Adding."
     assert [c["id"] for c in messages[1]["tool_calls"]] == ["c1", "c2"]
+
+
+def test_backoff_is_full_jitter_under_a_doubling_cap_and_believes_retry_after() -> None:
+    import random
+
+    from gymkit.rollouts.retry import RetryPolicy
+
+    policy = RetryPolicy(max_retries=3, backoff=0.5, max_backoff=4.0, max_time=10.0)
+    rng = random.Random(1)
+    for retry, cap in ((1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (9, 4.0)):
+        delays = [policy.delay(retry, None, rng) for _ in range(200)]
+        assert 0 <= min(delays) < cap * 0.1 and cap * 0.9 < max(delays) <= cap
+    assert policy.delay(1, 7.0, rng) == 7.0
+    assert policy.gives_up(3, 1.0, 1.0) is None
+    assert policy.gives_up(4, 1.0, 1.0) == "gave up after 3 retries"
+    assert "10s retry limit" in (policy.gives_up(1, 5.0, 7.0) or "")
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    from gymkit.rollouts.retry import parse_retry_after
+
+    now = 1_700_000_000.0  # Tue, 14 Nov 2023 22:13:20 GMT
+    assert parse_retry_after("3", now) == 3.0
+    assert parse_retry_after(" 1.5 ", now) == 1.5
+    assert parse_retry_after("Tue, 14 Nov 2023 22:13:50 GMT", now) == 30.0
+    assert parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now) == 0.0  # in the past: now
+    assert parse_retry_after("-4", now) == 0.0
+    for bad in (None, "soon", "nan", "inf", ""):
+        assert parse_retry_after(bad, now) is None
+
+
+def test_progress_rate_and_eta_count_this_runs_rollouts() -> None:
+    from gymkit.rollouts.progress import Progress, _clock
+
+    bar = Progress(total=100, done=40, enabled=False)
+    assert bar.eta() is None
+    for _ in range(10):
+        bar.advance(1.0)
+    start = bar._start
+    assert bar.rate(start + 5) == 2.0
+    assert bar.eta(start + 5) == 25.0  # 50 left at 2/s
+    assert (_clock(None), _clock(25.0), _clock(3725.0)) == ("-", "0:25", "1:02:05")
