@@ -9,19 +9,17 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import uvicorn
 
+from gymkit.childproc import ChildProcess
 from gymkit.errors import ServerLoadError
 
 __all__ = ["READY_PREFIX", "ServerProcess", "bind", "serve_forever", "serving_in_thread"]
@@ -92,7 +90,8 @@ class ServerProcess:
     """A resource server in a child process (``gymkit serve DIR --port 0``).
 
     A hung or crashing verify cannot take the caller down with it, and the child can be
-    killed. Use as a context manager; ``url`` is set once the server is ready.
+    killed. Use as a context manager; ``url`` is set once the server is ready. The server and
+    whatever it starts die with the caller, however the caller ends (see gymkit.childproc).
     """
 
     def __init__(
@@ -103,33 +102,22 @@ class ServerProcess:
         self.timeout = timeout
         self.env = env
         self.url = ""
-        self._proc: subprocess.Popen[str] | None = None
-        self._reader: threading.Thread | None = None
+        self._proc: ChildProcess | None = None
 
     def __enter__(self) -> ServerProcess:
         cmd = [self.python, "-m", "gymkit", "serve", str(self.server_dir), "--host", "127.0.0.1", "--port", "0"]
         env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
-        # stderr goes to a file, not a pipe: a server that logs a traceback per failing
-        # request would otherwise fill the pipe and freeze.
-        self._stderr = tempfile.TemporaryFile(mode="w+t")
+        # Grace: uvicorn cancels requests still running 3 s into its shutdown.
+        self._proc = ChildProcess(cmd, ready=_READY, timeout=self.timeout, env=env, grace=5.0)
         try:
-            self._proc = subprocess.Popen(
-                cmd,
-                stdout=subprocess.PIPE,
-                stderr=self._stderr,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                env=env,
-                start_new_session=True,
-            )
+            self._proc.launch()
         except OSError as exc:
-            self._stderr.close()
+            self._proc = None
             raise ServerLoadError(f"cannot run {self.python}: {exc.strerror}") from None
         try:
             ready = self._wait_ready()
         except BaseException:
-            # The child has its own session, so a Ctrl-C at the terminal never reaches it.
-            self._stop()
+            self._stop()  # __exit__ will not run: without this the server outlives an interrupted start
             raise
         if ready is None:
             stderr = self._stop()
@@ -141,48 +129,13 @@ class ServerProcess:
         return self
 
     def _wait_ready(self) -> str | None:
-        assert self._proc and self._proc.stdout
-        ready = threading.Event()
-        result: list[str] = []
-
-        def reader(stream: IO[str]) -> None:
-            # Keep draining after the ready line so a chatty server never blocks on a full pipe.
-            for line in stream:
-                if not result:
-                    match = _READY.match(line.strip())
-                    if match:
-                        result.append(match.group(2))
-                        ready.set()
-            ready.set()
-
-        self._reader = threading.Thread(target=reader, args=(self._proc.stdout,), daemon=True)
-        self._reader.start()
-        ready.wait(self.timeout)
-        return result[0] if result else None
+        assert self._proc is not None
+        match = self._proc.wait_ready()
+        return match.group(2) if match else None
 
     def _stop(self) -> str:
-        proc = self._proc
-        if proc is None:
-            return ""
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        # The child is gone, so the reader sees EOF and ends; only then close its pipe.
-        if self._reader is not None:
-            self._reader.join(timeout=5)
-        if proc.stdout:
-            proc.stdout.close()
-        self._stderr.seek(0)
-        stderr = self._stderr.read()
-        self._stderr.close()
-        self._proc = None
-        return stderr
+        proc, self._proc = self._proc, None
+        return proc.stop() if proc is not None else ""
 
     def __exit__(self, *exc: object) -> None:
         self._stop()

@@ -14,19 +14,15 @@ template below, ``tool_choice: required`` and an assistant turn prefilled with
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.metadata
 import importlib.util
 import os
 import re
 import signal
-import subprocess
 import sys
-import tempfile
-import threading
 from pathlib import Path
-from typing import IO
 
+from gymkit.childproc import ChildProcess
 from gymkit.errors import UserError
 
 __all__ = [
@@ -121,7 +117,10 @@ def _check_runtime() -> None:
 
 
 class EmbeddedModel:
-    """Start the embedded model in a child process; ``url`` is its ``/v1`` base URL."""
+    """Start the embedded model in a child process; ``url`` is its ``/v1`` base URL.
+
+    The model dies with the caller, however the caller ends (see gymkit.childproc).
+    """
 
     def __init__(self, *, threads: int = 1, slots: int = 4, ctx: int = 4096, timeout: float = 120.0) -> None:
         self.threads = threads
@@ -130,24 +129,18 @@ class EmbeddedModel:
         self.timeout = timeout
         self.url = ""
         self.model = MODEL_NAME
-        self._proc: subprocess.Popen[str] | None = None
+        self._proc: ChildProcess | None = None
 
     def __enter__(self) -> EmbeddedModel:
         _check_runtime()
         path = find_model_file()
         cmd = [sys.executable, "-m", "gymkit.rollouts.embedded", str(path), "--threads", str(self.threads)]
         cmd += ["--ctx", str(self.ctx), "--slots", str(self.slots)]
-        self._log = tempfile.TemporaryFile(mode="w+t")
-        self._proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # Grace: llama.cpp frees its slots and model on SIGTERM, well within 10 s.
+        self._proc = ChildProcess(cmd, ready=_READY, timeout=self.timeout, env=env, grace=10.0)
         try:
+            self._proc.launch()
             url = self._wait_ready()
         except BaseException:
             # __exit__ will not run: without this the model outlives an interrupted start.
@@ -161,43 +154,13 @@ class EmbeddedModel:
         return self
 
     def _wait_ready(self) -> str | None:
-        assert self._proc and self._proc.stdout
-        found: list[str] = []
-        ready = threading.Event()
-
-        def reader(stream: IO[str]) -> None:
-            for line in stream:
-                match = _READY.match(line.strip())
-                if match and not found:
-                    found.append(match.group(1))
-                    ready.set()
-            ready.set()
-
-        self._reader = threading.Thread(target=reader, args=(self._proc.stdout,), daemon=True)
-        self._reader.start()
-        ready.wait(self.timeout)
-        return found[0] if found else None
+        assert self._proc is not None
+        match = self._proc.wait_ready()
+        return match.group(1) if match else None
 
     def _stop(self) -> str:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return ""
-        if proc.stdin:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()  # the child exits when its stdin closes
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        self._reader.join(timeout=5)
-        if proc.stdout:
-            proc.stdout.close()
-        self._log.seek(0)
-        text = self._log.read()
-        self._log.close()
-        return text
+        return proc.stop() if proc is not None else ""
 
     def __exit__(self, *exc: object) -> None:
         self._stop()
@@ -218,10 +181,14 @@ def _serve(model_path: str, threads: int, ctx: int, slots: int) -> None:
     params.port = 0
     params.use_jinja = True
     params.chat_template = CHAT_TEMPLATE
+    # Blocked before llama.cpp starts its threads, which inherit the mask: a SIGTERM then waits
+    # for sigwait below instead of killing us before `del server`, or arriving between a check
+    # and a pause.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     server = xllamacpp.Server(params)
     print(f"gymkit: embedded model at {server.listening_address}/v1", flush=True)
-    # Live until the parent closes our stdin (or dies, which closes it too).
-    sys.stdin.read()
+    # Live until the supervisor sends SIGTERM: the parent stopped us or died.
+    signal.sigwait({signal.SIGTERM})
     del server
 
 
