@@ -20,6 +20,7 @@ from gymkit.rollouts.config import (
     DEFAULT_SERVER_TIMEOUT,
     EMBEDDED_MODEL_TIMEOUT,
     Bounds,
+    check_bound,
 )
 
 __all__ = ["BoundOptions", "register", "rollouts"]
@@ -87,6 +88,18 @@ class BoundOptions:
         rollout_timeout: float,
         server_timeout: float,
     ) -> None:
+        flags = {
+            "--max-steps": ("max_steps", max_steps),
+            "--model-timeout": ("timeout", model_timeout),
+            "--max-retries": ("max_retries", max_retries),
+            "--retry-max-time": ("retry_max_time", retry_max_time),
+            "--max-response-bytes": ("max_response_bytes", max_response_bytes),
+            "--rollout-timeout": ("rollout_timeout", rollout_timeout),
+            "--server-timeout": ("server_timeout", server_timeout),
+        }
+        for flag, (name, value) in flags.items():
+            if value is not None:
+                check_bound(name, value, flag)
         self.bounds = Bounds(max_steps=max_steps, rollout_timeout=rollout_timeout, server_timeout=server_timeout)
         given = {
             "timeout": model_timeout,

@@ -74,7 +74,7 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
 }
 
 
-def check_bound(name: str, value: Any, where: str = "") -> None:
+def check_bound(name: str, value: Any, label: str | None = None) -> None:
     """Refuse a bound that is not a finite number in its range (NaN compares false to everything)."""
     low, high, integer = _RANGES[name]
     kind = int if integer else (int, float)
@@ -85,7 +85,7 @@ def check_bound(name: str, value: Any, where: str = "") -> None:
         ok = math.isfinite(value) and low < value <= high
     if not ok:
         span = f"an integer from {low} to {high}" if integer else f"a number above {low:g} and at most {high:g}"
-        raise UserError(f"{where}{name} must be {span}, not {value!r}")
+        raise UserError(f"{label or name} must be {span}, not {value!r}")
 
 
 @dataclass(frozen=True)

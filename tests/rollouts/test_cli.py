@@ -115,3 +115,43 @@ def test_bad_task_file_names_file_and_line(toolbox: Path, tmp_path: Path) -> Non
     result = CliRunner().invoke(app, ["rollouts", str(toolbox), "--input", str(bad)])
     assert result.exit_code == 1
     assert result.output.splitlines()[0].startswith(f"error: {bad}:2: responses_create_params.")
+
+
+def test_a_run_that_would_cut_the_committed_rollouts_is_one_error(
+    toolbox: Path, toolbox_url: str, model: tuple[Any, str]
+) -> None:
+    # The attack: `nox -s rollouts -- NAME --limit 1` cut a committed 6-row example_rollouts.jsonl to 1 row.
+    base = ["rollouts", str(toolbox), "--quiet", "--base-url", model[1], "--server-url", toolbox_url]
+    assert CliRunner().invoke(app, [*base, "--repeats", "3"]).exit_code in (0, 1)
+    committed = toolbox / "data" / "example_rollouts.jsonl"
+    before = committed.read_bytes()
+    rows = before.count(b"\n")
+    result = CliRunner().invoke(app, [*base, "--limit", "1"])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == (
+        f"error: {committed} has {rows} rows and this run plans 1: {rows - 1} rows would be lost"
+    )
+    assert committed.read_bytes() == before
+    # Resuming with other settings says what differs, in one line.
+    result = CliRunner().invoke(app, [*base, "--repeats", "2", "--resume"])
+    assert result.exit_code == 1 and "repeats 3 (now 2)" in result.output.splitlines()[0]
+    assert committed.read_bytes() == before
+
+
+def test_bound_flags_reach_the_run_and_bad_ones_are_one_line(
+    toolbox: Path, toolbox_url: str, model: tuple[Any, str], tmp_path: Path
+) -> None:
+    tasks = tmp_path / "tasks.jsonl"
+    loop = {"responses_create_params": {"input": "loop", "tools": [{"type": "function", "name": "peek"}]}}
+    tasks.write_text(json.dumps({**loop, "expected_answer": "", "secret": "s"}) + "\n")
+    out = tmp_path / "r.jsonl"
+    args = ["rollouts", str(toolbox), "-i", str(tasks), "-o", str(out), "--quiet", "--base-url", model[1]]
+    args += ["--server-url", toolbox_url, "--max-steps", "2", "--model-timeout", "5", "--max-retries", "1"]
+    args += ["--retry-max-time", "10", "--max-response-bytes", "100000", "--rollout-timeout", "60"]
+    result = CliRunner().invoke(app, [*args, "--server-timeout", "10"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["calls"] == 2
+    for flag, value in (("--model-timeout", "nan"), ("--rollout-timeout", "-1"), ("--max-retries", "-5")):
+        result = CliRunner().invoke(app, [*args, "--force", flag, value])
+        assert result.exit_code == 1, result.output
+        assert result.output.splitlines()[0].startswith(f"error: {flag} must be ")
