@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 import tempfile
+import time
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -105,9 +109,55 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise CannotWriteError(path, exc) from None
 
 
+# Temporary files are named after their target, this host and the writing process,
+# ``.NAME.gymkit-tmp-HOST-PID-XXXXXXXX``, so the next write to NAME can tell a leftover of a
+# killed writer from a write still in flight. A temp file is removed when its writer was on this
+# host and that process is gone (kill -9, power loss), or, whoever wrote it, once it is older
+# than STALE_AFTER: no write takes that long, and the pid may have been reused, or belong to
+# another machine sharing the folder.
+STALE_AFTER = 600.0
+_TMP_MARK = ".gymkit-tmp-"
+_HOST = f"{zlib.crc32(socket.gethostname().encode()) & 0xFFFFFF:06x}"
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    ours = re.compile(rf"\.{re.escape(path.name)}{re.escape(_TMP_MARK)}([0-9a-f]{{6}})-(\d+)-\w{{8}}")
+    # What mkstemp made before temp files carried their writer: age alone tells.
+    legacy = re.compile(rf"\.{re.escape(path.name)}\.\w{{8}}\.tmp")
+    now = time.time()
+    try:
+        entries = [e for e in os.scandir(path.parent) if e.name.startswith(f".{path.name}.")]
+    except OSError:
+        return
+    for entry in entries:
+        match = ours.fullmatch(entry.name)
+        if not match and not legacy.fullmatch(entry.name):
+            continue
+        try:
+            old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER
+            if old or (match and match.group(1) == _HOST and not _alive(int(match.group(2)))):
+                os.unlink(entry.path)
+        except OSError:
+            continue  # gone already (another writer cleaned it), or not ours to remove
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another thread of ours may be writing the same target right now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 def _replace(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_stale_temporaries(path)
+    prefix = f".{path.name}{_TMP_MARK}{_HOST}-{os.getpid()}-"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix="")
     try:
         # mkstemp makes the file private (0600); the result should look like any file the user
         # writes: the old file's mode when replacing one, else what the umask allows.
