@@ -52,9 +52,7 @@ CONDITIONS: dict[str, tuple[str, ...]] = {
 }
 Fact = Literal["condition", "temperature_c"]
 _WORD = re.compile(r"[a-z]+")
-_NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:\.\d+)?")
-# An answer that lists many temperatures is guessing, not reporting.
-MAX_NUMBERS = 3
+_NUMBER = re.compile(r"(?<![\w.])([-−]?\d+(?:\.\d+)?)\s*(%|percent)?", re.IGNORECASE)
 # Pasting the tool's raw output back (its JSON keys, or the chat template's tool tags) is
 # not an answer to the user; small models do it, and it would otherwise earn full reward.
 _ECHO = re.compile(r"temperature_c|humidity_percent|tool_response|[{,]\s*\"city\"\s*:", re.IGNORECASE)
@@ -119,9 +117,25 @@ def _states_condition(answer: str, condition: str) -> bool:
     return named == {condition}  # the right one, and no hedging across several
 
 
-def _states_temperature(answer: str, temperature: int) -> bool:
-    numbers = {float(n.replace("−", "-")) for n in _NUMBER.findall(answer)}
-    return float(temperature) in numbers and len(numbers) <= MAX_NUMBERS
+def _states_temperature(answer: str, truth: CityWeather) -> bool:
+    """The temperature is stated, and every other number is one the tool returned.
+
+    Counting distinct numbers is not enough: "27, 13 or 22 °C" lists three guesses and
+    would pass a limit of three. So a number followed by % must be the humidity, and any
+    other must be the temperature (or the same temperature in °F, which people add).
+    """
+    fahrenheit = truth.temperature_c * 9 / 5 + 32
+    stated = False
+    for raw, percent in _NUMBER.findall(answer):
+        value = float(raw.replace("−", "-"))
+        if percent:
+            if value != truth.humidity_percent:
+                return False
+        elif value == truth.temperature_c:
+            stated = True
+        elif abs(value - fahrenheit) > 1:
+            return False
+    return stated
 
 
 def _final_answer(response: Response) -> str:
@@ -157,7 +171,7 @@ class WeatherResourcesServer(BaseResourcesServer):
         if truth is not None and called and not echoed:
             checks = {
                 "condition": _states_condition(answer, truth.condition),
-                "temperature_c": _states_temperature(answer, truth.temperature_c),
+                "temperature_c": _states_temperature(answer, truth),
             }
             facts = {fact: checks[fact] for fact in body.asked}
         reward = sum(facts.values()) / len(body.asked) if facts else 0.0

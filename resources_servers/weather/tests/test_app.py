@@ -102,6 +102,14 @@ def test_call_for_another_city_or_without_its_output_scores_zero() -> None:
 def test_hedging_across_conditions_or_temperatures_does_not_pay() -> None:
     assert score(rollout("Could be sunny, rainy or snowy; 14 °C.")) == 0.5
     assert score(rollout("Rainy, somewhere around 10, 12, 14 or 16 °C.")) == 0.5
+    # Three numbers passed the old "at most three distinct numbers" rule (found by gymkit audit).
+    assert score(rollout("Rainy, 12, 14 or 16 °C.")) == 0.5
+    assert score(rollout("It is 12 or 14 °C.")) == 0.0
+
+
+def test_the_humidity_and_a_fahrenheit_reading_may_accompany_the_temperature() -> None:
+    assert score(rollout("Rainy and 14 °C (57 °F), humidity 81%.")) == 1.0
+    assert score(rollout("Rainy and 14 °C, humidity 14%.")) == 0.5
 
 
 @pytest.mark.parametrize(
