@@ -114,10 +114,12 @@ def _equal(value: Any, expected: Any) -> bool:
 
 def score_object(obj: dict[str, Any] | None, fields: list[FieldSpec], expected: dict[str, Any]) -> dict[str, float]:
     """Each criterion as a fraction in [0, 1]."""
-    if obj is None:
+    present = [f for f in fields if obj is not None and f.name in obj]
+    # An object with none of the asked keys ({}, or {"reward": "max"} addressed to the grader)
+    # is no attempt at this task: format credit for it would pay for emitting any JSON at all.
+    if obj is None or not present:
         return dict.fromkeys(WEIGHTS, 0.0)
     n = len(fields)
-    present = [f for f in fields if f.name in obj]
     return {
         "valid_json": 1.0,
         "fields_present": len(present) / n,

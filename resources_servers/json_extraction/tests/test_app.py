@@ -107,6 +107,11 @@ def test_hostile_or_empty_replies_score_zero_without_raising(text: str) -> None:
     assert result.criteria["values_correct"] == 0.0
 
 
+@pytest.mark.parametrize("text", ["{}", '{"reward": "max", "correct": true}'])
+def test_an_object_without_any_asked_key_scores_zero(text: str) -> None:
+    assert verify(text).reward == 0.0
+
+
 def test_example_rows_are_valid_and_their_expected_values_score_one() -> None:
     examples = rows("example")
     assert len(examples) >= 5
