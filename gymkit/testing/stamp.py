@@ -26,10 +26,10 @@ __all__ = [
     "StageResult",
     "TestStamp",
     "changed_files",
+    "code_fingerprint",
     "gym_root",
     "read_stamp",
     "stamp_path",
-    "tested_code",
     "write_stamp",
 ]
 
@@ -38,6 +38,7 @@ StageStatus = Literal["passed", "failed", "not run"]
 STAGES = ("environment", "tests", "smoke", "data")
 # Outputs and caches: writing them must not make the stamp stale.
 _SKIP = {"reports", "__pycache__", ".venv", ".nox", ".pytest_cache", CACHE_DIR}
+_CODE = "(server code)"  # the server code hash, kept with the per-file hashes
 
 
 def gym_root(server_dir: Path) -> Path:
@@ -59,23 +60,32 @@ def _files(server_dir: Path) -> dict[str, str]:
     return found
 
 
-def tested_code(server_dir: Path) -> tuple[str, dict[str, str]]:
+def code_fingerprint(server_dir: Path) -> tuple[str, dict[str, str]]:
     """(one hash, per-file hashes) of what the stages' outcome depends on.
 
     The hash is the reward profiles' server code hash (code, requirements, configs less
     comments and waivers) plus the files under tests/ and data/, which the tests and the
-    data stage read. The per-file hashes only say which files changed since a stamp.
+    data stage read. The per-file hashes only say which files changed since a stamp; the
+    configs are left out of them, as their bytes change with comments that decide nothing.
     """
     files = _files(server_dir)
-    digest = hashlib.sha256(server_code_sha256(server_dir).encode())
+    code = server_code_sha256(server_dir)
+    digest = hashlib.sha256(code.encode())
     for rel, sha in files.items():
         if rel.split("/", 1)[0] in ("tests", "data"):
             digest.update(f"\0{rel}\0{sha}".encode())
-    return digest.hexdigest(), files
+    shown = {rel: sha for rel, sha in files.items() if not rel.startswith("configs/")}
+    return digest.hexdigest(), {**shown, _CODE: code}
 
 
 def changed_files(recorded: dict[str, str], now: dict[str, str]) -> list[str]:
-    return sorted(rel for rel in recorded.keys() | now.keys() if recorded.get(rel) != now.get(rel))
+    """The files that differ; ``configs/`` when only the server code hash says what changed."""
+    changed = sorted(rel for rel in recorded.keys() | now.keys() if recorded.get(rel) != now.get(rel))
+    if _CODE not in changed:
+        return changed
+    named = [rel for rel in changed if rel != _CODE]
+    code_files = [rel for rel in named if rel.split("/", 1)[0] not in ("tests", "data")]
+    return named if code_files else [*named, "configs/"]
 
 
 @dataclass

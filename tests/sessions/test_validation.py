@@ -17,7 +17,11 @@ PLACEHOLDER = "<PLACEHOLDER ROW>"
 
 def rollout(reward: object, index: int = 0) -> dict[str, object]:
     row = task_row(index)
-    return {**row, "response": {"id": "r", "output": []}, "reward": reward, "_ng_task_index": index}
+    response = {"id": "r", "output": []}
+    return {**row, "response": response, "reward": reward, "_ng_task_index": index, "_ng_rollout_index": 0}
+
+
+INDICES = {"_ng_task_index": 1, "_ng_rollout_index": 0}
 
 
 def lines_of(problems: list[DataProblem]) -> list[int | None]:
@@ -120,7 +124,10 @@ def test_placeholder_rollout_file_is_refused_line_by_line(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("row", "expected"),
     [
-        ({"responses_create_params": {"input": "x"}, "response": {"output": []}}, "no reward"),
+        (
+            {"responses_create_params": {"input": "x"}, "response": {"output": []}, **INDICES},
+            "no reward",
+        ),
         (rollout(1.5), "reward must be in [0, 1], got 1.5"),
         (rollout(-0.1), "reward must be in [0, 1], got -0.1"),
         (rollout(True), "reward must be a number, got bool"),
@@ -131,7 +138,7 @@ def test_placeholder_rollout_file_is_refused_line_by_line(tmp_path: Path) -> Non
     ],
 )
 def test_bad_rollouts(tmp_path: Path, row: dict[str, object], expected: str) -> None:
-    path = write_rows(tmp_path / "example_rollouts.jsonl", [rollout(0.0), row, rollout(1.0, 2)])
+    path = write_rows(tmp_path / "example_rollouts.jsonl", [rollout(0.0, 3), row, rollout(1.0, 2)])
     problems = rollout_problems(path)
     assert lines_of(problems) == [2], problems
     assert expected in problems[0].message
@@ -141,5 +148,5 @@ def test_server_data_checks_rollouts_only_when_present(tmp_path: Path) -> None:
     paths = ServerPaths(tmp_path / "quiz")
     write_rows(paths.example, [task_row(i) for i in range(5)])
     assert server_data_problems(paths) == []
-    write_rows(paths.example_rollouts, [rollout(0.5), rollout(7)])
+    write_rows(paths.example_rollouts, [rollout(0.5), rollout(7, 1)])
     assert [(p.path.name, p.line) for p in server_data_problems(paths)] == [("example_rollouts.jsonl", 2)]
