@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import resource
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,13 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import orjson
 
 from gymkit import __version__
-from gymkit.config import AgentConfig, find_config, load_config
-from gymkit.errors import InvalidDataError, InvalidServerConfigError, UserError
+from gymkit.errors import UserError
 from gymkit.hashing import file_sha256
-from gymkit.jsonl import atomic_write_bytes, dumps, validate_rows
+from gymkit.jsonl import atomic_write_bytes, dumps
 from gymkit.rollouts.agent import DEFAULT_AGENT_REF, RolloutFailure, run_rollout
 from gymkit.rollouts.clients import ModelClient
 from gymkit.rollouts.config import (
@@ -46,9 +43,10 @@ from gymkit.rollouts.identity import (
     task_sha256,
     write_identity,
 )
+from gymkit.rollouts.limits import config_max_steps, raise_open_files_limit
 from gymkit.rollouts.progress import Progress
+from gymkit.rollouts.rowfiles import existing_rows, failures_path_for, finish_files, load_tasks, row_key
 from gymkit.rollouts.supervisor import ServerDiedError, ServerSupervisor
-from gymkit.wire import BaseRunRequest
 
 __all__ = ["CollectionSummary", "collect_rollouts", "failures_path_for"]
 
@@ -82,76 +80,6 @@ class CollectionSummary:
         return self.rows == self.planned
 
 
-def failures_path_for(output_path: Path) -> Path:
-    return output_path.with_name(f"{output_path.stem}_failures.jsonl")
-
-
-def _load_tasks(input_path: Path, limit: int | None) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for number, task in validate_rows(input_path, BaseRunRequest):
-        if limit is not None and len(rows) >= limit:
-            break
-        row = task.model_dump(exclude_unset=True)
-        row["responses_create_params"] = task.responses_create_params.model_dump(exclude_unset=True)
-        row["_line"] = number
-        rows.append(row)
-    if not rows:
-        raise InvalidDataError(input_path, None, "no task rows", hint="add rows with responses_create_params")
-    return rows
-
-
-def _existing_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows already in ``path``; a partial last line (a killed write) is cut off."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        with path.open("r+b") as handle:
-            handle.truncate(end)
-    rows = []
-    for number, line in enumerate(data[:end].splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            row = None
-        indices = [row.get(k, -1) for k in ("_ng_task_index", "_ng_rollout_index")] if isinstance(row, dict) else []
-        if not indices or not all(isinstance(i, int) for i in indices):
-            raise InvalidDataError(
-                path,
-                number,
-                "not a rollout row (a JSON object with integer _ng_task_index and _ng_rollout_index)",
-                hint="delete the line or run without --resume",
-            )
-        rows.append(row)
-    return rows
-
-
-def _key(row: dict[str, Any]) -> tuple[int, int]:
-    return int(row.get("_ng_task_index", -1)), int(row.get("_ng_rollout_index", -1))
-
-
-def _raise_open_files_limit() -> None:
-    # Thousands of rollouts in flight need thousands of sockets here and in the server
-    # (a child inherits the limit).
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
-
-
-def config_max_steps(server_dir: Path) -> int | None:
-    """The smallest ``max_steps`` the server's agent blocks set; None when none does."""
-    try:
-        config = load_config(find_config(server_dir))
-    except InvalidServerConfigError:
-        return None  # starting the server reports a broken config; a --server-url run needs none
-    steps = [a.fields.max_steps for a in config.agents if isinstance(a.fields, AgentConfig) and a.fields.max_steps]
-    return min(steps) if steps else None
-
-
 def collect_rollouts(
     server_dir: Path,
     input_path: Path,
@@ -182,13 +110,13 @@ def collect_rollouts(
         # OpenAI's Responses API has no seed parameter and refuses unknown ones: every call of
         # the run would fail. Chat Completions takes it (vLLM, llama.cpp and OpenAI alike).
         raise UserError("--seed needs the Chat Completions API: the Responses API has no seed", hint="add --api chat")
-    tasks = _load_tasks(input_path, limit)
+    tasks = load_tasks(input_path, limit)
     if not resume:
         refuse_shrink(output_path, len(tasks) * repeats, force)
     steps = max_steps or bounds.max_steps or config_max_steps(server_dir) or DEFAULT_MAX_STEPS
     bounds = Bounds(max_steps=steps, rollout_timeout=bounds.rollout_timeout, server_timeout=bounds.server_timeout)
     plan = {"input": str(input_path), "input_sha256": file_sha256(input_path), "limit": limit, "repeats": repeats}
-    _raise_open_files_limit()
+    raise_open_files_limit()
     run = _Run(tasks, output_path, repeats, max(1, concurrency), sampling, bounds, progress, resume, plan)
     with contextlib.ExitStack() as stack:
         if endpoint is None:
@@ -242,8 +170,8 @@ class _Run:
         if not self.resume:
             return planned, []
         kept: dict[tuple[int, int], dict[str, Any]] = {}
-        for row in _existing_rows(self.output):
-            kept.setdefault(_key(row), row)
+        for row in existing_rows(self.output):
+            kept.setdefault(row_key(row), row)
         rows = list(kept.values())
         check_resume(self.output, identity, rows)
         check_plan(self.output, rows, self.tasks, self.repeats)
@@ -323,7 +251,7 @@ class _Run:
             finally:
                 os.close(self.out_fd)
                 os.close(self.fail_fd)
-                rows = self._finish()
+                rows = finish_files(self.output, self.failures)
         rewards = [float(row["reward"]) for row in rows if isinstance(row.get("reward"), int | float)]
         return CollectionSummary(
             output_path=self.output,
@@ -339,19 +267,6 @@ class _Run:
             elapsed=time.monotonic() - started,
             failure_classes=dict(self.failure_classes),
         )
-
-    def _finish(self) -> list[dict[str, Any]]:
-        """Sort the output; keep in the failures file only the latest failure of each rollout still missing."""
-        rows = sorted(_existing_rows(self.output), key=_key)
-        atomic_write_bytes(self.output, b"".join(dumps(row) + b"\n" for row in rows))
-        done = {_key(row) for row in rows}
-        latest: dict[tuple[int, int], bytes] = {}
-        for line in self.failures.read_bytes().splitlines() if self.failures.exists() else []:
-            with contextlib.suppress(orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
-                latest[_key(orjson.loads(line))] = line
-        kept = [line + b"\n" for key, line in sorted(latest.items()) if key not in done]
-        atomic_write_bytes(self.failures, b"".join(kept))
-        return rows
 
     async def _run_all(
         self,
