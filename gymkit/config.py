@@ -15,7 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from gymkit.errors import InvalidServerConfigError
+from gymkit.errors import InvalidDataError, InvalidServerConfigError
+from gymkit.inputs import read_text, repo_root
 
 __all__ = [
     "AgentConfig",
@@ -27,8 +28,10 @@ __all__ = [
     "ResourcesServerRef",
     "ServerConfigFile",
     "ServerRef",
+    "check_configs",
     "find_config",
     "load_config",
+    "safe_yaml",
     "yaml_problem",
 ]
 
@@ -161,8 +164,31 @@ class ServerConfigFile:
         return [d for agent in self.agents if isinstance(agent.fields, AgentConfig) for d in agent.fields.datasets]
 
 
+# Real configs nest a handful of levels and expand to a few hundred nodes; these bounds only
+# stop documents built to exhaust the parser (deep nesting) or memory (alias "billion laughs").
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 100_000
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML keeps the last of two equal keys; OmegaConf, which loads configs upstream, refuses them."""
+    """A safe loader that refuses repeated keys, deep nesting and alias bombs.
+
+    PyYAML keeps the last of two equal keys; OmegaConf, which loads configs upstream, refuses them.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        # PyYAML composes recursively; without a bound, 100,000 "[" end in RecursionError.
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[str] = set()
@@ -176,14 +202,69 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _expanded_size(root: yaml.Node) -> int | None:
+    """Nodes the document has once every alias is expanded, or None when an alias refers to itself.
+
+    Aliases share one node, so a small file can stand for 10**9 nodes; whoever walks the data
+    (hashing, validation, JSON) pays for every one. Stops counting past MAX_YAML_NODES.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            open_nodes.discard(key)
+            sizes[key] = min(MAX_YAML_NODES + 1, 1 + sum(sizes[id(c)] for c in children))
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            return None
+        open_nodes.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in open_nodes:
+                return None
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def _parse(text: str) -> tuple[yaml.Node | None, Any]:
     """The document's node tree (for line numbers) and its data, from one parse."""
     loader = _UniqueKeyLoader(text)
     try:
         root = loader.get_single_node()
-        return root, loader.construct_document(root) if root is not None else None
+        if root is None:
+            return None, None
+        size = _expanded_size(root)
+        if size is None:
+            raise yaml.composer.ComposerError(None, None, "an alias refers to the node that holds it", root.start_mark)
+        if size > MAX_YAML_NODES:
+            problem = f"expands to more than {MAX_YAML_NODES} nodes through aliases (&anchor / *alias)"
+            raise yaml.composer.ComposerError(None, None, problem, root.start_mark)
+        return root, loader.construct_document(root)
     finally:
         loader.dispose()
+
+
+def safe_yaml(path: Path, text: str) -> Any:
+    """``text`` as YAML data under the limits above; :class:`InvalidServerConfigError` names the file otherwise."""
+    try:
+        return _parse(text)[1]
+    except yaml.YAMLError as exc:
+        raise InvalidServerConfigError(yaml_problem(path, exc)) from None
 
 
 def yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
@@ -235,12 +316,16 @@ def _pydantic_problem(error: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
     return loc, message
 
 
-def load_config(path: Path) -> ServerConfigFile:
-    """Parse and validate one config file; raise :class:`InvalidServerConfigError` naming file, line and field."""
+def load_config(path: Path, *, root_dir: Path | None = None) -> ServerConfigFile:
+    """Parse and validate one config file; raise :class:`InvalidServerConfigError` naming file, line and field.
+
+    The file must stay inside ``root_dir`` (default: the gym repository holding it, else its
+    server's folder), so a symlink cannot make gymkit read a file from elsewhere.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidServerConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        text = read_text(path, root=root_dir or repo_root(path) or path.parent.parent, limit=MAX_CONFIG_BYTES)
+    except InvalidDataError as exc:
+        raise InvalidServerConfigError(exc.message, hint=exc.hint) from None
     try:
         root, data = _parse(text)
     except yaml.YAMLError as exc:
@@ -290,6 +375,23 @@ def load_config(path: Path) -> ServerConfigFile:
     if not any(i.server_type == "resources_servers" for i in instances):
         raise _fail(path, root, (), "no resources_servers block; a resource server config needs one")
     return ServerConfigFile(path, tuple(instances))
+
+
+def check_configs(server_dir: Path, root: Path) -> None:
+    """Every YAML file under ``configs/`` reads safely; the code hash parses them all, not only the config.
+
+    Raises :class:`InvalidServerConfigError` for the first that does not.
+    """
+    folder = server_dir / "configs"
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in (".yaml", ".yml") and (path.is_file() or path.is_symlink()):
+            try:
+                text = read_text(path, root=root, limit=MAX_CONFIG_BYTES)
+            except InvalidDataError as exc:
+                raise InvalidServerConfigError(exc.message, hint=exc.hint) from None
+            safe_yaml(path, text)
 
 
 def find_config(server_dir: Path) -> Path:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from gymkit.config import ServerConfigFile, find_config, load_config
 from gymkit.errors import ServerLoadError, ServerNotFoundError
+from gymkit.inputs import repo_root
 
 if TYPE_CHECKING:
     from gymkit.server import BaseResourcesServer
@@ -44,6 +45,11 @@ class ServerPaths:
     @property
     def name(self) -> str:
         return self.dir.name
+
+    @property
+    def root(self) -> Path:
+        """What the server's files may not lead out of: its gym repository, else its own folder."""
+        return repo_root(self.dir) or self.dir
 
     @property
     def app(self) -> Path:
@@ -93,7 +99,7 @@ class ServerPaths:
         return find_config(self.dir)
 
     def config(self) -> ServerConfigFile:
-        return load_config(self.config_path())
+        return load_config(self.config_path(), root_dir=self.root)
 
 
 def find_repo_root(start: Path | None = None) -> Path:
