@@ -16,7 +16,9 @@ import orjson
 from pydantic import ValidationError
 
 from gymkit.errors import InvalidDataError
-from gymkit.jsonl import parse_line, validation_problem
+from gymkit.indices import RolloutIndices
+from gymkit.inputs import iter_json_rows, iter_lines, parse_json
+from gymkit.jsonl import validation_problem
 from gymkit.project import ServerPaths
 from gymkit.wire import BaseRunRequest, RolloutRow, reward_problem
 
@@ -24,6 +26,7 @@ __all__ = [
     "MAX_PROBLEMS_PER_FILE",
     "MIN_EXAMPLE_ROWS",
     "DataProblem",
+    "example_count",
     "example_problems",
     "rollout_problems",
     "server_data_problems",
@@ -71,15 +74,16 @@ class _Problems:
         return [*self.found, more]
 
 
-def _rows(path: Path, problems: _Problems, placeholder_hint: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Rows that parse as JSON objects; every line that does not becomes a problem."""
+def _rows(
+    path: Path, problems: _Problems, placeholder_hint: str, root: Path | None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows that parse as JSON objects; every line that does not becomes a problem.
+
+    A file that cannot be read safely at all (a FIFO, a symlink out of the repository, a line
+    of more than 64 MiB) is one problem, and reading stops there.
+    """
     try:
-        handle = path.open("rb")
-    except OSError as exc:
-        problems.add(None, f"cannot read: {exc.strerror}")
-        return
-    with handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in iter_lines(path, root=root):
             text = raw.strip()
             if not text:
                 continue
@@ -87,9 +91,21 @@ def _rows(path: Path, problems: _Problems, placeholder_hint: str) -> Iterator[tu
                 problems.add(number, f"a placeholder line, not a row: {placeholder_hint}")
                 continue
             try:
-                yield number, parse_line(path, number, raw)
+                row = parse_json(path, number, raw)
             except InvalidDataError as exc:
-                problems.add(number, f"{exc.problem}: {_json_hint(text)}")
+                generic = exc.problem == "not valid JSON"
+                problems.add(number, f"{exc.problem}: {_json_hint(text)}" if generic else _with_hint(exc))
+                continue
+            if not isinstance(row, dict):
+                problems.add(number, f"expected a JSON object, got {type(row).__name__}: {_json_hint(text)}")
+                continue
+            yield number, row
+    except InvalidDataError as exc:
+        problems.add(exc.line, _with_hint(exc))
+
+
+def _with_hint(exc: InvalidDataError) -> str:
+    return exc.problem + (f"; {exc.hint}" if exc.hint else "")
 
 
 def _json_hint(text: bytes) -> str:
@@ -100,11 +116,9 @@ def _json_hint(text: bytes) -> str:
 
 
 def _unreadable(path: Path, what: str) -> list[DataProblem] | None:
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return [DataProblem(path, None, f"file not found: {what}")]
-    if not path.is_file():
-        return [DataProblem(path, None, f"not a file: {what}")]
-    return None
+    return None  # anything else that is not a regular file is refused when it is opened
 
 
 def _server_name(path: Path) -> str:
@@ -113,12 +127,12 @@ def _server_name(path: Path) -> str:
 
 
 def example_problems(
-    path: Path, *, min_rows: int = MIN_EXAMPLE_ROWS, limit: int = MAX_PROBLEMS_PER_FILE
+    path: Path, *, min_rows: int = MIN_EXAMPLE_ROWS, limit: int = MAX_PROBLEMS_PER_FILE, root: Path | None = None
 ) -> list[DataProblem]:
     """Problems of a task file such as ``data/example.jsonl``; an empty list means it is fine.
 
     Every line must parse and validate as a run request, there must be at least
-    ``min_rows`` rows, and no row may repeat another.
+    ``min_rows`` rows, and no row may repeat another. The file may not lead out of ``root``.
     """
     missing = _unreadable(path, f"add at least {min_rows} example tasks, one JSON object per line")
     if missing:
@@ -126,7 +140,7 @@ def example_problems(
     problems = _Problems(path, limit)
     seen: dict[bytes, int] = {}
     count = 0
-    for number, row in _rows(path, problems, f"write a real task, {TASK_ROW_SHAPE}"):
+    for number, row in _rows(path, problems, f"write a real task, {TASK_ROW_SHAPE}", root):
         count += 1
         try:
             BaseRunRequest.model_validate(row)
@@ -143,20 +157,27 @@ def example_problems(
     return found
 
 
-def rollout_problems(path: Path, *, limit: int = MAX_PROBLEMS_PER_FILE) -> list[DataProblem]:
+def rollout_problems(
+    path: Path, *, limit: int = MAX_PROBLEMS_PER_FILE, num_tasks: int | None = None, root: Path | None = None
+) -> list[DataProblem]:
     """Problems of a rollouts file such as ``data/example_rollouts.jsonl``; empty means it is fine.
 
     Every line must be a verify response (a :class:`~gymkit.wire.RolloutRow`) whose
-    ``reward`` is a finite number in [0, 1].
+    ``reward`` is a finite number in [0, 1], with valid, unique indices
+    (:class:`~gymkit.indices.RolloutIndices`; ``num_tasks`` is the number of example rows when known).
     """
     collect = f"collect real rollouts with `gymkit rollouts {_server_name(path)}`"
     missing = _unreadable(path, collect)
     if missing:
         return missing
     problems = _Problems(path, limit)
+    indices = RolloutIndices(num_tasks=num_tasks)
     count = 0
-    for number, row in _rows(path, problems, collect):
+    for number, row in _rows(path, problems, collect, root):
         count += 1
+        index_problem = indices.problem(row, number)
+        if index_problem:
+            problems.add(number, f"{index_problem}; {collect}")
         if "reward" not in row:
             problems.add(number, f"no reward: a rollout row is a verify response with a reward; {collect}")
             continue
@@ -168,6 +189,8 @@ def rollout_problems(path: Path, *, limit: int = MAX_PROBLEMS_PER_FILE) -> list[
         problem = reward_problem(row["reward"])
         if problem:
             problems.add(number, f"{problem}; verify must return a reward between 0 and 1")
+    for number, duplicate in indices.duplicates():
+        problems.add(number, f"{duplicate}; {collect}")
     found = problems.result()
     if count == 0:
         found.append(DataProblem(path, None, f"no rollouts in the file; {collect}"))
@@ -176,7 +199,15 @@ def rollout_problems(path: Path, *, limit: int = MAX_PROBLEMS_PER_FILE) -> list[
 
 def server_data_problems(paths: ServerPaths, *, min_rows: int = MIN_EXAMPLE_ROWS) -> list[DataProblem]:
     """The example tasks, and the example rollouts when the server has them."""
-    found = example_problems(paths.example, min_rows=min_rows)
-    if paths.example_rollouts.exists():
-        found += rollout_problems(paths.example_rollouts)
+    found = example_problems(paths.example, min_rows=min_rows, root=paths.root)
+    if paths.example_rollouts.exists() or paths.example_rollouts.is_symlink():
+        found += rollout_problems(paths.example_rollouts, num_tasks=example_count(paths), root=paths.root)
     return found
+
+
+def example_count(paths: ServerPaths) -> int | None:
+    """How many task rows data/example.jsonl has, when it reads cleanly (the bound of ``_ng_task_index``)."""
+    try:
+        return sum(1 for _ in iter_json_rows(paths.example, root=paths.root))
+    except InvalidDataError:
+        return None
