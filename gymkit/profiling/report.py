@@ -12,9 +12,10 @@ import numpy as np
 import orjson
 
 from gymkit import __version__
+from gymkit.config import check_configs
 from gymkit.errors import InvalidDataError
 from gymkit.hashing import file_sha256, server_code_sha256
-from gymkit.jsonl import iter_rows
+from gymkit.inputs import iter_json_rows, repo_root
 from gymkit.profiling.sections import PER_TASK_INLINE, PerTask, section
 from gymkit.profiling.stats import Groups
 from gymkit.profiling.table import RolloutTable, failures_path
@@ -41,10 +42,17 @@ def profile_files(
     server_dir: Path | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Profile:
-    """Stream every rollouts file into one table and profile it."""
+    """Stream every rollouts file into one table and profile it.
+
+    ``_ng_task_index`` must be below the dataset's row count (when a dataset is given) and
+    ``_ng_rollout_index`` below the samples of the collection (when this is one).
+    """
     table = RolloutTable()
+    num_tasks = _count_rows(dataset) if dataset is not None else None
+    planned = (extra or {}).get("collection")
+    samples = planned.get("samples") if isinstance(planned, dict) else None
     for path in rollouts:
-        table.add_file(path)
+        table.add_file(path, num_tasks=num_tasks, samples=samples if isinstance(samples, int) else None)
     if not len(table):
         raise InvalidDataError(rollouts[0], None, "no rollouts to profile", hint="collect some with gymkit rollouts")
     return build_profile(table, threshold=threshold, dataset=dataset, server_dir=server_dir, extra=extra)
@@ -59,6 +67,9 @@ def build_profile(
     extra: dict[str, Any] | None = None,
 ) -> Profile:
     models = list(table.models)
+    if server_dir is not None:
+        # The code hash parses every YAML in configs/: refuse hostile ones before it does.
+        check_configs(server_dir, repo_root(server_dir) or server_dir)
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "gymkit_version": __version__,
@@ -129,8 +140,12 @@ def shown_path(path: Path, server_dir: Path | None = None) -> str:
 def dataset_info(path: Path | None, server_dir: Path | None = None) -> dict[str, Any]:
     if path is None:
         return {"path": None, "sha256": None, "num_rows": None}
-    rows = sum(1 for _ in iter_rows(path))
+    rows = _count_rows(path)
     return {"path": shown_path(path, server_dir), "sha256": file_sha256(path), "num_rows": rows}
+
+
+def _count_rows(path: Path) -> int:
+    return sum(1 for _ in iter_json_rows(path))
 
 
 def _failures(sources: list[Path], num_rollouts: int, server_dir: Path | None) -> dict[str, Any]:
@@ -143,7 +158,7 @@ def _failures(sources: list[Path], num_rollouts: int, server_dir: Path | None) -
         if not side.is_file():
             continue
         files.append(shown_path(side, server_dir))
-        for _, row in iter_rows(side):
+        for _, row in iter_json_rows(side):
             classes[str(row.get("_ng_failure_class") or "unknown")] += 1
             terminal += bool(row.get("_ng_failure_terminal"))
     count = sum(classes.values())

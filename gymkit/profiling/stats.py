@@ -139,7 +139,8 @@ def pearson(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> dict[str,
         which = "number of calls" if np.ptp(x) == 0 else "reward"
         return out | {"r": None, "reason": f"{which} is the same in every rollout (zero variance)"}
     dx, dy = x - x.mean(), y - y.mean()
-    r = max(-1.0, min(1.0, float(dx @ dy) / math.sqrt(float(dx @ dx) * float(dy @ dy))))
+    # Two square roots, not the root of a product: the product of two large sums overflows.
+    r = max(-1.0, min(1.0, float(dx @ dy) / (math.sqrt(float(dx @ dx)) * math.sqrt(float(dy @ dy)))))
     out["r"] = r
     if n < 4:
         return out | {"ci_low": None, "ci_high": None, "p_value": None, "reason": "Fisher z needs n >= 4"}

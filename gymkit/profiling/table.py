@@ -18,10 +18,17 @@ import numpy as np
 import orjson
 
 from gymkit.errors import InvalidDataError
-from gymkit.jsonl import iter_rows
+from gymkit.indices import RolloutIndices
+from gymkit.inputs import iter_json_rows
 from gymkit.profiling.grouping import NO_TOOLS, model_name, numeric_fields, task_key, tool_use
 
-__all__ = ["Column", "RolloutTable", "failures_path"]
+__all__ = ["MAX_MAGNITUDE", "Column", "RolloutTable", "failures_path"]
+
+# Sums and squares of a million numbers this size stay far below the float maximum (1.8e308), so
+# means, variances and correlations stay finite; no real reward or count comes near it.
+MAX_MAGNITUDE = 1e100
+_MAGNITUDE_HINT = f"the profile takes numbers of at most {MAX_MAGNITUDE:g} in size; is verify returning this?"
+_RECOLLECT = "collect the rollouts again (gymkit rollouts NAME) instead of editing or concatenating files"
 
 
 @dataclass
@@ -74,10 +81,17 @@ class RolloutTable:
     def __len__(self) -> int:
         return len(self.reward)
 
-    def add_file(self, path: Path) -> None:
+    def add_file(self, path: Path, *, num_tasks: int | None = None, samples: int | None = None) -> None:
+        """Every row of ``path``, its indices checked (``num_tasks`` task rows, ``samples`` per task, when known)."""
         self.sources.append(path)
-        for number, row in iter_rows(path):
+        indices = RolloutIndices(num_tasks=num_tasks, samples=samples)
+        for number, row in iter_json_rows(path):
+            problem = indices.problem(row, number)
+            if problem:
+                raise InvalidDataError(path, number, problem, hint=_RECOLLECT)
             self.add_row(row, path, number)
+        for number, problem in indices.duplicates()[:1]:
+            raise InvalidDataError(path, number, problem, hint=_RECOLLECT)
 
     def add_row(self, row: dict[str, Any], path: Path | str = "<rows>", line: int | None = None) -> None:
         reward = row.get("reward")
@@ -85,12 +99,18 @@ class RolloutTable:
             raise InvalidDataError(
                 path, line, f"reward must be a finite number, got {reward!r}", hint="is this a rollouts file?"
             )
+        if abs(reward) > MAX_MAGNITUDE:
+            raise InvalidDataError(path, line, f"reward {reward:g} is out of range", hint=_MAGNITUDE_HINT)
+        numbers = numeric_fields(row)
+        for key, value in numbers.items():
+            if abs(value) > MAX_MAGNITUDE:
+                raise InvalidDataError(path, line, f"{key} {value:g} is out of range", hint=_MAGNITUDE_HINT)
         index = len(self.reward)
         model = model_name(row)
         self.task.append(self.tasks.setdefault(task_key(row), len(self.tasks)))
         self.model.append(self.models.setdefault(model, len(self.models)))
         self.reward.append(float(reward))
-        for key, value in numeric_fields(row).items():
+        for key, value in numbers.items():
             column = self.numeric.get(key) or self.numeric.setdefault(key, Column(index))
             column.append(index, value)
         use = tool_use(row)

@@ -41,7 +41,17 @@ def rollout(
 
 
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    """Write ``rows``, numbering each task's rollouts (``_ng_rollout_index``) as the collector does."""
+    seen: dict[Any, int] = {}
+    numbered = []
+    for row in rows:
+        if "_ng_task_index" in row and "_ng_rollout_index" not in row:
+            task = row["_ng_task_index"]
+            key = (task, row["response"].get("model") if isinstance(row.get("response"), dict) else None)
+            row = {**row, "_ng_rollout_index": seen.get(key, 0)}
+            seen[key] = row["_ng_rollout_index"] + 1
+        numbered.append(row)
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in numbered))
     return path
 
 

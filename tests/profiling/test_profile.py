@@ -160,7 +160,7 @@ def test_upstream_rollouts_profile(name: str, tmp_path: Path) -> None:
 
 
 def test_bad_rows_name_file_and_line(write) -> None:  # type: ignore[no-untyped-def]
-    path = write([rollout(1, task=0), {"response": {}, "reward": "high"}])
+    path = write([rollout(1, task=0), {"response": {}, "reward": "high", "_ng_task_index": 1}])
     with pytest.raises(InvalidDataError, match=r"rollouts.jsonl:2: reward must be a finite number"):
         profile_files([path])
     with pytest.raises(InvalidDataError, match=r"empty.jsonl: no rollouts to profile"):
