@@ -6,7 +6,6 @@ cost one read of README.md, and an unreadable file becomes one finding, not ten 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from gymkit.checks.readme import Readme
 from gymkit.config import ServerConfigFile, find_config, load_config
 from gymkit.errors import GymkitError, InvalidDataError
-from gymkit.jsonl import iter_rows
+from gymkit.inputs import iter_json_rows, read_json, read_text
 from gymkit.project import ServerPaths
 
 if TYPE_CHECKING:
@@ -71,7 +70,7 @@ class Fixtures:
         if self.config_path is None:
             return None, None
         try:
-            return load_config(self.config_path), None
+            return load_config(self.config_path, root_dir=self.paths.root), None
         except GymkitError as exc:
             return None, exc.message + (f" ({exc.hint})" if exc.hint else "")
 
@@ -110,43 +109,45 @@ class Fixtures:
     def example_problems(self) -> list[DataProblem] | None:
         from gymkit.validation import example_problems
 
-        if not self.paths.example.is_file():
+        if not _present(self.paths.example):
             return None
-        return example_problems(self.paths.example)
+        return example_problems(self.paths.example, root=self.paths.root)
 
     @cached_property
     def example_rows(self) -> list[tuple[int, dict[str, Any]]] | None:
-        return _rows(self.paths.example)
+        return _rows(self.paths.example, self.paths.root)
 
     @cached_property
     def rollout_problems(self) -> list[DataProblem] | None:
         from gymkit.validation import rollout_problems
 
-        if not self.paths.example_rollouts.is_file():
+        if not _present(self.paths.example_rollouts):
             return None
-        return rollout_problems(self.paths.example_rollouts)
+        examples = self.example_rows
+        num_tasks = len(examples) if examples is not None else None
+        return rollout_problems(self.paths.example_rollouts, num_tasks=num_tasks, root=self.paths.root)
 
     @cached_property
     def rollout_rows(self) -> list[tuple[int, dict[str, Any]]] | None:
-        return _rows(self.paths.example_rollouts)
+        return _rows(self.paths.example_rollouts, self.paths.root)
 
     # -- README.md ------------------------------------------------------------------------
     @cached_property
     def readme(self) -> Readme | None:
         try:
-            return Readme.parse(self.paths.readme.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
+            return Readme.parse(read_text(self.paths.readme, root=self.paths.root))
+        except InvalidDataError:
             return None
 
     # -- reports/ -------------------------------------------------------------------------
     @cached_property
     def reward_profile(self) -> dict[str, Any] | str | None:
         """The parsed profile, a string saying why it does not parse, or None when absent."""
-        return _report(self.paths.reward_profile / "reward_profile.json")
+        return _report(self.paths.reward_profile / "reward_profile.json", self.paths.root)
 
     @cached_property
     def training(self) -> dict[str, Any] | str | None:
-        return _report(self.paths.training / "training.json")
+        return _report(self.paths.training / "training.json", self.paths.root)
 
     def resolve(self, path: str) -> Path:
         """A path recorded in a report: absolute, or relative to the server or the repository."""
@@ -183,23 +184,29 @@ class Fixtures:
         )
 
 
-def _rows(path: Path) -> list[tuple[int, dict[str, Any]]] | None:
-    """Rows that parse as JSON objects; None when the file is absent or a line does not parse."""
+def _present(path: Path) -> bool:
+    # A FIFO, a directory or a dangling symlink is there but not readable: the readers say why.
+    return path.exists() or path.is_symlink()
+
+
+def _rows(path: Path, root: Path) -> list[tuple[int, dict[str, Any]]] | None:
+    """Rows that parse as JSON objects; None when the file is absent, unsafe or a line does not parse."""
     if not path.is_file():
         return None
     try:
-        return list(iter_rows(path))
+        return list(iter_json_rows(path, root=root))
     except InvalidDataError:
         return None
 
 
-def _report(path: Path) -> dict[str, Any] | str | None:
-    if not path.is_file():
+def _report(path: Path, root: Path) -> dict[str, Any] | str | None:
+    if not _present(path):
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return f"does not parse as JSON: {exc}"
+        data = read_json(path, root=root)
+    except InvalidDataError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        return f"cannot be read: {exc.problem}{where}" + (f"; {exc.hint}" if exc.hint else "")
     if not isinstance(data, dict):
         return "expected a JSON object"
     if data.get("schema_version") != 1:

@@ -11,6 +11,8 @@ from typing import Any
 
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.config import check_configs
+from gymkit.errors import GymkitError
 from gymkit.hashing import file_sha256, server_code_sha256
 
 __all__ = ["GYM501", "GYM502", "GYM503", "GYM504", "GYM505"]
@@ -61,16 +63,28 @@ class GYM502(Step5):
         path = dataset.get("path")
         if not isinstance(path, str):
             problems.append(Problem("the profile does not name its dataset (dataset.path)", PROFILE))
-        elif not fx.resolve(path).is_file():
+        elif not fx.resolve(path).resolve().is_relative_to(fx.paths.root.resolve()) or not fx.resolve(path).is_file():
             problems.append(Problem(f"the profiled dataset {path} is not in the repository", PROFILE))
         elif file_sha256(fx.resolve(path)) != dataset.get("sha256"):
             problems.append(Problem(f"{path} changed since the profile was made", PROFILE))
         recorded = profile.get("server_code_sha256")
+        unsafe = _unhashable(fx)
         if not recorded:
             problems.append(Problem("the profile does not record server_code_sha256; profile by server name", PROFILE))
+        elif unsafe:
+            problems.append(Problem(f"the server's code hash cannot be computed: {unsafe}", "configs"))
         elif recorded != server_code_sha256(fx.paths.dir):
             problems.append(Problem("the server's code changed since the profile was made", PROFILE))
         return problems
+
+
+def _unhashable(fx: Fixtures) -> str | None:
+    # The code hash parses every YAML file in configs/; a hostile one must not hang or crash it.
+    try:
+        check_configs(fx.paths.dir, fx.paths.root)
+    except GymkitError as exc:
+        return exc.message
+    return None
 
 
 @register
