@@ -16,8 +16,9 @@ refused: the server's session would run whatever it points to, which the diff ne
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import git
 from gitdb.exc import BadName, BadObject
@@ -68,8 +69,8 @@ def is_inert(path: str, mode: str) -> bool:
     """Whether a changed ``path`` (new ``mode``) outside the servers can select no server."""
     if mode not in _REGULAR and mode != _DELETED:
         return False  # a link or submodule, even with a harmless name, points somewhere unseen
-    parts = PurePosixPath(path).parts
-    if not path.endswith(INERT_SUFFIXES) or not parts:
+    parts = path.split("/")  # git writes "/" whatever the platform, and no empty parts
+    if not path.endswith(INERT_SUFFIXES):
         return False
     top_level = len(parts) == 1
     in_docs = parts[0] in _INERT_FOLDERS
@@ -99,7 +100,7 @@ def _commit(repo: git.Repo, ref: str, what: str) -> git.Commit:
 
 def _server_of(path: str) -> str | None:
     """The server folder a path is inside, or None (a hidden or dunder folder is no server)."""
-    parts = PurePosixPath(path).parts
+    parts = path.split("/", 2)
     # A file directly in resources_servers/ (a README, say) belongs to no server.
     if len(parts) >= 3 and parts[0] == SERVERS_DIR and not parts[1].startswith((".", "__")):
         return parts[1]
@@ -130,12 +131,14 @@ def _diff_modes(repo: git.Repo, *commits: str) -> dict[str, str]:
     return modes
 
 
-def _disk_mode(path: Path) -> str:
-    if path.is_symlink():
-        return _SYMLINK
-    if not path.exists():
+def _disk_mode(path: str) -> str:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
         return _DELETED
-    return "100755" if os.access(path, os.X_OK) else "100644"
+    if stat.S_ISLNK(st.st_mode):
+        return _SYMLINK
+    return "100755" if st.st_mode & 0o100 else "100644"
 
 
 def _tree_entries(repo: git.Repo, commit: str) -> dict[str, str]:
@@ -157,16 +160,21 @@ def _worktree_entries(repo: git.Repo, root: Path) -> dict[str, str]:
     """
     entries: dict[str, str] = {}
     linked: dict[str, bool] = {}
+    top = str(root)
 
     def first_link(path: str) -> str | None:
-        parts = PurePosixPath(path).parts
-        for i in range(1, len(parts) + 1):
-            prefix = "/".join(parts[:i])
+        # The folders above a file, then the file: a folder swapped for a link leaves the
+        # index listing files that are now reached through it.
+        end = path.find("/")
+        while True:
+            prefix = path if end < 0 else path[:end]
             if prefix not in linked:
-                linked[prefix] = os.path.islink(root / prefix)
+                linked[prefix] = os.path.islink(os.path.join(top, prefix))
             if linked[prefix]:
                 return prefix
-        return None
+            if end < 0:
+                return None
+            end = path.find("/", end + 1)
 
     for line in _git_paths(repo, "ls-files", "--stage", "--", SERVERS_DIR):
         meta, _, path = line.partition("\t")
@@ -175,15 +183,15 @@ def _worktree_entries(repo: git.Repo, root: Path) -> dict[str, str]:
             entries[path] = mode
         elif (link := first_link(path)) is not None:
             entries[link] = _SYMLINK
-        elif os.path.lexists(root / path):
-            entries[path] = _disk_mode(root / path)
+        elif (mode := _disk_mode(os.path.join(top, path))) != _DELETED:
+            entries[path] = mode
     for path in _git_paths(repo, "ls-files", "--others", "--exclude-standard", "--", SERVERS_DIR):
         if path.endswith("/"):  # git lists a repository nested in the tree as its folder
             entries[path.rstrip("/")] = _SUBMODULE
         elif (link := first_link(path)) is not None:
             entries[link] = _SYMLINK
         else:
-            entries[path] = _disk_mode(root / path)
+            entries[path] = _disk_mode(os.path.join(top, path))
     return entries
 
 
@@ -240,7 +248,7 @@ def _compare(repo: git.Repo, base: str, head: str | None) -> Changes:
     if head is None:
         modes = _diff_modes(repo, start)
         for untracked in _git_paths(repo, "ls-files", "--others", "--exclude-standard"):
-            modes[untracked] = _disk_mode(root / untracked)
+            modes[untracked] = _disk_mode(str(root / untracked))
         entries = _worktree_entries(repo, root)
     else:
         modes = _diff_modes(repo, start, head_commit.hexsha)
