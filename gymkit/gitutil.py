@@ -123,11 +123,17 @@ def _diff_modes(repo: git.Repo, *commits: str) -> dict[str, str]:
     """Changed path -> its mode after the change (000000: deleted), from ``git diff --raw``."""
     # Without rename detection a rename is a deletion and an addition: both paths are listed.
     fields = _git_out(repo, "diff", "--raw", "--no-ext-diff", "--no-renames", *commits, "--")
+    if fields and fields[-1] == "":
+        fields.pop()  # the terminator after the last path
     modes = {}
-    # Records are ":old new old_sha new_sha status" then the path, each NUL-terminated.
+    # Records are ":old new old_sha new_sha status" then the path, each NUL-terminated. Output
+    # of any other shape is refused, not skipped: a record read wrongly would drop a path.
     for meta, path in zip(fields[0::2], fields[1::2], strict=False):
-        if meta.startswith(":") and path:
-            modes[path] = meta[1:].split(" ")[1]
+        if not meta.startswith(":") or len(meta.split(" ")) != 5 or not path:
+            raise UserError(f"git diff --raw printed a record gymkit cannot read: {one_line(meta)[:80]!r}")
+        modes[path] = meta[1:].split(" ")[1]
+    if len(fields) % 2:
+        raise UserError("git diff --raw printed a record without a path")
     return modes
 
 
