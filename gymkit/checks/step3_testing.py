@@ -111,7 +111,7 @@ def _command(name: str) -> str:
 
 def stamp_problems(server_dir: Path) -> list[Problem]:
     """What keeps the last ``gymkit test`` result from counting for the code as it is now."""
-    from gymkit.testing.stamp import changed_files, read_stamp, stamp_path, tested_code
+    from gymkit.testing.stamp import changed_files, code_fingerprint, read_stamp, stamp_path
 
     name = server_dir.name
     stamp, error = read_stamp(server_dir)
@@ -120,7 +120,7 @@ def stamp_problems(server_dir: Path) -> list[Problem]:
         return [Problem(f"the result of `{_command(name)}` is unreadable ({error}); run it again", where)]
     if stamp is None:
         return [Problem(f"no result of `{_command(name)}` for this server yet: run it (CI runs it before the check)")]
-    code_sha, files = tested_code(server_dir)
+    code_sha, files = code_fingerprint(server_dir)
     if stamp.code_sha256 != code_sha:
         changed = changed_files(stamp.files, files)
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")

@@ -17,7 +17,7 @@ from pathlib import Path
 from gymkit.errors import UserError
 from gymkit.testing.background import Background
 from gymkit.testing.environment import CACHE_DIR, Environment, GymkitSource, gymkit_source, prepare_environment
-from gymkit.testing.stamp import StageResult, TestStamp, gym_root, tested_code, write_stamp
+from gymkit.testing.stamp import StageResult, TestStamp, code_fingerprint, gym_root, write_stamp
 
 __all__ = ["environment_dir", "log", "pytest_args", "run_session"]
 
@@ -107,7 +107,7 @@ class _Run:
 
     def run(self, source: GymkitSource | None) -> TestStamp:
         started = time.perf_counter()
-        code_sha, files = tested_code(self.dir)
+        code_sha, files = code_fingerprint(self.dir)
         stamp = TestStamp(self.name, code_sha, files)
         stages = stamp.stages
         location = environment_dir(self.root, self.name)
