@@ -208,6 +208,30 @@ def _hedged(field: AnswerField) -> list[list[str]]:
     return lists
 
 
+def _json_hedge(text: str, field: AnswerField, values: list[str]) -> str | None:
+    """A JSON gold with the answer key wrong and the other candidates under extra keys beside it
+    ({"code": 1930, "code_2": 4821, "code_3": 7710}): caught by verifiers that accept any value."""
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return None
+    key = next((k for k, v in obj.items() if token(v) == token(field.value)), None) if isinstance(obj, dict) else None
+    if key is None:
+        return None
+    typed = [_like(obj[key], v) for v in values]
+    return json.dumps({**obj, key: typed[0], **{f"{key}_{i}": v for i, v in enumerate(typed[1:], start=2)}})
+
+
+def _like(original: Any, text: str) -> Any:
+    if isinstance(original, int | float) and not isinstance(original, bool):
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        return int(number) if isinstance(original, int) and number.is_integer() else number
+    return text
+
+
 class _Builder:
     def __init__(self, index: int, row: dict[str, Any], gold: Gold | None, pool: Pool) -> None:
         self.index, self.row, self.gold = index, row, gold
@@ -279,6 +303,8 @@ class _Builder:
                 self.add("hedge", [*self.work, _message(inline)], "not_above", f"{note}, inline in gold format", ref)
                 repeated = "\n\n".join(replace_value(self.text, field.value, v) for v in values)
                 self.add("hedge", [*self.work, _message(repeated)], "not_above", f"{note}, gold repeated", ref)
+                if (keyed := _json_hedge(self.text, field, values)) is not None:
+                    self.add("hedge", [*self.work, _message(keyed)], "not_above", f"{note}, extra JSON keys", ref)
 
 
 def build_cases(rows: list[dict[str, Any]], golds: list[Gold], pool: Pool) -> list[Case]:

@@ -149,8 +149,7 @@ class _Audit:
                 seen = ", ".join(o.describe() for o in outcomes)
                 self.fail("determinism", case, f"{case.probe} got different answers to one request: {seen}")
             if got.error:
-                probe = "fixture" if case.rule == "expect" else "reward_range"
-                self.fail(probe, case, f"{case.probe} {case.note + ' ' if case.note else ''}got {got.error}")
+                self.fail("reward_range", case, f"{case.probe} {case.note + ' ' if case.note else ''}got {got.error}")
                 continue
             assert got.reward is not None
             self.rule(case, got.reward, first)
@@ -232,11 +231,15 @@ def run_audit(paths: ServerPaths, options: AuditOptions) -> AuditResult:
     audit = _Audit(paths, options)
     cases = build_cases(examples, golds, pool) + _fixture_cases(fixture)
     needed = {c.ref for c in cases if c.ref}
+    # Determinism and the reward range are judged over whatever is sent: asked for alone, they get every case.
+    every = options.probes is not None and bool(options.probes & {"determinism", "reward_range"})
     keep = [
         c
         for c in cases
         if c.id in needed
-        or ((options.rows is None or c.row in options.rows) and (audit.wanted(c.probe) or c.probe == "fixture"))
+        or (
+            (options.rows is None or c.row in options.rows) and (every or audit.wanted(c.probe) or c.probe == "fixture")
+        )
     ]
     try:
         with ServerProcess(paths.dir, timeout=options.startup_timeout) as server:

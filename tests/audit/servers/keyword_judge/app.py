@@ -1,0 +1,39 @@
+"""A keyword stand-in for a judge: pays replies that say they are "correct"."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel
+
+from gymkit import BaseResourcesServer, BaseVerifyRequest, BaseVerifyResponse, output_text
+
+LINE = re.compile(r"^answer:\s*(-?\d+)\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def expected(body: BaseVerifyRequest) -> str:
+    return str((body.model_extra or {}).get("expected_answer", ""))
+
+
+def score(body: BaseVerifyRequest) -> float:
+    return 1.0 if "correct" in output_text(body.response).lower() else 0.0
+
+
+class LookupRequest(BaseModel):
+    city: str
+
+
+class LookupResponse(BaseModel):
+    city: str
+    code: int | None = None
+
+
+class KeywordJudgeServer(BaseResourcesServer):
+    async def lookup(self, body: LookupRequest) -> LookupResponse:
+        return LookupResponse(city=body.city, code=self.session.get("codes", {}).get(body.city))
+
+    async def verify(self, body: BaseVerifyRequest) -> BaseVerifyResponse:
+        return BaseVerifyResponse(**body.model_dump(), reward=score(body))
+
+
+server = KeywordJudgeServer()
