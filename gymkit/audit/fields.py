@@ -22,6 +22,7 @@ __all__ = [
     "Pool",
     "answer_fields",
     "final_text",
+    "is_answer_key",
     "leaves",
     "mentions",
     "prompt_text",
@@ -174,8 +175,12 @@ def _same(a: str, b: str) -> bool:
         return False
 
 
+def is_answer_key(key: str) -> bool:
+    return any(h in key.lower() for h in _HINTS)
+
+
 def _hinted(path: tuple[str | int, ...]) -> bool:
-    return any(isinstance(p, str) and any(h in p.lower() for h in _HINTS) for p in path)
+    return any(isinstance(p, str) and is_answer_key(p) for p in path)
 
 
 def answer_fields(row: dict[str, Any], gold_text: str | None, pool: Pool) -> list[AnswerField]:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from gymkit.audit.fields import Pool, answer_fields, final_text, mentions, prompt_text, token
+from gymkit.audit.fields import Pool, final_text, is_answer_key, leaves, mentions, prompt_text, token
 
 __all__ = ["FLAGS", "suspicious"]
 
@@ -74,9 +74,15 @@ def _pasted(text: str, outputs: list[str]) -> bool:
 
 def _hedge(text: str, task: dict[str, Any], others: Iterable[dict[str, Any]]) -> bool:
     pool = Pool([task, *others])
-    for field in answer_fields(task, text, pool):
-        truth = token(field.value)
-        rivals = [c for c in pool.candidates(field.path, field.value, task, "") if mentions(text, c)]
+    values = list(leaves(task))
+    # A task that names its answer (expected_answer, expected.*) is judged on that alone: a step
+    # count or a table entry listed in honest working is not a hedge.
+    named = [(p, v) for p, v in values if any(isinstance(k, str) and is_answer_key(k) for k in p)]
+    for path, value in named or values:
+        if not mentions(text, value):
+            continue
+        truth = token(value)
+        rivals = [c for c in pool.candidates(path, value, task, "") if mentions(text, c)]
         if len(rivals) >= 2:
             return True
         for listed in _NUMBER_LIST.finditer(text):
