@@ -14,10 +14,12 @@ import os
 import re
 from typing import Any
 
+from fastapi import FastAPI
 from pydantic import BaseModel, Field, field_validator
-from sandbox_runner import SandboxLimits, run_sandboxed
+from sandbox_runner import SandboxLimits, SandboxUnavailableError, probe, run_sandboxed
 
 from gymkit import BaseResourcesServer, BaseVerifyRequest, BaseVerifyResponse, output_text
+from gymkit.errors import ServerLoadError
 
 __all__ = ["PythonSandboxServer", "SandboxVerifyRequest", "UnitTest", "extract_code", "same_value", "server"]
 
@@ -79,6 +81,17 @@ class PythonSandboxServer(BaseResourcesServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._slots: asyncio.Semaphore | None = None
+
+    @property
+    def app(self) -> FastAPI:
+        # Refuse to serve rather than score submissions in a sandbox that does not hold:
+        # the one-line reason names the missing kernel mechanism and the fix.
+        if self._app is None:
+            try:
+                probe(self.limits())
+            except SandboxUnavailableError as exc:
+                raise ServerLoadError(str(exc)) from None
+        return super().app
 
     def limits(self) -> SandboxLimits:
         """Limits from the server config (``cpu_seconds``, ``wall_seconds``, ``memory_mb``), else defaults."""

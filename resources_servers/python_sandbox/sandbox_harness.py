@@ -1,12 +1,14 @@
 """Runs one submission inside the sandbox child process. Standard library only.
 
-Started by ``sandbox_runner.py`` as ``python -I -S -B sandbox_harness.py JOB.json`` in a fresh
-temporary folder. Before any submitted code runs it: sets the resource limits, leaves the
-network namespace (when the kernel allows it), drops root to ``nobody`` (when started as
-root, so that RLIMIT_NPROC holds), and installs an audit hook that ends the process at the
-first forbidden action. Then it imports the submission and calls the entry point once per
-test, printing one marked JSON line per result. The expected values never enter this
-process: the server compares them, so printing fake result lines cannot earn a reward.
+``sandbox_runner.py`` copies this file and ``sandbox_confine.py`` into a fresh temporary
+folder and starts ``python -I -S -B harness.py job.json`` there, so nothing in the child's
+arguments, files or environment names the server's folder. Before any submitted code
+runs, it reads the job, sets the resource limits, leaves the server's namespaces, forks
+(the child is PID 1 of its own PID namespace), and in the child drops to an unprivileged
+uid or capability set, applies Landlock and seccomp, and installs an audit hook. Then it
+defines the submission and calls the entry point once per test, printing one marked
+JSON line per result. The expected values never enter this process: the server compares
+them, so printing fake result lines cannot earn a reward.
 """
 
 from __future__ import annotations
@@ -14,43 +16,17 @@ from __future__ import annotations
 import json
 import os
 import resource
+import select
+import signal
 import sys
 
 MARK = "@@gymkit-sandbox@@ "
 VIOLATION_EXIT = 97
-NOBODY = 65534
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
+UNAVAILABLE_EXIT = 96
+OUTPUT_LIMIT_EXIT = 95
 MAX_WRITE_OPENS = 100
-
-# Modules a solution may need, imported while the interpreter can still read its own
-# standard library: after dropping root, a stdlib under /root may be unreadable.
-PRELOAD = [
-    "abc",
-    "array",
-    "bisect",
-    "collections",
-    "collections.abc",
-    "copy",
-    "dataclasses",
-    "datetime",
-    "decimal",
-    "enum",
-    "fractions",
-    "functools",
-    "heapq",
-    "itertools",
-    "math",
-    "numbers",
-    "operator",
-    "random",
-    "re",
-    "statistics",
-    "string",
-    "textwrap",
-    "typing",
-    "unicodedata",
-]
+WORK = "work"
+STDLIB = "stdlib"
 
 _BLOCKED_EXACT = frozenset(
     {
@@ -103,17 +79,22 @@ _PATH_EVENTS = frozenset(
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
-def _die(reason: str) -> None:
-    # Straight to the file descriptor and out: no Python-level object the submission
-    # could have replaced (sys.stderr, print) is trusted here.
-    os.write(2, f"{MARK}violation {reason}\n".encode(errors="replace"))
-    os._exit(VIOLATION_EXIT)
+def _make_hook(root: str, write=os.write, exit_now=os._exit):
+    """An audit hook that ends the process at the first forbidden action.
 
-
-def _make_hook(root: str):
+    An extra layer only: the kernel layers hold without it. Everything it calls is bound
+    here, as defaults and closure cells, never looked up in a module the submission can
+    reach (``sys.modules['__main__']._die = ...`` once switched an earlier hook off).
+    """
     inside = root.rstrip(os.sep) + os.sep
     write_opens = [0]
     realpath, fspath, fsdecode = os.path.realpath, os.fspath, os.fsdecode
+    blocked_exact, blocked_prefixes, blocked_imports = _BLOCKED_EXACT, _BLOCKED_PREFIXES, _BLOCKED_IMPORTS
+    path_events, write_flags = _PATH_EVENTS, _WRITE_FLAGS
+
+    def die(reason: str) -> None:
+        write(2, f"{MARK}violation {reason}\n".encode(errors="replace"))
+        exit_now(VIOLATION_EXIT)
 
     def outside(path: object) -> bool:
         if isinstance(path, int) or path is None:
@@ -128,33 +109,34 @@ def _make_hook(root: str):
         return resolved != root and not resolved.startswith(inside)
 
     def hook(event: str, args: tuple) -> None:
-        if event in _BLOCKED_EXACT or event.startswith(_BLOCKED_PREFIXES):
-            _die(event)
+        if event in blocked_exact or event.startswith(blocked_prefixes):
+            die(event)
         elif event == "import":
             name = args[0] if args else ""
-            if isinstance(name, str) and name.split(".")[0] in _BLOCKED_IMPORTS:
-                _die(f"import {name}")
+            if isinstance(name, str) and name.split(".")[0] in blocked_imports:
+                die(f"import {name}")
         elif event == "open":
             path, mode, flags = (*args, None, None, 0)[:3]
-            writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool((flags or 0) & _WRITE_FLAGS)
+            writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool((flags or 0) & write_flags)
             if writes:
                 if outside(path):
-                    _die(f"open for writing outside the sandbox: {path!r}")
+                    die(f"open for writing outside the sandbox: {path!r}")
                 write_opens[0] += 1
                 if write_opens[0] > MAX_WRITE_OPENS:
-                    _die("too many files opened for writing")
-        elif event in _PATH_EVENTS:
+                    die("too many files opened for writing")
+        elif event in path_events:
             for arg in args:
                 if isinstance(arg, str | bytes | os.PathLike) and outside(arg):
-                    _die(f"{event} outside the sandbox: {arg!r}")
+                    die(f"{event} outside the sandbox: {arg!r}")
 
     return hook
 
 
 def _set_limits(limits: dict) -> None:
+    # Soft = hard: the child is PID 1 of its namespace, and the kernel does not deliver a
+    # default-action SIGXCPU to a namespace's init; the hard limit's SIGKILL always lands.
     cpu = int(limits["cpu_seconds"])
-    # Soft limit sends SIGXCPU (fatal by default); the hard limit one second later is SIGKILL.
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     memory = int(limits["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     size = int(limits["max_file_bytes"])
@@ -164,66 +146,127 @@ def _set_limits(limits: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _leave_network(as_root: bool) -> str | None:
-    """Move into a fresh network namespace with no interfaces up; the layer's name, or None."""
+def _emit(payload: dict, write=os.write, exit_now=os._exit) -> None:
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        flags = CLONE_NEWNET if as_root else CLONE_NEWUSER | CLONE_NEWNET
-        ok = libc.unshare(flags) == 0
-    except Exception:  # noqa: BLE001 - no ctypes, no libc: fall back to the audit hook
-        ok = False
-    for name in [m for m in sys.modules if m == "ctypes" or m.startswith(("ctypes.", "_ctypes"))]:
-        del sys.modules[name]  # so `import ctypes` in a submission is a fresh, audited import
-    return "network_namespace" if ok else None
+        write(1, (MARK + json.dumps(payload) + "\n").encode())
+    except OSError:
+        exit_now(OUTPUT_LIMIT_EXIT)  # RLIMIT_FSIZE: the output file is full, nothing more can be reported
 
 
-def _drop_root(folder: str) -> str | None:
-    if os.geteuid() != 0:
-        return None
-    for name in PRELOAD:
-        __import__(name)
-    os.chown(folder, NOBODY, NOBODY)
-    os.setgroups([])
-    os.setgid(NOBODY)
-    os.setuid(NOBODY)
-    return "unprivileged_user"
+def _unavailable(reason: str) -> None:
+    os.write(2, f"{MARK}unavailable {reason}\n".encode(errors="replace"))
+    os._exit(UNAVAILABLE_EXIT)
 
 
-def _emit(payload: dict) -> None:
-    os.write(1, (MARK + json.dumps(payload) + "\n").encode())
+def _stdlib_dirs() -> list[str]:
+    # With -I -S, sys.path is exactly the standard library (and its zip, usually absent).
+    return [p for p in dict.fromkeys(os.path.realpath(p) for p in sys.path if p) if os.path.isdir(p)]
+
+
+def _rebase_stdlib(dirs: list[str], target: str) -> tuple[list[str], str]:
+    """``dirs`` and sys.path as seen once the standard library is bound at ``target``; and its real folder."""
+    root = os.path.realpath(os.path.dirname(os.__file__))
+
+    def moved(path: str) -> str:
+        real = os.path.realpath(path)
+        return target + real[len(root) :] if real == root or real.startswith(root + os.sep) else path
+
+    sys.path[:] = [moved(p) for p in sys.path]
+    sys.path_importer_cache.clear()
+    return [moved(d) for d in dirs], root
+
+
+def _relay(pid: int, alive_fd: int) -> None:
+    """Wait for the confined child and end the same way, so the server reads its status."""
+    _, status = os.waitpid(pid, 0)
+    os.close(alive_fd)
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        if number not in (signal.SIGKILL, signal.SIGSTOP):  # these two have no handler to reset
+            signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
+def _confine(limits: dict, as_root: bool, work: str, stdlib: list[str]) -> list[str]:
+    """Everything up to the fork happens here; returns (in the child only) the layers applied."""
+    import sandbox_confine as confine  # loaded from this folder before sys.path is narrowed
+
+    layers = ["rlimits"]
+    try:
+        machine = confine.require_platform()
+        abi = confine.landlock_abi()
+        confine.parent_death_signal(signal.SIGKILL)  # the server gone: nothing to report to
+        layers += confine.enter_namespaces(
+            as_root, work, int(limits["max_disk_bytes"]), network=limits.get("isolate_network", True)
+        )
+        if as_root:
+            target = os.path.join(os.path.dirname(work), STDLIB)
+            stdlib, real = _rebase_stdlib(stdlib, target)
+            confine.bind_stdlib(real, target)
+        confine.parent_death_signal(signal.SIGKILL)
+        alive_r, alive_w = os.pipe()
+        pid = os.fork()
+        if pid:
+            os.close(alive_r)
+            _relay(pid, alive_w)
+        os.close(alive_w)
+        os.chdir(work)
+        ruleset = None
+        if limits.get("landlock", True):
+            ruleset, names = confine.landlock_ruleset(abi, stdlib, os.getcwd())
+            layers += names
+        if as_root and limits.get("drop_root", True):
+            confine.drop_to_nobody()
+            layers.append("unprivileged_user")
+        elif not as_root:
+            confine.drop_capabilities()
+            layers.append("no_capabilities")
+        # Set again: a uid change clears it. Then make sure the parent did not exit before:
+        # its end of the pipe closes when it does.
+        confine.parent_death_signal(signal.SIGKILL)
+        if select.select([alive_r], [], [], 0)[0]:
+            os._exit(1)
+        os.close(alive_r)
+        confine.no_new_privs()
+        layers.append("no_new_privs")
+        procs = int(limits.get("max_processes", 0))
+        resource.setrlimit(resource.RLIMIT_NPROC, (procs, procs))
+        if ruleset is not None:
+            confine.landlock_restrict(ruleset)
+        if limits.get("seccomp", True):
+            confine.install_seccomp(machine)
+            layers.append("seccomp")
+    except confine.Unavailable as exc:
+        _unavailable(str(exc))
+    return layers
 
 
 def main(job_path: str) -> None:
     with open(job_path, encoding="utf-8") as fh:
         job = json.load(fh)
-    folder = os.path.realpath(job["folder"])
-    os.chdir(folder)
+    with open("solution.py", encoding="utf-8") as fh:
+        source = fh.read()
     limits = job["limits"]
     as_root = os.geteuid() == 0
-    layers = ["rlimits"]
     _set_limits(limits)
-    if limits.get("isolate_network", True):
-        net = _leave_network(as_root)
-        if net:
-            layers.append(net)
-    if limits.get("drop_root", True):
-        user = _drop_root(folder)
-        if user:
-            layers.append(user)
-    # No new processes or threads: with an unprivileged uid the kernel enforces it.
-    procs = int(limits.get("max_processes", 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (procs, procs))
+    stdlib = _stdlib_dirs()
+    here = os.path.dirname(os.path.realpath(__file__))
+    sys.path.insert(0, here)
+    layers = _confine(limits, as_root, os.path.join(here, WORK), stdlib)
+    sys.path[:] = [p for p in sys.path if p != here]
+    work = os.getcwd()
     if limits.get("audit_hook", True):
-        sys.addaudithook(_make_hook(folder))
+        # Forget ctypes so that `import ctypes` in a submission is a fresh, audited import.
+        for name in [m for m in sys.modules if m.startswith(("ctypes", "_ctypes", "sandbox_confine"))]:
+            del sys.modules[name]
+        sys.addaudithook(_make_hook(work))
         layers.append("audit_hook")
     _emit({"layers": layers})
 
     namespace: dict = {"__name__": "solution"}
     try:
-        with open(os.path.join(folder, "solution.py"), encoding="utf-8") as fh:
-            source = fh.read()
         exec(compile(source, "solution.py", "exec"), namespace)
         func = namespace[job["entry_point"]]
     except BaseException as exc:  # noqa: BLE001 - whatever the submission raises is its failure

@@ -180,7 +180,7 @@ def test_network_namespace_alone_stops_a_connection() -> None:
     listener.settimeout(0.5)
     port = listener.getsockname()[1]
     code = f"import socket\ndef f():\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    return 'in'"
-    run = _run(code, audit_hook=False, drop_root=False)
+    run = _run(code, audit_hook=False, drop_root=False, seccomp=False, landlock=False)
     with listener:
         if "network_namespace" not in run.layers:
             pytest.skip("this kernel does not allow a new network namespace here")
@@ -190,14 +190,16 @@ def test_network_namespace_alone_stops_a_connection() -> None:
 
 
 def test_process_limit_alone_stops_fork() -> None:
-    run = _run("import os\ndef f():\n    os.fork()\n    return 'forked'", audit_hook=False)
+    run = _run("import os\ndef f():\n    os.fork()\n    return 'forked'", audit_hook=False, seccomp=False)
     if os.geteuid() == 0 and "unprivileged_user" not in run.layers:
         pytest.skip("root without a way to drop privileges ignores RLIMIT_NPROC")
     assert run.values == {} and "BlockingIOError" in run.errors[0], run
 
 
 def test_memory_limit_alone_stops_a_large_allocation() -> None:
-    run = _run("def f():\n    return len(bytearray(1024 * 1024 * 1024))", audit_hook=False)
+    run = _run(
+        "def f():\n    return len(bytearray(1024 * 1024 * 1024))", audit_hook=False, seccomp=False, landlock=False
+    )
     assert run.values == {} and "MemoryError" in run.errors[0], run
 
 
