@@ -229,6 +229,16 @@ def test_nothing_to_say_posts_nothing(tmp_path: Path) -> None:
     assert ["core.info", "nothing was checked and there is no earlier comment to update"] in calls
 
 
+def test_a_run_that_stopped_before_any_report_does_not_claim_nothing_changed(tmp_path: Path) -> None:
+    # Change detection refusing a link fails the run before any server job writes a report.
+    earlier = [{"id": 2, "user": BOT, "body": MARKER + "\nold table"}]
+    calls = _comment(tmp_path, {"run": _run("failure"), "comments": earlier}, tmp_path / "empty")
+    (updated,) = _calls(calls, "issues.updateComment")
+    assert "No resource server changed" not in updated["body"]
+    assert "No server was checked: the run stopped before any report was written" in updated["body"]
+    assert "PR validation: failure" in updated["body"]
+
+
 def test_artifact_size_gate(tmp_path: Path) -> None:
     small = {"name": "gymkit-report-alpha", "size_in_bytes": 4_000}
     ok = _run_script(tmp_path, 0, {"run": _run(), "artifacts": [small, {"name": "other", "size_in_bytes": 10**9}]})
