@@ -24,6 +24,7 @@ once their own parent dies, and are killed then.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import ctypes.util
@@ -93,6 +94,9 @@ class ChildProcess:
         self.env = dict(env) if env is not None else None
         self.cwd = cwd
         self.grace = grace
+        # The supervisor's pid (also its process group and session id) and the child's; kept
+        # after stop() so callers can check both are gone. 0 = not started.
+        self.pid = 0
         self.child_pid = 0
         self.returncode: int | None = None
         self._proc: subprocess.Popen[str] | None = None
@@ -103,11 +107,6 @@ class ChildProcess:
         self._seen = threading.Event()
         self._match: re.Match[str] | None = None
         self._stderr_text = ""
-
-    @property
-    def pid(self) -> int:
-        """The supervisor's pid (also its process group and session id)."""
-        return self._proc.pid if self._proc else 0
 
     def start(self) -> re.Match[str] | None:
         self.launch()
@@ -144,6 +143,7 @@ class ChildProcess:
         finally:
             os.close(watch_r)
             os.close(report_w)
+        self.pid = self._proc.pid
         _LIVE[id(self)] = self
         try:
             self._reader = threading.Thread(
@@ -260,6 +260,7 @@ def _close_inherited_watch_fds() -> None:
         if fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(fd)
+    _LIVE.clear()  # they are the parent's children, not this process's to stop at exit
 
 
 os.register_at_fork(after_in_child=_close_inherited_watch_fds)
@@ -292,6 +293,14 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
     # cannot be interrupted: stopping the children ends their work, so the process can exit.
     _stop_all(wait=0)
     signal.default_int_handler(signum, frame)
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    # Children a caller never stopped (no with-block, or an exception on the way out) go
+    # before we do, not a moment after, when the supervisors see the pipe close.
+    for child in list(_LIVE.values()):
+        child.stop()
 
 
 def install_signal_handlers() -> None:

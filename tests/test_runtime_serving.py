@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
+import re
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,16 +19,18 @@ import pytest
 from pydantic import BaseModel
 
 from gymkit import BaseResourcesServer, serving
+from gymkit.childproc import ChildProcess
 from gymkit.errors import ServerLoadError
 from gymkit.serving import ServerProcess, serving_in_thread
 
 
 def _alive(pid: int) -> bool:
+    """Running, that is: a zombie waiting for a parent that does not reap it counts as gone."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def test_interrupted_start_stops_the_child(
@@ -39,7 +43,7 @@ def test_interrupted_start_stops_the_child(
 
     def interrupted(self: ServerProcess) -> str | None:
         assert self._proc is not None
-        pids.append(self._proc.pid)
+        pids.extend((self._proc.pid, self._proc.child_pid))
         wait_ready(self)
         raise KeyboardInterrupt
 
@@ -47,10 +51,10 @@ def test_interrupted_start_stops_the_child(
     try:
         with pytest.raises(KeyboardInterrupt), ServerProcess(fixture_server("tutorial")):
             pass
-        assert pids and not _alive(pids[0])
+        assert len(pids) == 2 and all(pids) and not any(_alive(pid) for pid in pids)
     finally:
         for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
+            if pid > 0 and _alive(pid):
                 os.killpg(pid, signal.SIGKILL)
 
 
@@ -96,3 +100,80 @@ def test_leaving_with_a_hung_handler_stops_the_server_thread() -> None:
         httpx.post(url + "/hang", json={}, timeout=0.2)
     assert [t for t in threading.enumerate() if t not in before] == []
     assert time.monotonic() - started < 8
+
+
+# A parent that starts a child with two grandchildren, one of which left the group (setsid, as
+# a sandbox does), prints every pid, then waits to be killed.
+_PARENT = """
+import re, sys, threading, time
+from gymkit.childproc import ChildProcess
+
+script = "sleep 60 & a=$!; setsid sleep 61 & b=$!; echo ready $a $b; wait"
+child = ChildProcess(["sh", "-c", script], ready=re.compile(r"ready (\\d+) (\\d+)"), timeout=20, grace=1)
+
+def start():
+    match = child.start()
+    print(child.pid, child.child_pid, *match.groups(), flush=True)
+
+if sys.argv[1] == "thread":
+    # Started from a thread that then ends: PDEATHSIG alone would kill the child right here.
+    thread = threading.Thread(target=start)
+    thread.start()
+    thread.join()
+else:
+    start()
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize(
+    ("sig", "started_in"),
+    [(signal.SIGKILL, "thread"), (signal.SIGKILL, "main"), (signal.SIGTERM, "main"), (signal.SIGINT, "thread")],
+)
+def test_children_die_with_their_parent(sig: signal.Signals, started_in: str) -> None:
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, started_in], stdout=subprocess.PIPE, text=True)
+    pids: list[int] = []
+    try:
+        assert parent.stdout is not None
+        pids = [int(word) for word in parent.stdout.readline().split()]
+        assert len(pids) == 4 and all(_alive(pid) for pid in pids)
+        time.sleep(0.3)  # a thread that started the child has ended by now: the child is still there
+        assert all(_alive(pid) for pid in pids)
+        parent.send_signal(sig)
+        assert parent.wait(timeout=20) == -sig
+        if sig != signal.SIGKILL:
+            # A handled signal stops the children before the parent goes.
+            assert [pid for pid in pids if _alive(pid)] == []
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [pid for pid in pids if _alive(pid)] == []
+    finally:
+        parent.kill()
+        parent.wait()
+        if parent.stdout:
+            parent.stdout.close()
+        for pid in pids:
+            if pid > 0 and _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_child_that_ends_takes_its_group_along() -> None:
+    script = "sleep 60 & echo ready $!; echo oops >&2; exit 3"
+    child = ChildProcess(["sh", "-c", script], ready=re.compile(r"ready (\d+)"), timeout=20)
+    try:
+        match = child.start()
+        assert match is not None
+        grandchild = int(match.group(1))
+        deadline = time.monotonic() + 5
+        while child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert child.returncode == 3 and not _alive(grandchild)
+    finally:
+        assert child.stop() == "oops\n"
+
+
+def test_a_command_that_cannot_run_is_an_os_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError) as info, ChildProcess([str(tmp_path / "nothing")], ready=re.compile("x")):
+        pass
+    assert info.value.filename == str(tmp_path / "nothing")
