@@ -38,6 +38,7 @@ FILES = {
     "data/example.jsonl",
     "tests/conftest.py",
     "tests/test_app.py",
+    "tests/verifier_cases.jsonl",
 }
 
 
