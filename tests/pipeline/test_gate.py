@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from gymkit.cli import app
 
 from .conftest import GitRepo
-from .workflows import load
+from .workflows import load, tool
 
 ONE = '["alpha"]'
 TWO = '["alpha", "beta"]'
@@ -217,3 +217,32 @@ def test_pr_with_docs_only_is_green_and_says_why(repo: GitRepo, tmp_path: Path) 
     done = _pipeline(repo, tmp_path, check_outcome="failure")  # nothing runs, so no outcome counts
     assert done.returncode == 0, done.stdout
     assert "nothing to check (no resource server changed)" in done.stdout
+
+
+def test_detection_step_turns_a_refusal_into_an_annotation_and_no_outputs(repo: GitRepo, tmp_path: Path) -> None:
+    # The `gymkit changed` step itself, under bash as GitHub runs it, with the real console script.
+    base = repo.git("rev-parse", "HEAD")
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.link("resources_servers/gamma", "../vendor/gamma")
+    repo.commit("(b)")
+    (step,) = [s for s in load("pr.yml")["jobs"]["changes"]["steps"] if s.get("id") == "changed"]
+    outputs, runner_temp = tmp_path / "github_output", tmp_path / "runner"
+    runner_temp.mkdir()
+    env = {
+        "PATH": os.pathsep.join([str(Path(tool("gymkit")).parent), os.environ["PATH"]]),
+        "BASE_SHA": base,
+        "GITHUB_OUTPUT": str(outputs),
+        "RUNNER_TEMP": str(runner_temp),
+    }
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=repo.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "::error::gymkit changed: error: resources_servers/gamma: a symbolic link" in done.stdout
+    assert not outputs.exists()
