@@ -102,6 +102,7 @@ class ChildProcess:
         self._proc: subprocess.Popen[str] | None = None
         self._watch = -1
         self._watch_lock = threading.Lock()
+        self._stop_lock = threading.Lock()
         self._stderr: IO[str] | None = None
         self._reader: threading.Thread | None = None
         self._seen = threading.Event()
@@ -199,6 +200,10 @@ class ChildProcess:
 
     def stop(self) -> str:
         """Stop the child and everything it started; returns its stderr."""
+        with self._stop_lock:  # a caller's __exit__ and the atexit hook may meet here
+            return self._stop()
+
+    def _stop(self) -> str:
         proc = self._proc
         if proc is None:
             return self._stderr_text
