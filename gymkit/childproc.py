@@ -94,10 +94,10 @@ class ChildProcess:
         self.env = dict(env) if env is not None else None
         self.cwd = cwd
         self.grace = grace
-        # The supervisor's pid (also its process group and session id) and the child's; kept
-        # after stop() so callers can check both are gone. 0 = not started.
+        # The command's pid (also its process group id) and the supervisor's (also its session
+        # id); kept after stop() so callers can check both are gone. 0 = not known.
         self.pid = 0
-        self.child_pid = 0
+        self.supervisor_pid = 0
         self.returncode: int | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._watch = -1
@@ -144,7 +144,7 @@ class ChildProcess:
         finally:
             os.close(watch_r)
             os.close(report_w)
-        self.pid = self._proc.pid
+        self.supervisor_pid = self._proc.pid
         _LIVE[id(self)] = self
         try:
             self._reader = threading.Thread(
@@ -164,7 +164,7 @@ class ChildProcess:
             code = int(number)
             raise OSError(code, os.strerror(code), self.argv[0])
         if word == "ok":
-            self.child_pid = int(number)
+            self.pid = int(number)
 
     def _read_stdout(self, stream: IO[str]) -> None:
         # Keep draining after the ready line so a chatty child never blocks on a full pipe.
@@ -181,6 +181,7 @@ class ChildProcess:
         return self._match
 
     def poll(self) -> int | None:
+        """None while the supervisor runs, which it does as long as the command runs; else its status."""
         if self._proc is not None:
             self.returncode = self._proc.poll()
         return self.returncode
@@ -212,7 +213,7 @@ class ChildProcess:
             proc.wait(timeout=self.grace + 5)
         except subprocess.TimeoutExpired:
             # Not expected (the supervisor only waits out the grace period), but never leave a child.
-            for pgid in (self.child_pid, proc.pid):
+            for pgid in (self.pid, proc.pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     if pgid:
                         os.killpg(pgid, signal.SIGKILL)

@@ -43,7 +43,7 @@ def test_interrupted_start_stops_the_child(
 
     def interrupted(self: ServerProcess) -> str | None:
         assert self._proc is not None
-        pids.extend((self._proc.pid, self._proc.child_pid))
+        pids.extend((self._proc.supervisor_pid, self._proc.pid))
         wait_ready(self)
         raise KeyboardInterrupt
 
@@ -113,7 +113,7 @@ child = ChildProcess(["sh", "-c", script], ready=re.compile(r"ready (\\d+) (\\d+
 
 def start():
     match = child.start()
-    print(child.pid, child.child_pid, *match.groups(), flush=True)
+    print(child.supervisor_pid, child.pid, *match.groups(), flush=True)
 
 if sys.argv[1] == "thread":
     # Started from a thread that then ends: PDEATHSIG alone would kill the child right here.

@@ -34,9 +34,9 @@ def test_an_interrupted_start_stops_the_child(monkeypatch: pytest.MonkeyPatch) -
     (proc,) = started
     try:
         assert proc.poll() is not None, "the embedded model outlived a failed start"
-        assert not _running(proc.child_pid)
+        assert not _running(proc.pid)
     finally:
-        for pid in (proc.pid, proc.child_pid):
+        for pid in (proc.supervisor_pid, proc.pid):
             if pid > 0 and _running(pid):
                 os.kill(pid, signal.SIGKILL)
 
@@ -47,7 +47,7 @@ from gymkit.childproc import ChildProcess
 from gymkit.rollouts.embedded import EmbeddedModel
 
 model = EmbeddedModel().__enter__()
-print(model._proc.pid, model._proc.child_pid, model.url, flush=True)
+print(model._proc.supervisor_pid, model._proc.pid, model.url, flush=True)
 time.sleep(120)
 """
 
