@@ -22,6 +22,7 @@ from pathlib import Path
 
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.testing.session import pytest_args
 
 __all__ = ["GYM301", "GYM302", "GYM303", "collect_tests", "pytest_command", "stamp_problems"]
 
@@ -43,14 +44,8 @@ class GYM301(Step3):
 
 
 def pytest_command(server_dir: Path, *args: str) -> tuple[list[str], dict[str, str]]:
-    """pytest on a server's tests the way ``nox -s test-server`` runs it: (command, environment)."""
-    own_config = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
-    if not any((server_dir / name).is_file() for name in own_config):
-        # Without a config of its own pytest would climb to the gym's pyproject.toml and apply
-        # the repository's settings (warnings as errors, ...) to the server's tests.
-        cmd += ["-c", os.devnull, "--rootdir", ".", "-o", "asyncio_mode=auto"]
-        cmd += ["-o", "asyncio_default_fixture_loop_scope=function"]
+    """pytest on a server's tests the way ``gymkit test`` runs it: (command, environment)."""
+    cmd = [sys.executable, "-m", "pytest", *pytest_args(server_dir)]
     return [*cmd, *args], {**os.environ, "PYTHONPATH": str(server_dir)}
 
 

@@ -31,13 +31,17 @@ def environment_dir(root: Path, name: str) -> Path:
 
 
 def pytest_args(server_dir: Path) -> list[str]:
+    """pytest's options for a server's tests, run from the server's folder."""
+    # A conftest.py above the server (resources_servers/conftest.py, the gym's root) would be
+    # loaded into every server's tests, and a pull request could make them all pass with one.
+    confined = ["-p", "no:cacheprovider", "--confcutdir", "."]
     own_config = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
     if any((server_dir / name).is_file() for name in own_config):
-        return []
+        return confined
     # Without a config of its own, pytest would climb to the gym's pyproject.toml and apply
     # gymkit's own settings (warnings as errors, ...) to the server's tests; keep them apart.
-    isolated = "--rootdir . -p no:cacheprovider -o asyncio_mode=auto -o asyncio_default_fixture_loop_scope=function"
-    return ["-c", os.devnull, *isolated.split()]
+    isolated = "--rootdir . -o asyncio_mode=auto -o asyncio_default_fixture_loop_scope=function"
+    return ["-c", os.devnull, *confined, *isolated.split()]
 
 
 def _counts(path: Path) -> dict[str, int] | None:
