@@ -32,7 +32,7 @@ from .rollouts.scripted import MODEL, scripted_model
 
 pytestmark = pytest.mark.slow
 
-TASKS = 30
+TASKS = 40
 REPEATS = 2
 KILLS_EACH = 10
 # Signals in turn: the two the attack used, and Ctrl-C's.
@@ -82,15 +82,17 @@ class _Kills:
         self.rng = rng
         self.kills = 0
         self.finished_first = 0
-        self.clear_times: list[float] = []
+        self.clear_times: dict[str, float] = {}  # by signal: longest time from the parent's exit to none left
         self.moments: dict[str, int] = {}
 
     def run(self, cmd: list[str], cwd: Path, sig: signal.Signals, moment: str, ready: Any) -> None:
         marker = uuid.uuid4().hex
         env = {**os.environ, MARK: marker, "NO_COLOR": "1"}
-        proc = subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-        )
+        log = cwd / f"stderr-{marker}.txt"
+        with log.open("wb") as stderr:
+            proc = subprocess.Popen(
+                cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+            )
         try:
             deadline = time.monotonic() + 30
             while proc.poll() is None and not ready(marker) and time.monotonic() < deadline:
@@ -108,18 +110,19 @@ class _Kills:
             while left and time.monotonic() - killed_at < CLEAR_WITHIN:
                 time.sleep(0.05)
                 left = _theirs(marker)
-            assert not left, f"{sig.name} at {moment} left {left}"
-            self.clear_times.append(time.monotonic() - killed_at)
+            assert not left, f"{sig.name} at {moment} left {left}; stderr: {log.read_text()[-2000:]}"
+            took = time.monotonic() - killed_at
+            self.clear_times[sig.name] = max(self.clear_times.get(sig.name, 0.0), took)
         finally:
-            # A failed assertion must not leave processes either.
-            with contextlib.suppress(ProcessLookupError):
+            # A failed assertion must not leave processes either. Only a live process's group:
+            # once reaped, its group id may belong to someone else.
+            if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
             for pid, _ in _theirs(marker):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             proc.wait()
-            assert proc.stderr is not None
-            proc.stderr.close()
+            log.unlink()
 
 
 def _kill_many(cmd: list[str], cwd: Path, moment: Any, rng: random.Random, first_signal: int) -> _Kills:
@@ -180,7 +183,7 @@ def test_killed_commands_leave_no_process_and_resume_is_exact(tmp_path: Path, mo
     def rollouts_moment(rng: random.Random) -> tuple[str, Any]:
         # While starting up, once the server runs, once new rows are being written.
         moment = rng.choice(["start", "server", "rows"])
-        before, n = _lines(out), rng.randint(1, 6)
+        before, n = _lines(out), rng.randint(1, 4)
         return moment, {"start": _now, "server": _serving, "rows": lambda marker: _lines(out) >= before + n}[moment]
 
     def check_moment(rng: random.Random) -> tuple[str, Any]:
@@ -198,6 +201,7 @@ def test_killed_commands_leave_no_process_and_resume_is_exact(tmp_path: Path, mo
     killing = time.monotonic() - started
     kills = [rollouts_kills, check_kills]
 
+    kept = _lines(out)
     resumed = time.monotonic()
     done = subprocess.run(rollouts, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -209,7 +213,8 @@ def test_killed_commands_leave_no_process_and_resume_is_exact(tmp_path: Path, mo
     for name, done_kills in zip(("rollouts", "check"), kills, strict=True):
         print(
             f"\n{name}: {done_kills.kills} kills {done_kills.moments}, {done_kills.finished_first} runs ended first, "
-            f"0 survivors, all gone within {max(done_kills.clear_times, default=0):.2f} s of the parent"
+            f"0 survivors; all gone, after the parent, within (s) "
+            f"{ {name: round(took, 2) for name, took in done_kills.clear_times.items()} }"
         )
     resume_took = time.monotonic() - resumed
-    print(f"seed {seed}: {killing:.1f} s of kills, {resume_took:.1f} s to resume to {len(final)} rows, each once")
+    print(f"seed {seed}: {killing:.1f} s of kills; resume kept {kept} lines, took {resume_took:.1f} s: {len(final)}")
