@@ -63,7 +63,8 @@ class RolloutIndices:
             if value < 0:
                 return f"{key} must be 0 or more, got {value}"
             if bound is not None and value >= bound:
-                return f"{key} {value} is out of range: there are {bound} {what} (0 to {bound - 1})"
+                allowed = f"0 to {bound - 1}" if bound else "so none is valid"
+                return f"{key} {value} is out of range: there are {bound} {what} ({allowed})"
             if value > _MAX_INDEX:
                 return f"{key} {value} is out of range (at most {_MAX_INDEX})"
             values.append(value)

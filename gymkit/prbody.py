@@ -6,7 +6,6 @@ contribution guide's step 7); the PR template and ``gymkit check-pr-body`` both 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,8 @@ from typing import Any
 
 from gymkit.checks.readme import Readme
 from gymkit.config import ServerConfigFile, load_config
-from gymkit.errors import GymkitError, UserError
+from gymkit.errors import GymkitError, InvalidDataError, UserError
+from gymkit.inputs import parse_json, read_json, read_text
 from gymkit.project import ServerPaths
 
 __all__ = ["PR_SECTIONS", "SectionProblem", "check_pr_body", "read_pr_body", "render_pr_body"]
@@ -70,15 +70,10 @@ def check_pr_body(markdown: str) -> list[SectionProblem]:
 def read_pr_body(path: Path) -> str:
     """A PR description from a Markdown file, a GitHub event payload (``.pull_request.body``) or
     a pull request as GitHub's REST API returns it (``.body``, as CI fetches the current text)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read: {exc}") from None
+    # The file is a PR's text or GitHub's payload of it: written by whoever opened the PR.
+    text = read_text(path)
     if path.suffix == ".json" or text.lstrip().startswith("{"):
-        try:
-            event = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        event = parse_json(path, None, text.encode("utf-8"))
         pull = event.get("pull_request", event if "number" in event else None) if isinstance(event, dict) else None
         if not isinstance(pull, dict):
             raise UserError(f"{path}: no pull_request in this event payload", hint="pass the pull_request event JSON")
@@ -89,19 +84,21 @@ def read_pr_body(path: Path) -> str:
     return text
 
 
-def _json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+def _json(path: Path, root: Path) -> dict[str, Any] | str | None:
+    """The report, or why it cannot be read (said in the description, not taken for "not made yet")."""
+    if not path.exists() and not path.is_symlink():
         return None
-    return data if isinstance(data, dict) else None
+    try:
+        data = read_json(path, root=root)
+    except InvalidDataError as exc:
+        return f"`{path.parent.name}/{path.name}` cannot be read ({exc.problem}); make it again."
+    return data if isinstance(data, dict) else f"`{path.parent.name}/{path.name}` is not a JSON object; make it again."
 
 
 def _readme(paths: ServerPaths) -> Readme:
-    try:
-        return Readme.parse(paths.readme.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
+    if not paths.readme.exists() and not paths.readme.is_symlink():
         return Readme.parse("")
+    return Readme.parse(read_text(paths.readme, root=paths.root))
 
 
 def _section_text(readme: Readme, name: str) -> str:
@@ -111,14 +108,16 @@ def _section_text(readme: Readme, name: str) -> str:
 
 def _config(paths: ServerPaths) -> ServerConfigFile | None:
     try:
-        return load_config(paths.config_path())
+        return load_config(paths.config_path(), root_dir=paths.root)
     except GymkitError:
         return None
 
 
-def _profile_text(profile: dict[str, Any] | None) -> str:
+def _profile_text(profile: dict[str, Any] | str | None) -> str:
     if profile is None:
         return "Not profiled yet (`nox -s profile-rewards -- NAME`)."
+    if isinstance(profile, str):
+        return profile
     reward = profile.get("reward") if isinstance(profile.get("reward"), dict) else {}
     prompts = profile.get("prompts") if isinstance(profile.get("prompts"), dict) else {}
     return (
@@ -130,9 +129,11 @@ def _profile_text(profile: dict[str, Any] | None) -> str:
     )
 
 
-def _training_text(training: dict[str, Any] | None) -> str:
+def _training_text(training: dict[str, Any] | str | None) -> str:
     if training is None:
         return "No training report yet (`gymkit training-report NAME --metrics METRICS`)."
+    if isinstance(training, str):
+        return training
     train = training.get("train") if isinstance(training.get("train"), dict) else {}
     steps = training.get("steps")
     count = steps.get("count") if isinstance(steps, dict) else steps  # training-report writes {count, first, last}
@@ -175,8 +176,8 @@ def render_pr_body(paths: ServerPaths) -> str:
             for key, label in (("code", "Code"), ("data", "Data"), ("dependencies", "Dependencies"))
         ),
         "Synthetic data": synthetic,
-        "Reward profile": _profile_text(_json(paths.reward_profile / "reward_profile.json")),
-        "Training validation": _training_text(_json(paths.training / "training.json")),
+        "Reward profile": _profile_text(_json(paths.reward_profile / "reward_profile.json", paths.root)),
+        "Training validation": _training_text(_json(paths.training / "training.json", paths.root)),
     }
     body = "\n\n".join(f"## {title}\n\n{text.strip()}" for title, text in parts.items())
     return body + f"\n\nRun `gymkit reproduce {paths.name}` to reproduce the checks and example rollouts.\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import math
 import re
 from dataclasses import dataclass
@@ -20,10 +21,11 @@ import orjson
 from gymkit import __version__
 from gymkit.errors import InvalidDataError, UserError
 from gymkit.hashing import file_sha256
-from gymkit.jsonl import iter_rows
+from gymkit.inputs import iter_json_rows, read_text
 from gymkit.profiling.markdown import fmt, table
 from gymkit.profiling.output import write_report_folder
 from gymkit.profiling.report import shown_path
+from gymkit.profiling.table import MAX_MAGNITUDE
 from gymkit.profiling.trend import trend
 
 __all__ = ["TRAINING_JSON", "Training", "detect_columns", "read_metrics", "training_from_file", "write_training"]
@@ -43,17 +45,17 @@ def _base(name: str) -> str:
 def read_metrics(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
     """Column names in file order and ``(line, row)`` pairs."""
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-        rows = [(line, _flatten(row)) for line, row in iter_rows(path)]
+        rows = [(line, _flatten(row)) for line, row in iter_json_rows(path)]
         names: dict[str, None] = {}
         for _, row in rows:
             names.update(dict.fromkeys(row))
         return list(names), rows
+    text = read_text(path)  # a regular file, bounded and UTF-8: a FIFO or /dev/zero would never end
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            rows = [(i, row) for i, row in enumerate(reader, start=2)]
-            return list(reader.fieldnames or []), rows
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = [(i, row) for i, row in enumerate(reader, start=2)]
+        return list(reader.fieldnames or []), rows
+    except csv.Error as exc:
         raise InvalidDataError(path, None, f"cannot read as CSV: {exc}") from None
 
 
@@ -96,15 +98,20 @@ def _number(value: Any, path: Path, line: int, column: str) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
-    text = str(value).strip()
-    if text.lower() in _EMPTY:
+        number = float(value)
+    else:
+        text = str(value).strip()
+        if text.lower() in _EMPTY:
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            raise InvalidDataError(path, line, f"column {column!r}: {text[:40]!r} is not a number") from None
+    if not math.isfinite(number):
         return None
-    try:
-        number = float(text)
-    except ValueError:
-        raise InvalidDataError(path, line, f"column {column!r}: {text!r} is not a number") from None
-    return number if math.isfinite(number) else None
+    if abs(number) > MAX_MAGNITUDE:  # window means of such numbers overflow to infinity
+        raise InvalidDataError(path, line, f"column {column!r}: {number:g} is out of range (at most {MAX_MAGNITUDE:g})")
+    return number
 
 
 def _series(path: Path, rows: list[tuple[int, dict[str, Any]]], step: str, column: str) -> tuple[np.ndarray, ...]:
