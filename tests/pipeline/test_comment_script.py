@@ -147,6 +147,47 @@ def test_untrusted_text_is_inert(tmp_path: Path, reports: Path) -> None:
     assert "data/example\\_rollouts\\.jsonl:3" in body
 
 
+# Bidi controls reorder what a reader sees ("Trojan Source"); the others render as nothing.
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+INVISIBLE = "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e\u034f\u3164\ufe0f\U000e0041\ue000"
+CONTROL = "\x00\x08\x1b\x7f\x85\x9b\u2028\u2029\u00a0\u3000"
+
+
+def _hidden(text: str) -> list[str]:
+    return [f"U+{ord(c):04X}" for c in text if c in BIDI + INVISIBLE + CONTROL]
+
+
+def test_bidi_and_invisible_characters_are_removed(tmp_path: Path) -> None:
+    root = tmp_path / "reports"
+    sneaky = f"all good{BIDI}{INVISIBLE} {CONTROL}evil"
+    findings = [
+        *_all_pass()[:3],
+        _finding("GYM402", 4, "fail", f"reward {sneaky}", file=f"data/x{BIDI}.jsonl", line=2),
+        _finding("GYM4\u202e01", 4, "fail", "code with an override"),
+    ]
+    _server_report(root, "beta", findings, tests="succ\u202eess")
+    body = root / "gymkit-pr-body"
+    body.mkdir()
+    (body / "pr-body.json").write_text('{"status": 1}')
+    (body / "pr-body.txt").write_text(f"'## Licensing' {sneaky}\n", encoding="utf-8")
+    (created,) = _calls(_comment(tmp_path, {"run": _run(), "comments": []}, root), "issues.createComment")
+    text = created["body"]
+    assert _hidden(text) == []
+    assert "reward all good evil" in text  # the visible text stays, joined by one space
+    assert "> '\\#\\# Licensing' all good evil" in text
+    assert "data/x\\.jsonl:2" in text
+
+
+def test_long_text_is_cut_between_characters_not_inside_one(tmp_path: Path) -> None:
+    root = tmp_path / "reports"
+    message = "x" + "\U0001f600" * 400  # outside the BMP: two UTF-16 units each
+    _server_report(root, "beta", [*_all_pass()[:3], _finding("GYM402", 4, "fail", message)])
+    (created,) = _calls(_comment(tmp_path, {"run": _run(), "comments": []}, root), "issues.createComment")
+    text = created["body"]
+    text.encode("utf-8")  # a lone surrogate would not encode
+    assert "x" + "\U0001f600" * 298 + "…" in text
+
+
 def test_updates_its_own_comment_and_leaves_a_lookalike_alone(tmp_path: Path, reports: Path) -> None:
     comments = [
         {"id": 1, "user": {"login": "mallory", "type": "User"}, "body": MARKER + " fake"},
