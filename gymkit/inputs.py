@@ -92,11 +92,12 @@ def open_regular(path: Path, *, root: Path | None = None) -> Iterator[IO[bytes]]
         yield handle
 
 
-def read_bytes(path: Path, *, root: Path | None = None, limit: int = MAX_TEXT_BYTES) -> bytes:
+def read_bytes(path: Path, *, root: Path | None = None, limit: int | None = None) -> bytes:
+    limit = MAX_TEXT_BYTES if limit is None else limit
     with open_regular(path, root=root) as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise InvalidDataError(path, None, f"larger than {limit // (1024 * 1024)} MiB", hint="is this the right file?")
+        raise InvalidDataError(path, None, f"larger than {_size(limit)}", hint="is this the right file?")
     return data
 
 
@@ -113,7 +114,7 @@ def _utf8_problem(path: Path, data: bytes, line: int | None = None) -> InvalidDa
     return None
 
 
-def read_text(path: Path, *, root: Path | None = None, limit: int = MAX_TEXT_BYTES) -> str:
+def read_text(path: Path, *, root: Path | None = None, limit: int | None = None) -> str:
     """The file as text; a leading byte-order mark is dropped, anything not UTF-8 is refused."""
     data = read_bytes(path, root=root, limit=limit).removeprefix(BOM)
     problem = _utf8_problem(path, data)
@@ -122,8 +123,9 @@ def read_text(path: Path, *, root: Path | None = None, limit: int = MAX_TEXT_BYT
     return data.decode("utf-8")
 
 
-def iter_lines(path: Path, *, root: Path | None = None, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes]]:
-    """``(line number, raw line)`` for every line, each at most ``limit`` bytes."""
+def iter_lines(path: Path, *, root: Path | None = None, limit: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """``(line number, raw line)`` for every line, each at most ``limit`` bytes (default :data:`MAX_LINE_BYTES`)."""
+    limit = MAX_LINE_BYTES if limit is None else limit
     with open_regular(path, root=root) as handle:
         number = 0
         while True:
@@ -135,7 +137,7 @@ def iter_lines(path: Path, *, root: Path | None = None, limit: int = MAX_LINE_BY
                 raise InvalidDataError(
                     path,
                     number,
-                    f"line longer than {limit // (1024 * 1024)} MiB",
+                    f"line longer than {_size(limit)}",
                     hint="a JSONL file holds one JSON object per line",
                 )
             yield number, raw
@@ -198,9 +200,13 @@ def iter_json_rows(path: Path, *, root: Path | None = None) -> Iterator[tuple[in
         yield number, row
 
 
-def read_json(path: Path, *, root: Path | None = None, limit: int = MAX_TEXT_BYTES) -> Any:
+def read_json(path: Path, *, root: Path | None = None, limit: int | None = None) -> Any:
     """A whole-file JSON document (a report, an event payload), read under the same rules."""
     data = read_bytes(path, root=root, limit=limit)
     if not data.strip():
         raise InvalidDataError(path, None, "empty file; expected a JSON document")
     return parse_json(path, None, data)
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
