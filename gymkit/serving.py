@@ -86,6 +86,21 @@ def serving_in_thread(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
         sock.close()
 
 
+def _child_error(stderr: str) -> tuple[str | None, str | None]:
+    """The child's own ``error: ...`` line and the ``hint: ...`` under it, else its last line.
+
+    A failing ``gymkit serve`` ends with its hint, so the last line alone would report the
+    hint as the error and lose the file, line and field the error line names.
+    """
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+    if not errors:
+        return (lines[-1] if lines else None), None
+    at = errors[-1]
+    after = lines[at + 1] if at + 1 < len(lines) else ""
+    return lines[at].removeprefix("error: "), (after.removeprefix("hint: ") if after.startswith("hint: ") else None)
+
+
 class ServerProcess:
     """A resource server in a child process (``gymkit serve DIR --port 0``).
 
@@ -120,11 +135,8 @@ class ServerProcess:
             self._stop()  # __exit__ will not run: without this the server outlives an interrupted start
             raise
         if ready is None:
-            stderr = self._stop()
-            last = [line for line in stderr.splitlines() if line.strip()]
-            raise ServerLoadError(
-                last[-1].removeprefix("error: ") if last else f"{self.server_dir}: server did not start"
-            )
+            message, hint = _child_error(self._stop())
+            raise ServerLoadError(message or f"{self.server_dir}: server did not start", hint=hint)
         self.url = ready
         return self
 
