@@ -4,6 +4,7 @@ fails GYM402 at its line, and GYM403/GYM404 do not run on rows whose grouping is
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,3 +79,14 @@ def test_files_without_any_indices_still_pass_gym402(tmp_path: Path) -> None:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     report = run_checks(server, options=CheckOptions(reverify=False), select=["GYM402"])
     assert [f.status for f in report.findings if f.code == "GYM402"] == ["pass"]
+
+
+def test_a_fifo_for_the_rollouts_is_named_by_gym402_not_called_missing(tmp_path: Path) -> None:
+    server = build_server(tmp_path)
+    path = server / "data" / "example_rollouts.jsonl"
+    path.unlink()
+    os.mkfifo(path)
+    report = run_checks(server, options=CheckOptions(reverify=False), select=["GYM401", "GYM402"])
+    statuses = {f.code: f.status for f in report.findings}
+    assert statuses == {"GYM401": "pass", "GYM402": "fail"}
+    assert any("not a regular file (a FIFO)" in f.message for f in report.findings if f.code == "GYM402")
