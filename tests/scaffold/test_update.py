@@ -43,8 +43,9 @@ def test_update_brings_template_change_and_keeps_contributor_edits(tmp_path: Pat
     git(repo, "commit", "-q", "-m", "add my_task")
 
     edit(server / "app.py", "    expected_answer: str\n", "    expected_answer: str\n    difficulty: str = 'easy'\n")
-    (server / "data/train.jsonl").write_text("{}\n")  # ignored by data/.gitignore, so the folder stays clean
-    git(repo, "commit", "-q", "-am", "contributor: a task field")
+    (server / "data/train.jsonl").write_text("{}\n")  # committed: the reward profile names it by its hash
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "contributor: a task field and a train set")
 
     edit(
         repo / TEMPLATE_APP,
@@ -185,3 +186,39 @@ def test_update_all_reports_each_server_and_keeps_going(tmp_path: Path, gymkit_c
     assert "error: first: resources_servers/first has uncommitted changes" in result.stderr
     assert "second: up to date (template v0.1.0)" in result.stdout
     assert gymkit_cli("update", cwd=repo).stderr.startswith("error: name the servers to update, or pass --all")
+
+
+OLD_DATA_GITIGNORE = """\
+# Full datasets are large and live on a dataset hub; only example*.jsonl is committed.
+*train.jsonl
+*validation.jsonl
+*_prepare.jsonl
+"""
+
+
+def test_update_stops_ignoring_the_train_and_validation_sets(tmp_path: Path, gymkit_cli: Cli) -> None:
+    # Servers made before the template committed its datasets ignored them: their profile was
+    # green locally and GYM502 failed in every clone, which had no train.jsonl to hash.
+    repo = make_template_repo(tmp_path / "gym", with_servers=True)
+    template_ignore = repo / "templates/resource_server/data/.gitignore"
+    fixed = template_ignore.read_text()
+    template_ignore.write_text(OLD_DATA_GITIGNORE)
+    release(repo, "template: datasets ignored", "v0.1.1")
+    server = new_server("my_task", root=repo, template=repo).path
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "add my_task")
+    for name in ("train.jsonl", "validation.jsonl"):
+        (server / "data" / name).write_text("{}\n")
+    assert git(repo, "status", "--porcelain") == ""  # ignored: a clone would not get them
+
+    template_ignore.write_text(fixed)
+    release(repo, "template: commit train and validation", "v0.2.0")
+    result = gymkit_cli("update", "my_task", cwd=repo)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "my_task: updated, template v0.1.1 -> v0.2.0"
+    assert (server / "data/.gitignore").read_text() == fixed
+    status = git(repo, "status", "--porcelain", "--untracked-files=all").splitlines()
+    assert "?? resources_servers/my_task/data/train.jsonl" in status
+    assert "?? resources_servers/my_task/data/validation.jsonl" in status
+    rules = [line for line in fixed.splitlines() if line.strip() and not line.startswith("#")]
+    assert rules == ["*_prepare.jsonl"]
