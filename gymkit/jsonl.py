@@ -16,6 +16,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from gymkit.errors import CannotWriteError, InvalidDataError
+from gymkit.inputs import iter_json_rows, parse_json
 
 __all__ = [
     "atomic_write_bytes",
@@ -38,25 +39,17 @@ def dumps(obj: Any) -> bytes:
 
 
 def iter_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, row)``; blank lines are skipped, anything else must be a JSON object."""
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InvalidDataError(path, None, f"cannot read: {exc.strerror}") from None
-    # Our own loop rather than jsonlines.Reader: errors found later (schema validation)
-    # must name the line, and the reader does not expose line numbers of good rows.
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            if raw.strip():
-                yield number, parse_line(path, number, raw)
+    """Yield ``(line_number, row)``; blank lines are skipped, anything else must be a JSON object.
+
+    Every JSONL file gymkit reads may come from a pull request, so this is the bounded reader
+    of :mod:`gymkit.inputs` (regular files only, lines and nesting capped, UTF-8, finite numbers).
+    """
+    return iter_json_rows(path)
 
 
 def parse_line(path: Path, number: int, raw: bytes) -> dict[str, Any]:
     """One non-blank line as a JSON object; :class:`InvalidDataError` names ``path:number`` otherwise."""
-    try:
-        row = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidDataError(path, number, "not valid JSON") from None
+    row = parse_json(path, number, raw)
     if not isinstance(row, dict):
         raise InvalidDataError(path, number, f"expected a JSON object, got {type(row).__name__}")
     return row
