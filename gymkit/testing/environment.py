@@ -154,27 +154,32 @@ class Environment:
         env.update(extra)
         return env
 
-    def install(self, *args: str) -> int:
-        """Install into this environment with its own installer; the installer's output is shown."""
+    def install(self, *args: str, cwd: Path | None = None) -> int:
+        """Install into this environment with its own installer; the installer's output is shown.
+
+        ``cwd``: where relative paths in requirement files resolve (NeMo Gym installs from the server's folder).
+        """
         if self.backend == "uv":
             cmd = [find_uv() or "uv", "pip", "install", "--python", str(self.python), *args]
         else:
             cmd = [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", *args]
         sys.stdout.flush()
-        return subprocess.run(cmd, stdin=subprocess.DEVNULL, check=False).returncode
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, cwd=cwd, check=False).returncode
 
 
-def _create(location: Path) -> Environment:
+def _create(location: Path, python: str | None = None) -> Environment:
     if location.exists():
         # Start clean: installing over the old environment would keep packages the server dropped.
         shutil.rmtree(location)
     location.parent.mkdir(parents=True, exist_ok=True)
     uv = find_uv()
-    # The environment gets the Python running gymkit: known to suit gymkit, and found offline.
+    # By default the environment gets the Python running gymkit: known to suit gymkit, and found
+    # offline. ``python``: another installed interpreter (NeMo Gym's servers need 3.12).
+    python = python or sys.executable
     if uv:
-        cmd = [uv, "venv", "--quiet", "--python", sys.executable, str(location)]
+        cmd = [uv, "venv", "--quiet", "--python", python, str(location)]
     else:
-        cmd = [sys.executable, "-m", "venv", str(location)]
+        cmd = [python, "-m", "venv", str(location)]
     done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         why = (done.stderr or done.stdout).strip().splitlines()

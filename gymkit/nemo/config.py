@@ -1,0 +1,99 @@
+"""The configuration NeMo Gym hands one resources server, composed for that server alone.
+
+``ng_run`` merges the YAML files it is given (then ``env.yaml`` at the gym's root, then the
+command line), fills in each server's host and port and a ``head_server`` entry, and starts
+each server as ``python app.py`` from its folder with two environment variables: the whole
+merged configuration as YAML in ``NEMO_GYM_CONFIG_DICT``, and the server's instance name in
+``NEMO_GYM_CONFIG_PATH``. The server reads its own entry from there; interpolations such as
+``${policy_base_url}`` are resolved in the server, against that same dictionary.
+
+To start one resources server gymkit builds that dictionary itself: the server's entry from
+its ``configs/*.yaml`` (agents and models in the same file are left out: they are not
+started), the file's other top-level settings, ``env.yaml``, then the caller's overrides.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gymkit.errors import UserError
+
+__all__ = ["ServerEntry", "merge", "server_entry", "single_server_config"]
+
+SERVER_TYPES = ("resources_servers", "responses_api_agents", "responses_api_models")
+
+
+class ServerEntry:
+    """One server instance as its config declares it: ``name: {server_type: {implementation: fields}}``."""
+
+    def __init__(self, name: str, server_type: str, implementation: str, fields: dict[str, Any], extra: dict) -> None:
+        self.name = name
+        self.server_type = server_type
+        self.implementation = implementation
+        self.fields = fields
+        self.extra = extra  # the file's top-level keys that are not server instances
+
+    @property
+    def entrypoint(self) -> str:
+        return str(self.fields.get("entrypoint") or "app.py")
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge, ``override`` winning, as OmegaConf.merge does for plain mappings."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _instance(value: Any) -> tuple[str, str, dict[str, Any]] | None:
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    server_type, inner = next(iter(value.items()))
+    if server_type not in SERVER_TYPES or not isinstance(inner, dict) or len(inner) != 1:
+        return None
+    implementation, fields = next(iter(inner.items()))
+    return server_type, str(implementation), fields if isinstance(fields, dict) else {}
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise UserError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    return data if isinstance(data, dict) else {}
+
+
+def server_entry(server_dir: Path) -> ServerEntry:
+    """The resources-server instance whose implementation is ``server_dir`` (first config file, by name)."""
+    found: list[ServerEntry] = []
+    for path in sorted((server_dir / "configs").glob("*.yaml")):
+        data = _load(path)
+        extra = {k: v for k, v in data.items() if _instance(v) is None}
+        for name, value in data.items():
+            shape = _instance(value)
+            if shape and shape[0] == "resources_servers" and shape[1] == server_dir.name:
+                found.append(ServerEntry(str(name), *shape, extra))
+    if not found:
+        # No config: what NeMo Gym's own defaults would give a server of that name.
+        return ServerEntry(server_dir.name, "resources_servers", server_dir.name, {"entrypoint": "app.py"}, {})
+    # The instance named like the folder, when several files declare one.
+    return next((e for e in found if e.name == server_dir.name), found[0])
+
+
+def single_server_config(
+    entry: ServerEntry, *, host: str, port: int, head_port: int, root: Path, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The whole NEMO_GYM_CONFIG_DICT for ``entry`` listening on host:port."""
+    env_yaml = root / "env.yaml"
+    config: dict[str, Any] = merge(entry.extra, _load(env_yaml) if env_yaml.is_file() else {})
+    fields = {**entry.fields, "host": host, "port": port}
+    config[entry.name] = {entry.server_type: {entry.implementation: fields}}
+    # Nothing listens there: a single server has no head server. A server that asks it for the
+    # whole configuration then fails at once rather than reaching some other run's head server.
+    config["head_server"] = {"host": host, "port": head_port}
+    config.setdefault("dry_run", False)
+    return merge(config, overrides or {})

@@ -1,0 +1,92 @@
+"""Which gym gymkit is in, and which runtime a server is written for, read from source, never run."""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["GymKind", "ServerKind", "gym_kind", "is_nemo_checkout", "nemo_checkout", "server_kind"]
+
+ServerKind = Literal["nemo_gym", "gymkit"]
+GymKind = Literal["nemo-gym", "gymkit"]
+
+_SERVER_TYPES = ("resources_servers", "responses_api_agents", "responses_api_models")
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def is_nemo_checkout(folder: Path) -> bool:
+    """NeMo Gym's own tree: its ``nemo_gym`` package and a pyproject naming the nemo-gym project."""
+    if not (folder / "nemo_gym" / "__init__.py").is_file():
+        return False
+    try:
+        project = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    return _normalised(str(project.get("name", ""))) == "nemo-gym"
+
+
+def nemo_checkout(start: Path) -> Path | None:
+    """The NeMo Gym checkout ``start`` is in (a fork's root), or None."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if is_nemo_checkout(folder):
+            return folder
+    return None
+
+
+def _imported_roots(app: Path) -> frozenset[str]:
+    try:
+        tree = ast.parse(app.read_bytes(), filename=str(app))
+    except (OSError, SyntaxError, ValueError):
+        return frozenset()
+    roots: set[str] = set()
+    # Every import, not just the module's top: upstream servers import inside functions too.
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.partition(".")[0])
+    return frozenset(roots)
+
+
+@cache
+def _kind_of(app: Path, mtime_ns: int) -> ServerKind | None:
+    roots = _imported_roots(app)
+    # nemo_gym first: a NeMo Gym server that also imports gymkit helpers still needs nemo_gym's runtime.
+    if "nemo_gym" in roots:
+        return "nemo_gym"
+    if "gymkit" in roots:
+        return "gymkit"
+    return None
+
+
+def server_kind(server_dir: Path) -> ServerKind | None:
+    """ "nemo_gym" when app.py imports nemo_gym, "gymkit" when it imports gymkit, None when neither or no app.py."""
+    app = server_dir / "app.py"
+    try:
+        mtime = app.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _kind_of(app.resolve(), mtime)
+
+
+def gym_kind(root: Path) -> GymKind:
+    """ "nemo-gym" for a NeMo Gym checkout, or a tree whose servers import nemo_gym; else "gymkit"."""
+    if nemo_checkout(root) is not None:
+        return "nemo-gym"
+    kinds = [
+        server_kind(folder)
+        for kind in _SERVER_TYPES
+        if (root / kind).is_dir()
+        for folder in sorted((root / kind).iterdir())
+        if folder.is_dir()
+    ]
+    upstream = kinds.count("nemo_gym")
+    return "nemo-gym" if upstream and upstream >= kinds.count("gymkit") else "gymkit"

@@ -1,0 +1,184 @@
+"""An upstream server's environment: the real nemo-gym runtime and the server's own requirements, on Python 3.12+.
+
+This is what NeMo Gym itself does before starting a server (``uv venv`` then ``uv pip
+install -r requirements.txt`` from the server's folder), with three differences: the
+environment lives under the gym's ``.gymkit-cache/envs/`` rather than in the server's folder;
+servers whose requirements are the same share one (most of upstream's list only nemo-gym); and
+it is rebuilt only when what it is built from changes.
+
+A server's ``-e nemo-gym[dev] @ ../../`` line means "this checkout, editable": the path is
+resolved from the server's folder, as NeMo Gym resolves it. Outside a checkout (a gym of servers
+that import nemo_gym), nemo-gym comes from the package index instead: ``GYMKIT_NEMO_GYM`` names
+the requirement (a version pin or a wheel file), ``nemo-gym`` by default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import subprocess
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from gymkit.errors import UserError
+from gymkit.nemo.detect import is_nemo_checkout, nemo_checkout
+from gymkit.nemo.python import find_python, python_version
+from gymkit.testing.environment import CACHE_DIR, ENV_STAMP, Environment, _create, _requirement_texts, find_uv
+
+__all__ = ["NemoRequirements", "nemo_requirements", "prepare_nemo_environment"]
+
+# `-e nemo-gym[dev] @ ../../`, `nemo_gym @ file:///x`, `-e ../..`: a requirement naming a local nemo-gym.
+_NAMED_PATH = re.compile(
+    r"^(?P<e>-e\s+|--editable[=\s]+)?(?P<name>nemo[-_.]gym)(?P<extras>\[[^\]]*\])?\s*@\s*(?P<path>\S+)", re.IGNORECASE
+)
+_BARE_PATH = re.compile(r"^(?P<e>-e\s+|--editable[=\s]+)(?P<path>[./~]\S*)$")
+
+
+class NemoRequirements:
+    """What to install for one server: installer arguments, and what they depend on (the fingerprint)."""
+
+    def __init__(self, args: list[str], fingerprint: dict[str, object], rewritten: str | None) -> None:
+        self.args = args
+        self.fingerprint = fingerprint
+        self.rewritten = rewritten  # requirements.txt with the nemo-gym line made absolute, if it had one
+
+
+def _checkout_fingerprint(checkout: Path) -> dict[str, object]:
+    project = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+    # Editable: nemo_gym's code changes need no rebuild, only its dependency lists do.
+    return {
+        "nemo-gym": str(checkout),
+        "dependencies": project.get("dependencies", []),
+        "optional": project.get("optional-dependencies", {}),
+        "scripts": project.get("scripts", {}),
+    }
+
+
+def _local_nemo(line: str, server_dir: Path) -> tuple[Path, str] | None:
+    """The checkout a requirement line points at, and its extras; None for any other line."""
+    text = line.split(" #", 1)[0].strip()
+    match = _NAMED_PATH.match(text) or _BARE_PATH.match(text)
+    if not match:
+        return None
+    raw = match.group("path").removeprefix("file://")
+    if "://" in raw:
+        return None  # from a URL: the installer fetches it as written
+    folder = (server_dir / Path(raw).expanduser()).resolve()
+    if "name" not in match.groupdict() and not is_nemo_checkout(folder):
+        return None  # an editable path to some other local package
+    return folder, match.groupdict().get("extras") or ""
+
+
+def nemo_requirements(server_dir: Path) -> NemoRequirements:
+    """The installer arguments for ``server_dir``'s environment; UserError for a server NeMo Gym could not set up."""
+    requirements = server_dir / "requirements.txt"
+    pyproject = server_dir / "pyproject.toml"
+    if requirements.is_file() and pyproject.is_file():
+        raise UserError(f"{server_dir.name} has both requirements.txt and pyproject.toml; NeMo Gym accepts one of them")
+    checkout = nemo_checkout(server_dir)
+    index_spec = os.environ.get("GYMKIT_NEMO_GYM", "nemo-gym")
+    fingerprint: dict[str, object] = {}
+    if pyproject.is_file():
+        fingerprint["pyproject"] = pyproject.read_text(encoding="utf-8")
+        base = ["-e", str(checkout)] if checkout else [index_spec]
+        fingerprint.update(_checkout_fingerprint(checkout) if checkout else {"nemo-gym": index_spec})
+        return NemoRequirements([*base, "-e", str(server_dir)], fingerprint, None)
+    if not requirements.is_file():
+        raise UserError(f"{server_dir.name} has no requirements.txt or pyproject.toml; NeMo Gym needs one to set it up")
+    lines = requirements.read_text(encoding="utf-8").splitlines()
+    out: list[str] = []
+    named = False
+    for line in lines:
+        local = _local_nemo(line, server_dir)
+        if local is None:
+            out.append(line)
+            continue
+        named = True
+        folder, extras = local
+        if is_nemo_checkout(folder):
+            out.append(f"-e {folder}{extras}")
+            fingerprint.update(_checkout_fingerprint(folder))
+        else:
+            # No checkout there (the server was copied out of one): NeMo Gym then installs nemo-gym from the index too.
+            out.append(index_spec)
+            fingerprint["nemo-gym"] = index_spec
+    # By content, not path: servers listing the same requirements share one environment.
+    included = list(_requirement_texts(requirements, {}).values())[1:]
+    fingerprint["included"] = sorted(text or "" for text in included)
+    if not named and not any(re.match(r"^\s*nemo[-_.]gym\b", line) for line in lines):
+        out.insert(0, index_spec)  # the server imports nemo_gym, so its runtime is needed whatever the file says
+        fingerprint["nemo-gym"] = index_spec
+    rewritten = "\n".join(out) + "\n"
+    fingerprint["requirements"] = rewritten
+    return NemoRequirements([], fingerprint, rewritten)
+
+
+def _gym_root(server_dir: Path) -> Path:
+    checkout = nemo_checkout(server_dir)
+    if checkout:
+        return checkout
+    # resources_servers/NAME: the gym is two levels up, as NeMo Gym lays servers out.
+    return server_dir.resolve().parent.parent
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    # Two servers with the same requirements may be started at once (a check's thread pool).
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def prepare_nemo_environment(
+    server_dir: Path, *, log: Callable[[str], None], root: Path | None = None, python: str | None = None
+) -> Environment:
+    """The environment for an upstream server, built or reused; UserError naming what failed to install."""
+    server_dir = server_dir.resolve()
+    root = root or _gym_root(server_dir)
+    python = python or find_python()
+    version = python_version(python)
+    wanted = nemo_requirements(server_dir)
+    key = hashlib.sha256(
+        json.dumps({**wanted.fingerprint, "python": version, "interpreter": python}, sort_keys=True).encode()
+    ).hexdigest()
+    location = root / CACHE_DIR / "envs" / f"nemo-gym-{key[:16]}"
+    shown = os.path.relpath(location, root)
+    label = server_dir.name
+    with _locked(location.with_suffix(".lock")):
+        stamp = location / ENV_STAMP
+        if stamp.is_file() and stamp.read_text(encoding="utf-8") == key:
+            log(f"[{label}] environment: reused ({shown})")
+            return Environment(location, "uv" if find_uv() else "venv")
+        started = time.perf_counter()
+        env = _create(location, python)
+        args = list(wanted.args)
+        if wanted.rewritten is not None:
+            resolved = location / "requirements.txt"
+            resolved.write_text(wanted.rewritten, encoding="utf-8")
+            args += ["-r", str(resolved)]
+        # From the server's folder: its other relative lines resolve there, as NeMo Gym runs them.
+        if env.install(*args, cwd=server_dir) != 0:
+            raise UserError(f"[{label}] environment: installing nemo-gym and its requirements failed (see above)")
+        # Compile nemo_gym's imports once, here, rather than in every server start.
+        subprocess.run(
+            [str(env.python), "-c", "import nemo_gym.base_resources_server"],
+            env=env.variables(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
+        stamp.write_text(key, encoding="utf-8")
+        seconds = time.perf_counter() - started
+        shown_version = ".".join(map(str, version or ()))
+        log(f"[{label}] environment: built in {seconds:.1f} s ({env.backend}, Python {shown_version})")
+        return env
