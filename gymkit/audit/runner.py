@@ -23,8 +23,8 @@ from gymkit.audit.probes import EPS, PROBES, Case, build_cases
 from gymkit.audit.report import AuditFinding, excerpt, finding, waive
 from gymkit.errors import GymkitError, UserError
 from gymkit.jsonl import iter_rows
+from gymkit.launch import start_server as ServerProcess  # the runtime the server is written for
 from gymkit.project import ServerPaths
-from gymkit.serving import ServerProcess
 
 __all__ = ["AuditOptions", "AuditResult", "run_audit"]
 

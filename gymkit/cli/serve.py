@@ -1,13 +1,15 @@
-"""``gymkit serve``: run one resource server under uvicorn."""
+"""``gymkit serve``: run one resource server, under gymkit's runtime or NeMo Gym's."""
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 import typer
 
+from gymkit.nemo.detect import server_kind
 from gymkit.project import load_server, resolve_server
-from gymkit.serving import serve_forever
+from gymkit.serving import READY_PREFIX, serve_forever
 
 
 def serve(
@@ -17,9 +19,20 @@ def serve(
 ) -> None:
     """Serve a resource server's tools, [bold]/seed_session[/] and [bold]/verify[/] over HTTP.
 
-    Prints [bold]gymkit: serving NAME at URL[/] once it listens. Stop with Ctrl-C.
+    A server whose app.py imports nemo_gym runs under the real nemo-gym runtime, in its own
+    Python 3.12 environment (built on first use). Prints [bold]gymkit: serving NAME at URL[/]
+    once it listens. Stop with Ctrl-C.
     """
-    instance = load_server(resolve_server(server))
+    paths = resolve_server(server)
+    if server_kind(paths.dir) == "nemo_gym":
+        from gymkit.nemo.launch import UpstreamServer
+
+        with UpstreamServer(paths.dir, host=host, port=port) as upstream:
+            print(f"{READY_PREFIX} {upstream.name} at {upstream.url}", flush=True)
+            # Until interrupted: Ctrl-C or SIGTERM ends this process, and the server with it.
+            threading.Event().wait()
+        return
+    instance = load_server(paths)
     serve_forever(instance.app, instance.name, host, port)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gymkit.errors import UserError
-from gymkit.serving import ServerProcess
+from gymkit.launch import start_server as ServerProcess  # the runtime the server is written for
 
 __all__ = ["ServerDiedError", "ServerSupervisor"]
 
