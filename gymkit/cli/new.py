@@ -61,7 +61,17 @@ def new(
         typer.secho(f"note: {note}", fg="yellow", err=True)
     where = _display(result.path)
     typer.echo(f"created {where} (template {result.commit or 'unversioned'})")
-    typer.echo(f'next: edit {where}/app.py and data/example.jsonl, then run: nox -s "test-server({name})"')
+    typer.echo(f"next: edit {where}/app.py and data/example.jsonl, then run: {_test_command(result.path, name)}")
+
+
+def _test_command(server_dir: Path, name: str) -> str:
+    """The session the gym runs: its noxfile's test-server if it has gymkit's, else gymkit test (the same run)."""
+    noxfile = server_dir.parent.parent / "noxfile.py"
+    try:
+        declares = 'name="test-server"' in noxfile.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        declares = False
+    return f'nox -s "test-server({name})"' if declares else f"gymkit test {name}"
 
 
 def update(

@@ -45,16 +45,25 @@ class TemplateError(GymkitError):
 
 # -- the template ------------------------------------------------------------------------
 def find_template_root(start: Path | None = None) -> Path:
-    """The folder with ``copier.yml``: the checkout gymkit runs from, else the repository root."""
+    """The template's folder: the checkout gymkit runs from, a gymkit repository it runs in, else the packaged one.
+
+    A checkout's template is versioned by its git, so servers made from it record a path in
+    the repository; the packaged template is versioned by the history shipped with it.
+    """
+    from gymkit.scaffold._packaged import packaged_template
+
     candidates = [Path(__file__).resolve().parents[2]]
     with contextlib.suppress(GymkitError):
         candidates.append(find_repo_root(start))
     for folder in candidates:
-        if (folder / "copier.yml").is_file():
+        if (folder / "copier.yml").is_file() and (folder / TEMPLATE_PATHS[1]).is_dir():
             return folder
+    packaged = packaged_template()
+    if packaged is not None:
+        return packaged
     raise TemplateError(
-        "no copier.yml next to the gymkit package or at the repository root",
-        hint="run gymkit from a gymkit checkout (pip install -e .), or pass --template PATH",
+        "no template: gymkit's package has none and there is no copier.yml at the repository root",
+        hint="reinstall gymkit from its wheel, or pass --template PATH (a folder with copier.yml)",
     )
 
 
@@ -147,11 +156,16 @@ def record_source(answers_path: Path, template_root: Path, target: Path, commit:
     """Point the answers file at the real template (copier saw only a snapshot) and its version.
 
     Inside the same repository the path is relative to the server, so the answers file means
-    the same thing in every clone of the repository.
+    the same thing in every clone of the repository; the template packaged with gymkit is
+    recorded as ``gymkit`` (see gymkit.scaffold._packaged).
     """
+    from gymkit.scaffold._packaged import PACKAGED_SRC, packaged_template
+
     answers = read_answers_file(answers_path)
     answers.pop("_commit", None)
-    if template_root in target.parents:
+    if template_root == packaged_template():
+        answers["_src_path"] = PACKAGED_SRC  # the installed gymkit's, wherever it is installed
+    elif template_root in target.parents:
         answers["_src_path"] = os.path.relpath(template_root, target)
     else:
         answers["_src_path"] = str(template_root)

@@ -14,6 +14,7 @@ from typing import Any
 from gymkit.config import DatasetLicense, Domain
 from gymkit.errors import UserError
 from gymkit.project import MAX_SERVER_NAME, SERVER_NAME_SHAPE, SERVERS_DIR, find_repo_root
+from gymkit.scaffold._packaged import packaged_template, packaged_version
 from gymkit.scaffold._source import (
     ANSWERS_FILE,
     TemplateError,
@@ -150,6 +151,11 @@ def new_server(
 
 def _template_version(template_root: Path) -> tuple[str | None, list[str]]:
     """The template's commit (as git describe names it) and anything the user should know about it."""
+    if template_root == packaged_template():
+        version = packaged_version()
+        if version is None:
+            return None, ["this gymkit has no template history, so gymkit update cannot update this server later"]
+        return version, []
     if not is_template_repo(template_root):
         return None, [f"{template_root} is not a git checkout, so gymkit update cannot update this server later"]
     commit = git(template_root, "describe", "--tags", "--always", "HEAD")

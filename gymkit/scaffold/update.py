@@ -9,8 +9,10 @@ from typing import Any
 
 import yaml
 
+from gymkit import __version__
 from gymkit.config import yaml_problem
 from gymkit.errors import UserError
+from gymkit.scaffold._packaged import PACKAGED_SRC, packaged_history
 from gymkit.scaffold._source import (
     ANSWERS_FILE,
     TEMPLATE_PATHS,
@@ -100,14 +102,28 @@ def update_server(server_dir: Path) -> UpdateResult:
     if top is None:
         raise UserError(f"{server_dir} is not inside a git repository; gymkit update merges with git's help")
     _check_clean(top, server_dir)
+    if answers["_src_path"] == PACKAGED_SRC:
+        # Made from the template inside the gymkit package: merge from the history shipped with it.
+        with packaged_history() as history:
+            return _merge(server_dir, top, answers, history, cwd=history.parent)
     source = Path(answers["_src_path"])
     template_root = (server_dir / source).resolve() if not source.is_absolute() else source
     if not (template_root / "copier.yml").is_file() or not is_template_repo(template_root):
         raise TemplateError(
             f"{server_dir / ANSWERS_FILE}: _src_path {answers['_src_path']} is not a git checkout with copier.yml"
         )
+    # copier resolves the recorded relative _src_path against the working directory.
+    return _merge(server_dir, top, answers, template_root, cwd=server_dir)
+
+
+def _merge(server_dir: Path, top: Path, answers: dict[str, Any], template_root: Path, *, cwd: Path) -> UpdateResult:
     old = str(answers["_commit"])
     if not git(template_root, "rev-parse", "--verify", "--quiet", f"{old}^{{commit}}", check=False):
+        if answers["_src_path"] == PACKAGED_SRC:
+            raise TemplateError(
+                f"template version {old} (from {ANSWERS_FILE}) is not in the template history of gymkit {__version__}",
+                hint="install the gymkit that made the server, or a newer one (each holds every earlier version)",
+            )
         raise TemplateError(
             f"template version {old} (from {ANSWERS_FILE}) is not in {template_root}",
             hint="fetch the template repository's history and tags (git fetch --tags)",
@@ -123,8 +139,7 @@ def update_server(server_dir: Path) -> UpdateResult:
 
     from copier import run_update
 
-    # copier resolves the recorded relative _src_path against the working directory.
-    with copier_guard(notes), contextlib.chdir(server_dir):
+    with copier_guard(notes), contextlib.chdir(cwd):
         run_update(
             server_dir,
             vcs_ref=head,
