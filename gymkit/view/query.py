@@ -1,0 +1,247 @@
+"""What the page asks of the index: filtered pages of rows, groups, figures and a comparison.
+
+Every answer is computed from the index's arrays with numpy; rows are read from disk only for
+the page being shown (and for text search, which has to look at the text).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from gymkit.errors import UserError
+from gymkit.evaluate.compare import compare_rewards
+from gymkit.evaluate.summary import final_answer
+from gymkit.view.index import FLAG_BITS, SUSPICIOUS_MASK, RolloutIndex
+
+__all__ = ["Filters", "Query"]
+
+MAX_PAGE = 200
+SEARCHES_KEPT = 8
+ANSWER_PREVIEW = 200
+HIST_BINS = 10
+
+
+@dataclass
+class Filters:
+    file: int | None = None
+    task: str | None = None
+    group: int | None = None
+    rmin: float | None = None
+    rmax: float | None = None
+    outcome: str | None = None  # pass, fail, failure
+    tool: str | None = None  # called, none
+    calls: int | None = None
+    flag: str | None = None  # a FLAG_BITS name, or "suspicious" for any of the audit's flags
+    q: str | None = None
+
+    @classmethod
+    def parse(cls, params: dict[str, str]) -> Filters:
+        def num(key: str, kind: type) -> Any:
+            value = params.get(key, "")
+            if value == "":
+                return None
+            try:
+                return kind(value)
+            except ValueError:
+                raise UserError(f"{key}={value!r} is not a number") from None
+
+        flag = params.get("flag") or None
+        if flag and flag != "suspicious" and flag not in FLAG_BITS:
+            raise UserError(f"unknown flag {flag!r}")
+        return cls(
+            file=num("file", int), task=params.get("task") or None, group=num("group", int),
+            rmin=num("rmin", float), rmax=num("rmax", float), outcome=params.get("outcome") or None,
+            tool=params.get("tool") or None, calls=num("calls", int), flag=flag, q=params.get("q") or None,
+        )  # fmt: skip
+
+
+class Query:
+    def __init__(self, index: RolloutIndex) -> None:
+        self.index = index
+        self.reward = index.np("reward")
+        self.flags = index.np("flags")
+        self.calls = index.np("calls")
+        self.group_id = index.np("group")
+        self.group_file = np.array([g.file for g in index.groups], dtype=np.int16)[self.group_id]
+        self.is_failure = (self.flags & FLAG_BITS["failure"]) != 0
+        self._searches: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._stats: list[dict[str, Any]] | None = None
+
+    # -- rows ---------------------------------------------------------------------------------------
+
+    def mask(self, f: Filters) -> np.ndarray:
+        m = np.ones(len(self.reward), dtype=bool)
+        if f.file is not None:
+            m &= self.group_file == f.file
+        if f.group is not None:
+            m &= self.group_id == f.group
+        if f.task is not None:
+            wanted = [i for i, g in enumerate(self.index.groups) if str(g.task) == f.task]
+            m &= np.isin(self.group_id, wanted)
+        with np.errstate(invalid="ignore"):  # failure rows have a NaN reward: never in a range
+            if f.rmin is not None:
+                m &= self.reward >= f.rmin
+            if f.rmax is not None:
+                m &= self.reward <= f.rmax
+        if f.outcome == "pass":
+            m &= (self.flags & FLAG_BITS["pass"]) != 0
+        elif f.outcome == "fail":
+            m &= ((self.flags & FLAG_BITS["pass"]) == 0) & ~self.is_failure
+        elif f.outcome == "failure":
+            m &= self.is_failure
+        if f.tool == "called":
+            m &= (self.flags & FLAG_BITS["tool_called"]) != 0
+        elif f.tool == "none":
+            m &= ((self.flags & FLAG_BITS["tool_called"]) == 0) & ~self.is_failure
+        if f.calls is not None:
+            m &= (self.calls == f.calls) & ~self.is_failure
+        if f.flag:
+            bit = SUSPICIOUS_MASK if f.flag == "suspicious" else FLAG_BITS[f.flag]
+            m &= (self.flags & bit) != 0
+        if f.q:
+            m &= self._search(f.q, m)
+        return m
+
+    def _search(self, q: str, within: np.ndarray) -> np.ndarray:
+        # Rows are searched as stored: the needle is JSON-escaped the way the text sits in the line.
+        key = q.casefold()
+        found = self._searches.get(key)
+        if found is None:
+            needle = orjson.dumps(q)[1:-1].lower()
+            found = np.zeros(len(self.reward), dtype=bool)
+            for row, raw in self.index.raw_rows(np.arange(len(self.reward))):
+                found[row] = needle in raw.lower()
+            self._searches[key] = found
+            if len(self._searches) > SEARCHES_KEPT:
+                self._searches.popitem(last=False)
+        self._searches.move_to_end(key)
+        return found & within
+
+    def rows(self, f: Filters, offset: int = 0, limit: int = 50, sort: str = "") -> dict[str, Any]:
+        picked = np.flatnonzero(self.mask(f))
+        if sort in ("reward", "-reward"):
+            keys = np.where(np.isnan(self.reward[picked]), -np.inf, self.reward[picked])
+            order = np.argsort(keys if sort == "reward" else -keys, kind="stable")
+            picked = picked[order]
+        limit = max(1, min(limit, MAX_PAGE))
+        page = picked[offset : offset + limit].tolist()
+        return {"total": len(picked), "offset": offset, "rows": [self.preview(r) for r in page]}
+
+    def preview(self, row: int) -> dict[str, Any]:
+        out = self.index.summary(row)
+        out["prompt"] = self.index.groups[out["group"]].preview
+        if self.index.kinds[self.index.file[row]] == "failures":
+            out["answer"] = ""
+        else:
+            out["answer"] = final_answer(self.index.read(row).get("response"))[:ANSWER_PREVIEW]
+        return out
+
+    def row(self, row: int) -> dict[str, Any]:
+        if not 0 <= row < len(self.reward):
+            raise UserError(f"no row {row}")
+        g = self.index.groups[self.index.group[row]]
+        siblings = [r for r in g.rows.tolist() if r != row]
+        return {"summary": self.preview(row), "row": self.index.read(row), "siblings": siblings,
+                "path": str(self.index.files[self.index.file[row]])}  # fmt: skip
+
+    # -- groups -------------------------------------------------------------------------------------
+
+    def _group_stats(self, gid: int) -> dict[str, Any]:
+        g = self.index.groups[gid]
+        rows = np.frombuffer(g.rows, dtype=np.int32)
+        rewards = self.reward[rows]
+        scored = rewards[~np.isnan(rewards)]
+        passes = int(((self.flags[rows] & FLAG_BITS["pass"]) != 0).sum())
+        kind = "mixed" if len(scored) and scored.min() != scored.max() else ("empty" if not len(scored) else "uniform")
+        return {
+            "id": gid, "file": g.file, "task": g.task, "prompt": g.preview, "n": len(rows), "scored": len(scored),
+            "passes": passes, "mean": float(scored.mean()) if len(scored) else None,
+            "std": float(scored.std()) if len(scored) else None, "kind": kind,
+            "rewards": [None if math.isnan(x) else x for x in rewards.tolist()], "rows": rows.tolist(),
+        }  # fmt: skip
+
+    def all_groups(self, file: int | None) -> list[dict[str, Any]]:
+        if self._stats is None:  # computed once: the groups never change while the page is open
+            self._stats = [self._group_stats(i) for i in range(len(self.index.groups))]
+        return [s for s in self._stats if file is None or s["file"] == file]
+
+    def groups(self, file: int | None, kind: str, offset: int, limit: int, below_k: int | None) -> dict[str, Any]:
+        stats = self.all_groups(file)
+        if kind:
+            stats = [s for s in stats if s["kind"] == kind]
+        if below_k:
+            stats = [s for s in stats if s["scored"] >= below_k and _pass_at_k(s["scored"], s["passes"], below_k) < 1]
+        # Mixed groups first, the most spread first: those are the prompts GRPO gets a gradient from.
+        rank = {"mixed": 0, "uniform": 1, "empty": 2}
+        stats.sort(key=lambda s: (rank[s["kind"]], -(s["std"] or 0), s["file"], str(s["task"])))
+        limit = max(1, min(limit, MAX_PAGE))
+        return {"total": len(stats), "offset": offset, "groups": stats[offset : offset + limit]}
+
+    def group(self, gid: int) -> dict[str, Any]:
+        if not 0 <= gid < len(self.index.groups):
+            raise UserError(f"no group {gid}")
+        out = dict(self._group_stats(gid))
+        out["samples"] = [self.preview(r) for r in out["rows"]]
+        return out
+
+    # -- figures and comparison ---------------------------------------------------------------------
+
+    def figures(self, file: int | None) -> dict[str, Any]:
+        m = ~self.is_failure if file is None else (~self.is_failure & (self.group_file == file))
+        rewards, calls = self.reward[m], self.calls[m]
+        rewards_ok = ~np.isnan(rewards)
+        rewards, calls = rewards[rewards_ok], calls[rewards_ok]
+        lo, hi = (float(rewards.min()), float(rewards.max())) if len(rewards) else (0.0, 1.0)
+        hi = hi if hi > lo else lo + 1.0
+        edges = np.linspace(lo, hi, HIST_BINS + 1)
+        counts, _ = np.histogram(rewards, bins=edges)
+        bins = np.clip(np.searchsorted(edges, rewards, side="right") - 1, 0, HIST_BINS - 1)
+        top = int(min(calls.max(), 8)) if len(calls) else 0
+        cells = [
+            {"calls": c, "bin": b, "count": int(((np.minimum(calls, 8) == c) & (bins == b)).sum())}
+            for c in range(top + 1)
+            for b in range(HIST_BINS)
+        ]
+        groups = self.all_groups(file)
+        sizes = [s["scored"] for s in groups if s["scored"]]
+        ks = [k for k in (1, 2, 4, 8, 16, 32, 64) if sizes and k <= min(sizes)]
+        passk = [
+            {"k": k, "value": float(np.mean([_pass_at_k(s["scored"], s["passes"], k) for s in groups if s["scored"]]))}
+            for k in ks
+        ]
+        return {
+            "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
+            "calls_vs_reward": {"max_calls": top, "cells": cells, "edges": edges.tolist()},
+            "pass_at_k": passk,
+            "rollouts": len(rewards),
+        }
+
+    def compare(self, a: int, b: int) -> dict[str, Any]:
+        if a == b or not all(0 <= f < len(self.index.files) and self.index.kinds[f] == "rollouts" for f in (a, b)):
+            raise UserError("compare two different rollout files")
+        sides: list[dict[Any, dict[Any, float]]] = [{}, {}]
+        where: dict[tuple[int, Any, Any], int] = {}
+        for side, f in enumerate((a, b)):
+            for row in np.flatnonzero((self.index.np("file") == f) & ~np.isnan(self.reward)).tolist():
+                task = self.index.groups[self.group_id[row]].task
+                key = self.index.rollout[row] if self.index.rollout[row] >= 0 else f"line:{self.index.line[row]}"
+                sides[side].setdefault(task, {})[key] = float(self.reward[row])
+                where[(side, task, key)] = row
+        result = compare_rewards(sides[0], sides[1], threshold=self.index.threshold, resamples=2000)
+        for flip in result["flips"]["pass_to_fail"] + result["flips"]["fail_to_pass"]:
+            flip["row_a"] = where[(0, flip["task"], flip["rollout"])]
+            flip["row_b"] = where[(1, flip["task"], flip["rollout"])]
+        return result
+
+
+def _pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased estimate of P(at least one of k samples passes) from c passes in n."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
