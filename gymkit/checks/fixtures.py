@@ -35,6 +35,8 @@ class CheckOptions:
     verify_timeout: float = 30.0
     startup_timeout: float = 60.0
     collect_timeout: float = 120.0
+    # Run `gymkit test` first when its recorded result is missing or stale (GYM303).
+    run_tests: bool = False
 
 
 @dataclass(frozen=True)

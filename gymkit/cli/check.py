@@ -73,6 +73,10 @@ def check(
     select: Codes = None,
     ignore: Codes = None,
     reverify: Annotated[bool, typer.Option(help="Start the server and re-verify the example rollouts.")] = True,
+    run_tests: Annotated[
+        bool,
+        typer.Option(help="Run `gymkit test NAME` first where its recorded result is missing or older than the code."),
+    ] = False,
     verify_timeout: VerifyTimeout = 30.0,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Servers checked at the same time.", min=1)] = 4,
     report: Annotated[
@@ -89,7 +93,7 @@ def check(
     a check with a written reason in its config: [bold]gymkit: {waive: {GYM501: "why"}}[/].
     """
     extra = [_report_target(value) for value in report or []]
-    options = CheckOptions(reverify=reverify, verify_timeout=verify_timeout)
+    options = CheckOptions(reverify=reverify, verify_timeout=verify_timeout, run_tests=run_tests)
     sel, ign = _codes(select), _codes(ignore)
     servers = _servers(targets, all_servers)
     all_checks()  # register every check before threads look them up
@@ -134,8 +138,9 @@ def check_pr_body_command(
 def reproduce(
     server: Annotated[str, typer.Argument(help="Server name under resources_servers/, or its folder.")],
     isolated: Annotated[
-        bool, typer.Option(help='Run the tests with nox -s "test-server(NAME)" (own virtualenv; slower).')
-    ] = False,
+        bool,
+        typer.Option(hidden=True, help="Accepted for older scripts: the tests always run as gymkit test runs them."),
+    ] = True,
     recollect: Annotated[bool, typer.Option(help="Re-collect the example rollouts with the recorded model.")] = True,
     endpoint: Annotated[
         str | None, typer.Option(help="OpenAI-compatible base URL for re-collection when not recorded as embedded.")
@@ -144,7 +149,8 @@ def reproduce(
 ) -> None:
     """Reproduce a contribution as a reviewer: tests, re-verification, re-collection, then the checklist.
 
-    Works offline with the embedded model. Exit 1 when tests, re-verification or a check fail.
+    The tests are [bold]gymkit test NAME[/] (the server's own virtualenv), whose result step 3
+    of the checklist reads. Works offline with the embedded model. Exit 1 when tests, re-verification or a check fail.
     """
     from gymkit.checks.render_reproduce import render_reproduce
 
