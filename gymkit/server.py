@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
+from gymkit.aggregate import aggregate_metrics
 from gymkit.config import ResourcesServerConfig
 from gymkit.errors import ServerLoadError
 from gymkit.sessions import (
@@ -93,6 +94,10 @@ def _params(func: Callable[..., Any]) -> _Params:
     if models:
         return _Params(models[0], hints[models[0]], request)
     return _Params(others[0] if others else "body", None, request)
+
+
+class _AggregateMetricsRequest(BaseModel):
+    verify_responses: list[dict[str, Any]]
 
 
 class BaseResourcesServer:
@@ -227,6 +232,17 @@ class BaseResourcesServer:
         @app.get("/reverify_mode")
         async def reverify_mode() -> str:
             return self.reverify_mode
+
+        hook = getattr(type(self), "aggregate_metrics", None)
+        if hook is not None:
+            # A server's own metrics (upstream's hook): served like verify, its body validated by its model.
+            params = _params(hook)
+            self._route(app, cookie, "aggregate_metrics", hook, params.model or _AggregateMetricsRequest, params)
+        else:
+            # NeMo Gym's rollout collection ends with this call and fails the run without it.
+            @app.post("/aggregate_metrics")
+            async def aggregate(body: _AggregateMetricsRequest) -> Response:
+                return _json(aggregate_metrics(body.verify_responses))
 
         cls = type(self)
         seed = _params(cls.seed_session)
