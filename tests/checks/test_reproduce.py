@@ -24,6 +24,7 @@ def _record_endpoint(server: Path, endpoint: str, model: str) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
+@pytest.mark.slow  # the tests stage is gymkit test, which builds the server's environment
 def test_reproduce_recollects_with_the_recorded_model_and_reports_differences(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -42,6 +43,24 @@ def test_reproduce_recollects_with_the_recorded_model_and_reports_differences(
     assert "task 0 rollout 0: stored 1.0, re-collected 0.0" in out
     assert "reward counts stored {0: 2, 1: 3}, re-collected {0: 5}" in out
     assert "  8  Review and reproduction" in out and out.rstrip().endswith("REPRODUCED")
+    # The tests stage was gymkit test: its result is the one the checklist's step 3 read.
+    assert "smoke test and data validation passed (gymkit test, " in out
+    assert (tmp_path / ".gymkit-cache" / "tests" / "good.json").is_file()
+    assert "✓ GYM303" in out
+
+
+@pytest.mark.slow
+def test_reproduce_reports_what_gymkit_test_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = build_server(tmp_path)
+    write_reports(server)
+    (server / "tests" / "test_app.py").write_text("def test_fails():\n    assert False\n")
+    monkeypatch.chdir(tmp_path)
+    # --isolated is what older scripts pass; every run is isolated now.
+    result = CliRunner().invoke(app, ["reproduce", "good", "--isolated", "--no-recollect"])
+    assert result.exit_code == 1, result.output
+    assert "FAIL  tests: `gymkit test good` exited with 1" in result.output
+    assert "[good] 1/3 tests: FAILED" in result.output
+    assert "✗ GYM303" in result.output and result.output.rstrip().endswith("FAILED")
 
 
 def test_recollection_without_the_recorded_endpoint_is_skipped_and_says_how(tmp_path: Path) -> None:
@@ -55,6 +74,7 @@ def test_recollection_without_the_recorded_endpoint_is_skipped_and_says_how(tmp_
     )
 
 
+@pytest.mark.slow
 def test_reproduce_fails_when_stored_rewards_do_not_reverify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     server = build_server(tmp_path, "rewards_do_not_reverify")
     write_reports(server)

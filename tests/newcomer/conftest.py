@@ -1,0 +1,68 @@
+"""A new contributor's starting points: a fresh clone of this repository, and gymkit installed from a wheel."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+__all__ = ["REPO", "build_wheel", "fresh_clone", "run"]
+
+
+def run(cmd: list[str | Path], cwd: Path, *, timeout: float = 1200, **env: str) -> subprocess.CompletedProcess[str]:
+    """A command as a contributor's shell runs it: no variables that point into this checkout or its venv."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("GYMKIT_SOURCE", "PYTHONPATH", "VIRTUAL_ENV")}
+    return subprocess.run(
+        [str(c) for c in cmd],
+        cwd=cwd,
+        env={**clean, "NO_COLOR": "1", "COLUMNS": "200", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = run(["git", "-c", "user.name=Newcomer", "-c", "user.email=new@example.com", *args], cwd)
+    assert done.returncode == 0, f"git {' '.join(args)}: {done.stdout}"
+    return done.stdout.strip()
+
+
+def fresh_clone(dest: Path) -> Path:
+    """What `git clone` of this working tree gives: its files that git would commit, nothing it ignores.
+
+    A copy of the working tree rather than a clone of HEAD, so the tree under test is the one
+    being tested; caches, virtualenvs and ignored data stay behind as they do in a real clone.
+    """
+    listed = git(REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for rel in filter(None, listed.split("\0")):
+        source = REPO / rel
+        if source.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / rel)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "clone")
+    return dest
+
+
+def build_wheel(source: Path, dist: Path) -> Path:
+    """gymkit's wheel, as `pip wheel` builds it from a checkout."""
+    built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, source], source)
+    assert built.returncode == 0, built.stdout
+    (wheel,) = dist.glob("gymkit-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return fresh_clone(tmp_path_factory.mktemp("clone"))
