@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gymkit.config import DatasetLicense, Domain
-from gymkit.errors import UserError
+from gymkit.errors import ServerNotFoundError, UserError
 from gymkit.project import MAX_SERVER_NAME, SERVER_NAME_SHAPE, SERVERS_DIR, find_repo_root
 from gymkit.scaffold._packaged import packaged_template, packaged_version
 from gymkit.scaffold._source import (
@@ -21,6 +21,7 @@ from gymkit.scaffold._source import (
     copier_guard,
     find_template_root,
     git,
+    git_top,
     is_template_repo,
     listing,
     record_source,
@@ -116,7 +117,7 @@ def new_server(
 
     With ``interactive`` copier asks for the answers not given; otherwise defaults fill them.
     """
-    root = (root or find_repo_root()).resolve()
+    root = (root or _gym_root()).resolve()
     servers_dir = root / SERVERS_DIR
     validate_name(name, servers_dir)
     data = _answers_data(name, domain, description, code_license, data_license, tools)
@@ -135,6 +136,7 @@ def new_server(
                 asked = run_copy(source, target, data=data, pretend=True, quiet=True, unsafe=False)
                 data = {**data, **asked.answers.user}
             # Render next to the target, then rename: a failed run leaves no half-made server.
+            servers_dir.mkdir(exist_ok=True)  # a gym's first server: its repository has no resources_servers/ yet
             staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=servers_dir))
             try:
                 rendered = staging / name
@@ -147,6 +149,20 @@ def new_server(
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
     return NewServer(target, template_root, commit, notes)
+
+
+def _gym_root() -> Path:
+    """The gym that holds resources_servers/, else the git repository the command runs in (its first server)."""
+    try:
+        return find_repo_root()
+    except ServerNotFoundError:
+        top = git_top(Path.cwd())
+        if top is None:
+            raise UserError(
+                f"no {SERVERS_DIR}/ folder in {Path.cwd()} or above, and it is not in a git repository",
+                hint="run gymkit new in your gym's git repository (git init makes one)",
+            ) from None
+        return top
 
 
 def _template_version(template_root: Path) -> tuple[str | None, list[str]]:
