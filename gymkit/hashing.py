@@ -1,21 +1,60 @@
-"""Content hashes that let a report say what it was computed from, so a check can tell stale from fresh."""
+"""Content hashes that let a report say what it was computed from, so a check can tell stale from fresh.
+
+What the hashes cover, for a server folder (paths relative to it):
+
+* **Not hashed at all** (:data:`NOT_CODE`): the top-level ``README.md``; ``.copier-answers.yml``
+  (the template's answers, read by ``gymkit update`` only); what gymkit itself writes into the
+  folder, ``reports/reward_profile/`` and ``reports/training/`` (a profile cannot hash itself);
+  ``.gitignore`` files; and caches at any depth (``__pycache__``, ``*.pyc``, ``.pytest_cache``, ``.venv``, ``.nox``,
+  ``.gymkit-cache``, ``.mypy_cache``, ``.ruff_cache``, and a nested ``.git``).
+* **Tests and data** (:func:`is_test_or_data`), which ``gymkit test`` reads but a reward does not:
+  the top-level ``tests/`` folder, ``*.jsonl`` files under the top-level ``data/`` folder (task
+  rows and rollouts: a reward profile names the dataset it sampled by a hash of its own), and
+  pytest's configuration at the top level (``conftest.py``, ``pytest.ini``, ``.pytest.ini``,
+  ``tox.ini``). The test stamp (:mod:`gymkit.testing.stamp`) covers them; the code hash does not.
+* **Code**: every other file, whatever its name or depth: a ``reports/grader.py`` the app
+  imports, a ``lib/data/scorer.py``, a ``rubric.json``, a vendored wheel, a hidden file. Only the
+  top-level ``data``, ``tests`` and ``reports`` folders are special; deeper folders of those
+  names are code like any other. Files outside the folder that its ``requirements.txt`` pulls
+  in (``-r``/``-c`` includes, ``-e`` or ``file:`` paths, local wheels) count as code too.
+
+A config YAML under the top-level ``configs/`` counts by what it says, less comments and its
+``gymkit:`` blocks (waivers with their reasons): those are about the checklist, and rewording a
+waiver must not cost a new profile. Every other file counts by its bytes.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
+import os
+import re
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
-__all__ = ["file_sha256", "server_code_sha256"]
+__all__ = [
+    "CACHE_NAMES",
+    "NOT_CODE",
+    "file_sha256",
+    "hashed_files",
+    "is_test_or_data",
+    "local_requirement_files",
+    "requirement_references",
+    "server_code_sha256",
+]
 
-# What decides a reward: the code, its pinned dependencies, and the config. Data, reports,
-# docs and tests do not, so editing them must not make a reward profile stale. Nor do the
-# config's comments and its `gymkit:` blocks (waivers with their reasons): those are about the
-# checklist, and rewording a waiver must not cost a new profile.
-_SKIP_DIRS = {"data", "reports", "tests", "__pycache__", ".venv", ".nox", ".pytest_cache"}
+# Folder or file names, at any depth, that tools write and nothing reads back as input (and
+# a nested repository's .git, which is git's business).
+CACHE_NAMES = frozenset(
+    {"__pycache__", ".pytest_cache", ".venv", ".nox", ".gymkit-cache", ".mypy_cache", ".ruff_cache", ".git"}
+)
+# Paths (relative to the server, POSIX) that are no input of any stage: prose, the template's
+# answers, and the reports gymkit writes. A trailing "/" names a folder and all it holds.
+NOT_CODE: tuple[str, ...] = ("README.md", ".copier-answers.yml", "reports/reward_profile/", "reports/training/")
+_PYTEST_CONFIGS = frozenset({"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini"})
 
 
 def file_sha256(path: Path) -> str:
@@ -26,14 +65,158 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _code_files(server_dir: Path) -> list[Path]:
-    files = []
-    for path in server_dir.rglob("*"):
-        rel = path.relative_to(server_dir)
-        wanted = path.suffix == ".py" or path.name == "requirements.txt" or rel.parts[0] == "configs"
-        if wanted and path.is_file() and not _SKIP_DIRS.intersection(rel.parts[:-1]):
-            files.append(path)
-    return sorted(files)
+def _is_cache(rel: PurePosixPath) -> bool:
+    return rel.suffix == ".pyc" or not CACHE_NAMES.isdisjoint(rel.parts)
+
+
+def _not_code(rel: PurePosixPath) -> bool:
+    if rel.name == ".gitignore":
+        return True  # git's list of what not to commit, at any depth: no stage reads it
+    text = rel.as_posix()
+    return any(text == skip or (skip.endswith("/") and text.startswith(skip)) for skip in NOT_CODE)
+
+
+def is_test_or_data(rel: str | PurePosixPath) -> bool:
+    """Whether a server file (path relative to the server) is a test, test configuration or data row file."""
+    rel = PurePosixPath(rel)
+    top = rel.parts[0]
+    if top == "tests" and len(rel.parts) > 1:
+        return True
+    if top == "data" and len(rel.parts) > 1 and rel.suffix == ".jsonl":
+        return True
+    return len(rel.parts) == 1 and rel.name in _PYTEST_CONFIGS
+
+
+def _walk(folder: Path) -> list[Path]:
+    # os.walk rather than rglob: cache folders (a .venv holds thousands of files) are pruned, not
+    # read. Linked folders are followed, as an import follows them, each real folder once.
+    found = []
+    visited: set[str] = set()
+    for top, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(top)
+        if real in visited:
+            dirs[:] = []
+            continue
+        visited.add(real)
+        dirs[:] = sorted(d for d in dirs if d not in CACHE_NAMES)
+        found.extend(Path(top, name) for name in files)
+    return found
+
+
+def hashed_files(server_dir: Path) -> list[PurePosixPath]:
+    """Every file of the server that a hash covers (code, tests and data), relative, sorted."""
+    out = []
+    for path in _walk(server_dir):
+        rel = PurePosixPath(path.relative_to(server_dir).as_posix())
+        # A link is hashed by what it points to; a fifo or socket has no content to hash.
+        if not _is_cache(rel) and not _not_code(rel) and path.is_file():
+            out.append(rel)
+    return sorted(out)
+
+
+# --- what requirements.txt pulls in from the disk --------------------------------------------
+
+_INCLUDE = re.compile(r"^(-r|-c|--requirement|--constraint)(?:\s*=\s*|\s*)(\S+)")
+_EDITABLE = re.compile(r"^(-e|--editable)(?:\s*=\s*|\s+)(\S+)")
+_FIND_LINKS = re.compile(r"^(-f|--find-links)(?:\s*=\s*|\s+)(\S+)")
+_AT_URL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?\s*@\s*(\S+)")
+_ARCHIVE = (".whl", ".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz")
+
+
+def _logical_lines(text: str) -> list[str]:
+    joined = re.sub(r"\\\r?\n", "", text)  # pip joins a line ending in a backslash with the next
+    lines = []
+    for line in joined.splitlines():
+        # pip strips a comment only after whitespace: a URL fragment (#egg=) is not one.
+        line = re.sub(r"(^|\s+)#.*$", "", line).strip()
+        if line:
+            lines.append(line)
+    return lines
+
+
+def _local_path(target: str) -> str | None:
+    """The filesystem path a requirement target names, or None for an index name or a remote URL."""
+    if target.startswith("file:"):
+        parts = urlsplit(target)
+        path = unquote(parts.path)
+        if parts.netloc and parts.netloc != "localhost":
+            return None  # file://host/share: not this machine's disk
+        return path or None
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", target) or target.startswith("git+"):
+        return None
+    target = target.split(";", 1)[0].split("#", 1)[0].strip()
+    if target.startswith((".", "/", "~")) or "/" in target or os.sep in target or target.endswith(_ARCHIVE):
+        return target
+    return None
+
+
+def requirement_references(text: str) -> list[tuple[str, str]]:
+    """(kind, path) of every local file or folder a requirements text names, in order.
+
+    kind is ``include`` (``-r``/``-c``), ``editable`` (``-e``), ``find-links`` (``-f``) or
+    ``path`` (``name @ file:...``, or a bare path or archive). Best effort: the syntax pip reads
+    from requirement files, less options that name no file. Paths are as written; ``-r``/``-c``
+    resolve against the including file's folder, the others against the folder pip runs in.
+    """
+    refs = []
+    for line in _logical_lines(text):
+        if match := _INCLUDE.match(line):
+            refs.append(("include", match.group(2)))
+            continue
+        for kind, pattern in (("editable", _EDITABLE), ("find-links", _FIND_LINKS)):
+            if match := pattern.match(line):
+                if (path := _local_path(match.group(2))) is not None:
+                    refs.append((kind, path))
+                break
+        else:
+            if line.startswith("-"):
+                continue  # --index-url, --hash and other options that name no local file
+            target = match.group(1) if (match := _AT_URL.match(line)) else line.split()[0]
+            if (path := _local_path(target)) is not None:
+                refs.append(("path", path))
+    return refs
+
+
+def _resolve(base: Path, written: str) -> Path:
+    return (base / os.path.expanduser(written)).resolve()
+
+
+def local_requirement_files(server_dir: Path) -> list[Path]:
+    """Every file on disk that installing the server's requirements.txt reads, besides the index.
+
+    requirements.txt itself, the files it includes with ``-r``/``-c`` (recursively), and every
+    file of the local wheels, archives and folders it installs (``-e ./pkg``, ``name @ file:...``,
+    ``./vendor/x.whl``, ``-f ./wheels``), caches left out. Relative paths resolve as pip does
+    when run in the server's folder. Resolved absolute paths, sorted; missing ones are left out
+    (pip reports those itself).
+    """
+    server_dir = server_dir.resolve()
+    found: set[Path] = set()
+    pending = [server_dir / "requirements.txt"]
+    seen: set[Path] = set()
+    while pending:
+        path = pending.pop().resolve()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        found.add(path)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for kind, written in requirement_references(text):
+            if kind == "include":
+                pending.append(_resolve(path.parent, written))
+                continue
+            target = _resolve(server_dir, written)
+            if target.is_file():
+                found.add(target)
+            elif target.is_dir():
+                found.update(p.resolve() for p in _walk(target) if p.suffix != ".pyc" and p.is_file())
+    return sorted(found)
+
+
+# --- the code hash ------------------------------------------------------------------------------
 
 
 def _without_gymkit(node: Any) -> Any:
@@ -44,9 +227,10 @@ def _without_gymkit(node: Any) -> Any:
     return node
 
 
-def _hashed_bytes(path: Path, rel: Path) -> bytes:
+def _hashed_bytes(path: Path, rel: PurePosixPath) -> bytes:
+    """What of a file's content a hash covers: a config by its meaning, anything else by its bytes."""
     data = path.read_bytes()
-    if rel.parts[0] != "configs" or path.suffix not in (".yaml", ".yml"):
+    if len(rel.parts) != 2 or rel.parts[0] != "configs" or rel.suffix not in (".yaml", ".yml"):
         return data
     try:
         config = yaml.safe_load(data)
@@ -56,13 +240,25 @@ def _hashed_bytes(path: Path, rel: Path) -> bytes:
 
 
 def server_code_sha256(server_dir: Path) -> str:
-    """One hash over the server's Python files, requirements.txt and configs/ (paths and content).
+    """One hash over the server's code (paths and content): what decides a reward (see the module docs).
 
-    A config counts by what it says, less comments and `gymkit:` blocks; other files by their bytes.
+    A config counts by what it says, less comments and ``gymkit:`` blocks; other files by their bytes.
     """
+    server_dir = server_dir.resolve()
+    inside = {rel for rel in hashed_files(server_dir) if not is_test_or_data(rel)}
+    outside = []
+    for path in local_requirement_files(server_dir):
+        if path.is_relative_to(server_dir):
+            # What the environment installs is code wherever it sits (a tests/requirements.txt too).
+            inside.add(PurePosixPath(path.relative_to(server_dir).as_posix()))
+        else:
+            outside.append(path)  # GYM205 flags these
     digest = hashlib.sha256()
-    for path in _code_files(server_dir):
-        rel = path.relative_to(server_dir)
+    for rel in sorted(inside):
         digest.update(rel.as_posix().encode() + b"\0")
-        digest.update(_hashed_bytes(path, rel) + b"\0")
+        digest.update(_hashed_bytes(server_dir / rel, rel) + b"\0")
+    for path in outside:
+        # Named by the path the server reaches it by.
+        digest.update(f"outside:{os.path.relpath(path, server_dir)}".encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gymkit.hashing import server_code_sha256
+from gymkit.hashing import local_requirement_files, requirement_references, server_code_sha256
 
 CONFIG = """\
 adder_resources_server:
@@ -80,3 +80,130 @@ def test_a_broken_config_still_counts_by_its_bytes(server: Path) -> None:
     before = server_code_sha256(server)
     config.write_text("key: [unclosed, more\n")
     assert server_code_sha256(server) != before
+
+
+# --- every file decides, but a short list of what is no code ------------------------------------
+
+GRADED_APP = "from reports.grader import score\n\nserver = score\n"
+
+
+@pytest.fixture
+def graded(server: Path) -> Path:
+    """The reviewer's server: a grader under reports/, a data/ folder below the top, a vendored wheel."""
+    files = {
+        "app.py": GRADED_APP,
+        "reports/grader.py": "def score():\n    return 1.0\n",
+        "lib/data/scorer.py": "WEIGHT = 1\n",
+        "lib/tests/helper.py": "HELP = 1\n",
+        "rubric.json": '{"pass": 1}\n',
+        "requirements.txt": "grader @ file:./vendor/grader-0.1-py3-none-any.whl\n",
+        "vendor/grader-0.1-py3-none-any.whl": "wheel v1",
+        ".settings.toml": "mode = 1\n",
+        "data/lexicon.json": '{"a": 1}\n',
+    }
+    for rel, text in files.items():
+        (server / rel).parent.mkdir(parents=True, exist_ok=True)
+        (server / rel).write_text(text)
+    return server
+
+
+@pytest.mark.parametrize(
+    ("file", "new"),
+    [
+        ("reports/grader.py", "def score():\n    return 0.0\n"),
+        ("lib/data/scorer.py", "WEIGHT = 0\n"),
+        ("lib/tests/helper.py", "HELP = 0\n"),
+        ("rubric.json", '{"pass": 0}\n'),
+        ("vendor/grader-0.1-py3-none-any.whl", "wheel v2"),
+        (".settings.toml", "mode = 2\n"),
+        ("data/lexicon.json", '{"a": 2}\n'),  # data/ that is not rows: a file verify may read
+        ("reports/new_grader.py", "x = 1\n"),  # reports/ is gymkit's only below reward_profile/ and training/
+    ],
+)
+def test_every_file_the_server_reads_changes_the_hash(graded: Path, file: str, new: str) -> None:
+    before = server_code_sha256(graded)
+    (graded / file).write_text(new)
+    assert server_code_sha256(graded) != before
+
+
+@pytest.mark.parametrize(
+    "file",
+    [
+        "README.md",
+        ".copier-answers.yml",
+        "data/.gitignore",
+        "reports/reward_profile/reward_profile.json",
+        "reports/training/training.json",
+        "__pycache__/app.cpython-311.pyc",
+        "lib/__pycache__/x.pyc",
+        "lib/stray.pyc",
+        ".pytest_cache/v/cache/lastfailed",
+        ".venv/lib/site.py",
+        ".gymkit-cache/tests/adder.json",
+        "data/train.jsonl",
+        "tests/.hidden.toml",
+        "pytest.ini",
+        "conftest.py",
+    ],
+)
+def test_prose_reports_caches_tests_and_rows_do_not(graded: Path, file: str) -> None:
+    before = server_code_sha256(graded)
+    (graded / file).parent.mkdir(parents=True, exist_ok=True)
+    (graded / file).write_text("anything\n")
+    assert server_code_sha256(graded) == before
+
+
+def test_a_requirement_outside_the_server_counts(tmp_path: Path, graded: Path) -> None:
+    shared = tmp_path / "foo" / "requirements.txt"
+    shared.parent.mkdir()
+    shared.write_text("six==1.16.0\n")
+    (graded / "requirements.txt").write_text("-r ../foo/requirements.txt\n")
+    before = server_code_sha256(graded)
+    shared.write_text("six==1.17.0\n")
+    assert server_code_sha256(graded) != before
+
+
+def test_local_requirement_files_are_what_installing_reads(tmp_path: Path, graded: Path) -> None:
+    (graded / "pkg" / "src").mkdir(parents=True)
+    (graded / "pkg" / "src" / "mod.py").write_text("")
+    (graded / "pkg" / "src" / "__pycache__").mkdir()
+    (graded / "pkg" / "src" / "__pycache__" / "mod.pyc").write_text("")
+    (graded / "extra.txt").write_text("-c constraints.txt\n")
+    (graded / "constraints.txt").write_text("six<2\n")
+    (graded / "requirements.txt").write_text(
+        "# pinned\n"
+        "grader @ file:./vendor/grader-0.1-py3-none-any.whl\n"
+        "-r extra.txt\n"
+        "-e ./pkg\n"
+        "numpy==2.0.0 ; python_version >= '3.11'\n"
+        "remote @ https://example.invalid/remote-1.0-py3-none-any.whl\n"
+        "--index-url https://example.invalid/simple\n"
+        "./missing.whl\n"
+    )
+    found = [p.relative_to(graded.resolve()).as_posix() for p in local_requirement_files(graded)]
+    assert found == [
+        "constraints.txt",
+        "extra.txt",
+        "pkg/src/mod.py",
+        "requirements.txt",
+        "vendor/grader-0.1-py3-none-any.whl",
+    ]
+
+
+def test_requirement_references_read_pip_syntax() -> None:
+    text = (
+        "-r base.txt\n--requirement=more.txt\n-c ../c.txt\n-e ../foo\n-e git+https://x.invalid/r.git#egg=r\n"
+        "a @ file:///opt/a.whl\nb@file:./b.tar.gz ; python_version > '3'\n./c.whl\nd>=1 \\\n  --hash=sha256:00\n"
+        "-f ./wheels\n# -r commented.txt\nvendor/e.zip  # a comment\n"
+    )
+    assert requirement_references(text) == [
+        ("include", "base.txt"),
+        ("include", "more.txt"),
+        ("include", "../c.txt"),
+        ("editable", "../foo"),
+        ("path", "/opt/a.whl"),
+        ("path", "./b.tar.gz"),
+        ("path", "./c.whl"),
+        ("find-links", "./wheels"),
+        ("path", "vendor/e.zip"),
+    ]

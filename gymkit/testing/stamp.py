@@ -3,20 +3,23 @@
 The stamp lives in ``.gymkit-cache/tests/NAME.json`` at the gym's root, which git ignores:
 a local run is no evidence for a pull request, so CI runs the tests itself, then the
 checklist, in one job. A stamp counts only for the code it was made from: the server's
-code hash of :mod:`gymkit.hashing` plus its tests and data, which the stages also read.
+code hash of :mod:`gymkit.hashing` plus its tests, test configuration and data rows, which
+the stages also read (:func:`gymkit.hashing.is_test_or_data`). So every file of the server
+counts but its README, the template's answers, the reports gymkit writes and caches.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from gymkit import __version__
-from gymkit.hashing import file_sha256, server_code_sha256
+from gymkit.hashing import file_sha256, hashed_files, is_test_or_data, local_requirement_files, server_code_sha256
 from gymkit.jsonl import atomic_write_text
 from gymkit.project import SERVERS_DIR
 from gymkit.testing.environment import CACHE_DIR
@@ -36,8 +39,6 @@ __all__ = [
 SCHEMA_VERSION = 1
 StageStatus = Literal["passed", "failed", "not run"]
 STAGES = ("environment", "tests", "smoke", "data")
-# Outputs and caches: writing them must not make the stamp stale.
-_SKIP = {"reports", "__pycache__", ".venv", ".nox", ".pytest_cache", CACHE_DIR}
 _CODE = "(server code)"  # the server code hash, kept with the per-file hashes
 
 
@@ -52,27 +53,29 @@ def stamp_path(server_dir: Path) -> Path:
 
 
 def _files(server_dir: Path) -> dict[str, str]:
-    found = {}
-    for path in sorted(server_dir.rglob("*")):
-        rel = path.relative_to(server_dir)
-        if path.is_file() and not _SKIP.intersection(rel.parts) and not rel.name.startswith("."):
-            found[rel.as_posix()] = file_sha256(path)
+    server_dir = server_dir.resolve()
+    found = {rel.as_posix(): file_sha256(server_dir / rel) for rel in hashed_files(server_dir)}
+    for path in local_requirement_files(server_dir):
+        if not path.is_relative_to(server_dir):
+            # Part of the code hash; listed so that a change there is named, not shown as configs/.
+            found[os.path.relpath(path, server_dir)] = file_sha256(path)
     return found
 
 
 def code_fingerprint(server_dir: Path) -> tuple[str, dict[str, str]]:
     """(one hash, per-file hashes) of what the stages' outcome depends on.
 
-    The hash is the reward profiles' server code hash (code, requirements, configs less
-    comments and waivers) plus the files under tests/ and data/, which the tests and the
-    data stage read. The per-file hashes only say which files changed since a stamp; the
-    configs are left out of them, as their bytes change with comments that decide nothing.
+    The hash is the reward profiles' server code hash (every file but prose, gymkit's reports
+    and caches, with configs less comments and waivers) plus the tests, pytest configuration
+    and data rows, which the tests and the data stage read. The per-file hashes only say
+    which files changed since a stamp; the configs are left out of them, as their bytes
+    change with comments that decide nothing.
     """
     files = _files(server_dir)
     code = server_code_sha256(server_dir)
     digest = hashlib.sha256(code.encode())
     for rel, sha in files.items():
-        if rel.split("/", 1)[0] in ("tests", "data"):
+        if is_test_or_data(rel):
             digest.update(f"\0{rel}\0{sha}".encode())
     shown = {rel: sha for rel, sha in files.items() if not rel.startswith("configs/")}
     return digest.hexdigest(), {**shown, _CODE: code}
@@ -84,7 +87,7 @@ def changed_files(recorded: dict[str, str], now: dict[str, str]) -> list[str]:
     if _CODE not in changed:
         return changed
     named = [rel for rel in changed if rel != _CODE]
-    code_files = [rel for rel in named if rel.split("/", 1)[0] not in ("tests", "data")]
+    code_files = [rel for rel in named if not is_test_or_data(rel)]
     return named if code_files else [*named, "configs/"]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from gymkit.checks.step3_testing import stamp_problems
 from gymkit.testing.stamp import StageResult, TestStamp, code_fingerprint, read_stamp, stamp_path, write_stamp
 
@@ -60,8 +62,11 @@ def test_no_stamp_a_bad_stamp_and_a_passing_run_without_tests(tmp_path: Path) ->
 def test_what_makes_a_stamp_stale(tmp_path: Path) -> None:
     server = add_server(tmp_path, "alpha")
     write_stamp(server, _stamp(server))
-    (server / "reports").mkdir()
-    (server / "reports" / "notes.txt").write_text("outputs do not count")
+    (server / "reports" / "reward_profile").mkdir(parents=True)
+    (server / "reports" / "reward_profile" / "notes.txt").write_text("gymkit's outputs do not count")
+    (server / "README.md").write_text("prose does not count")
+    (server / "__pycache__").mkdir()
+    (server / "__pycache__" / "app.cpython-311.pyc").write_text("nor do caches")
     assert stamp_problems(server) == []
     config = server / "configs" / "alpha.yaml"
     config.write_text(config.read_text().replace("domain: other", "domain: math"))
@@ -70,3 +75,47 @@ def test_what_makes_a_stamp_stale(tmp_path: Path) -> None:
     (server / "data" / "example.jsonl").write_text("")
     (server / "app.py").write_text((server / "app.py").read_text() + "\n")
     assert "(app.py, data/example.jsonl); run it again" in stamp_problems(server)[0].message
+
+
+@pytest.mark.parametrize(
+    ("file", "text"),
+    [
+        ("reports/grader.py", "def score():\n    return 0.0\n"),  # reports/ is gymkit's only in its own folders
+        ("lib/data/scorer.py", "WEIGHT = 0\n"),  # data/ and tests/ are special at the top only
+        ("lib/tests/cases.py", "CASES = []\n"),
+        ("rubric.json", '{"pass": 0}\n'),
+        ("pytest.ini", "[pytest]\naddopts = -k nothing_matches\n"),
+        ("conftest.py", "collect_ignore_glob = ['*']\n"),
+        ("vendor/grader-0.1-py3-none-any.whl", "wheel v2"),
+        ("tests/.hidden.toml", "[tool]\n"),
+        ("data/lexicon.json", "{}\n"),
+    ],
+)
+def test_every_file_that_decides_the_outcome_makes_the_stamp_stale(tmp_path: Path, file: str, text: str) -> None:
+    server = add_server(tmp_path, "alpha", requirements="grader @ file:./vendor/grader-0.1-py3-none-any.whl\n")
+    for rel, body in {
+        "reports/grader.py": "def score():\n    return 1.0\n",
+        "lib/data/scorer.py": "WEIGHT = 1\n",
+        "rubric.json": '{"pass": 1}\n',
+        "pytest.ini": "[pytest]\n",
+        "vendor/grader-0.1-py3-none-any.whl": "wheel v1",
+    }.items():
+        (server / rel).parent.mkdir(parents=True, exist_ok=True)
+        (server / rel).write_text(body)
+    write_stamp(server, _stamp(server))
+    assert stamp_problems(server) == []
+    (server / file).parent.mkdir(parents=True, exist_ok=True)
+    (server / file).write_text(text)
+    (problem,) = stamp_problems(server)
+    assert problem.message.endswith(f"({file}); run it again"), problem.message
+
+
+def test_a_change_in_an_included_file_outside_the_server_is_named(tmp_path: Path) -> None:
+    shared = tmp_path / "shared" / "requirements.txt"
+    shared.parent.mkdir()
+    shared.write_text("six==1.16.0\n")
+    server = add_server(tmp_path, "alpha", requirements="-r ../../shared/requirements.txt\n")
+    write_stamp(server, _stamp(server))
+    shared.write_text("six==1.17.0\n")
+    (problem,) = stamp_problems(server)
+    assert problem.message.endswith("(../../shared/requirements.txt); run it again"), problem.message
