@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from gymkit.cli.rollouts import (
+    CONCURRENCY_HELP,
     BoundOptions,
     MaxResponseBytes,
     MaxRetries,
@@ -16,6 +17,7 @@ from gymkit.cli.rollouts import (
     RetryMaxTime,
     RolloutTimeout,
     ServerTimeout,
+    print_summary,
 )
 from gymkit.errors import UserError
 from gymkit.rollouts.config import DEFAULT_ROLLOUT_TIMEOUT, DEFAULT_SERVER_TIMEOUT
@@ -82,7 +84,7 @@ def profile(
     sampling_seed: Annotated[
         int | None, typer.Option(help="Seed sent to the model (--seed picks the prompts).", rich_help_panel=_SAMPLING)
     ] = None,
-    concurrency: Annotated[int, typer.Option(help="Rollouts in flight.", min=1)] = 8,
+    concurrency: Annotated[int | None, typer.Option(help=CONCURRENCY_HELP, min=1)] = None,
     max_steps: MaxSteps = None,
     model_timeout: ModelTimeout = None,
     max_retries: MaxRetries = None,
@@ -150,6 +152,7 @@ def profile(
             model_limits=limits.model_limits,
             restart=restart,
             progress=not quiet,
+            on_collected=print_summary,
         )
     write_profile(result, folder, plots=plots)
     _summarise(result.report, folder)

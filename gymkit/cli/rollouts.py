@@ -9,7 +9,7 @@ import typer
 
 from gymkit.errors import UserError
 from gymkit.project import resolve_server
-from gymkit.rollouts import Sampling, collect_rollouts, endpoint_from_settings
+from gymkit.rollouts import CollectionSummary, Sampling, collect_rollouts, endpoint_from_settings
 from gymkit.rollouts.config import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
@@ -23,7 +23,13 @@ from gymkit.rollouts.config import (
     check_bound,
 )
 
-__all__ = ["BoundOptions", "register", "rollouts"]
+__all__ = ["CONCURRENCY_HELP", "BoundOptions", "print_summary", "register", "rollouts"]
+
+CONCURRENCY_HELP = (
+    "Pin N rollouts (and so at most N model calls) in flight. Default: found by itself: model calls in "
+    "flight rise while latency holds and back off on 429s, timeouts and rising latency; the embedded "
+    "model gets one call per slot."
+)
 
 _MODEL = "Model endpoint (default: the embedded model)"
 _SAMPLING = "Sampling"
@@ -121,7 +127,7 @@ def rollouts(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Use only the first N tasks.", min=1)] = None,
     repeats: Annotated[int, typer.Option("--repeats", "-k", help="Rollouts per task.", min=1)] = 1,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Rollouts in flight.", min=1)] = 8,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", help=CONCURRENCY_HELP, min=1)] = None,
     resume: Annotated[
         bool, typer.Option(help="Keep the rows already in the output and run only the missing (task, repeat) pairs.")
     ] = False,
@@ -155,10 +161,41 @@ def rollouts(
         Path | None,
         typer.Option(help="YAML file with base_url(s), api_key, model, api.", rich_help_panel=_MODEL, exists=False),
     ] = None,
-    temperature: Annotated[float | None, typer.Option(rich_help_panel=_SAMPLING, min=0.0)] = None,
-    top_p: Annotated[float | None, typer.Option(rich_help_panel=_SAMPLING, min=0.0, max=1.0)] = None,
-    max_output_tokens: Annotated[int | None, typer.Option(rich_help_panel=_SAMPLING, min=1)] = None,
-    seed: Annotated[int | None, typer.Option(rich_help_panel=_SAMPLING)] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            help="Sampling temperature for every model call (0 = greedy). Default: the task's own, else the model's.",
+            rich_help_panel=_SAMPLING,
+            min=0.0,
+        ),
+    ] = None,
+    top_p: Annotated[
+        float | None,
+        typer.Option(
+            help="Nucleus sampling: sample from the smallest set of tokens whose probability adds up to this. "
+            "Default: the task's own, else the model's.",
+            rich_help_panel=_SAMPLING,
+            min=0.0,
+            max=1.0,
+        ),
+    ] = None,
+    max_output_tokens: Annotated[
+        int | None,
+        typer.Option(
+            help="Tokens one model call may generate. Default: the task's own, else the model's "
+            "(the embedded model: 128).",
+            rich_help_panel=_SAMPLING,
+            min=1,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed sent with every model call, for repeatable sampling where the server supports it. "
+            "Needs --api chat.",
+            rich_help_panel=_SAMPLING,
+        ),
+    ] = None,
     max_steps: MaxSteps = None,
     model_timeout: ModelTimeout = None,
     max_retries: MaxRetries = None,
@@ -216,18 +253,45 @@ def rollouts(
         model_limits=limits.model_limits,
         progress=not quiet,
     )
+    print_summary(summary)
+    if not summary.complete:
+        typer.secho("run again with --resume to retry the missing rollouts", fg="yellow", err=True)
+        raise typer.Exit(1)
+
+
+def print_summary(summary: CollectionSummary) -> None:
+    """The run's result line, then what went wrong: failures, tool errors, replicas taken out."""
     mean = f"{summary.mean_reward:.3f}" if summary.mean_reward is not None else "-"
     typer.echo(
         f"{summary.rows}/{summary.planned} rollouts in {summary.output_path} "
         f"(model {summary.model} at {summary.endpoint}; mean reward {mean}; "
         f"{summary.written} new, {summary.failed} failed, {summary.elapsed:.1f}s)"
     )
+    if summary.model_calls:
+        overloads = f", {summary.overloads} overloaded answers" if summary.overloads else ""
+        typer.echo(f"model calls: {summary.model_calls}, in flight {summary.concurrency}{overloads}")
+    if len(summary.replica_shares) > 1:
+        shares = ", ".join(f"{url} {share:.0%}" for url, share in summary.replica_shares.items())
+        typer.echo(f"calls served per replica: {shares}")
+    for url, times in summary.replicas_taken_out.items():
+        typer.secho(f"warning: replica {url} failed and was taken out {times} time(s)", fg="yellow", err=True)
     if summary.failed:
         classes = ", ".join(f"{k}: {v}" for k, v in sorted(summary.failure_classes.items()))
         typer.secho(f"{summary.failed} failed ({classes}); see {summary.failures_path}", fg="yellow", err=True)
-    if not summary.complete:
-        typer.secho("run again with --resume to retry the missing rollouts", fg="yellow", err=True)
-        raise typer.Exit(1)
+    if summary.tool_errors:
+        calls = sum(e["calls"] for e in summary.tool_errors)
+        typer.secho(
+            f"warning: {calls} tool call(s) failed; each went back to the model as its tool output",
+            fg="yellow",
+            err=True,
+        )
+        for error in summary.tool_errors[:10]:
+            typer.secho(
+                f"  {error['tool']}: {error['kind']} in {error['calls']} call(s), {error['rollouts']} of "
+                f"{summary.written} rollout(s); first: {error['first'][:200]}",
+                fg="yellow",
+                err=True,
+            )
 
 
 def register(app: typer.Typer) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -22,6 +23,9 @@ from gymkit.jsonl import atomic_write_bytes, atomic_write_text, iter_rows
 from gymkit.profiling.report import Profile, profile_files, shown_path
 from gymkit.project import ServerPaths
 from gymkit.rollouts.config import Bounds, EndpointConfig, Sampling
+
+if TYPE_CHECKING:
+    from gymkit.rollouts import CollectionSummary
 
 __all__ = ["Collection", "collect_and_profile", "default_dataset", "plan_collection", "select_prompts"]
 
@@ -105,12 +109,13 @@ def collect_and_profile(
     threshold: float,
     endpoint: EndpointConfig | None,
     sampling: Sampling,
-    concurrency: int = 8,
+    concurrency: int | None = None,
     max_steps: int | None = None,
     bounds: Bounds | None = None,
     model_limits: dict[str, Any] | None = None,
     restart: bool = False,
     progress: bool = True,
+    on_collected: Callable[[CollectionSummary], None] | None = None,
 ) -> Profile:
     """Collect (or resume collecting) ``samples`` rollouts of each selected prompt, then profile them."""
     from gymkit.rollouts import collect_rollouts
@@ -141,6 +146,8 @@ def collect_and_profile(
         model_limits=model_limits,
         progress=progress,
     )
+    if on_collected is not None:
+        on_collected(summary)
     collection = plan.settings | {
         "inputs": shown_path(plan.inputs, paths.dir),
         "inputs_sha256": file_sha256(plan.inputs),

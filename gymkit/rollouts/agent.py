@@ -12,7 +12,7 @@ rollouts can share one connection pool without sharing a cookie jar.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -44,6 +44,8 @@ class RolloutResult:
     forced_tool_call: bool
     tool_calls: int
     tool_errors: int = 0  # calls refused or failed before the server answered, and non-2xx answers
+    # (tool name, what went wrong, the first 300 characters of it) for each of those calls
+    tool_problems: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class _Cookies:
@@ -146,7 +148,8 @@ async def run_rollout(
     usage: dict[str, int] = {}
     last: dict[str, Any] = {}
     forced = False
-    calls = errors = 0
+    calls = 0
+    problems: list[tuple[str, str, str]] = []
     steps = 0
     while steps < max_steps:
         steps += 1
@@ -163,8 +166,9 @@ async def run_rollout(
         function_calls = [item for item in output if item.get("type") == "function_call"]
         for call in function_calls:
             calls += 1
-            text, failed = await _call_tool(server, call, cookies, allowed)
-            errors += failed
+            text, problem = await _call_tool(server, call, cookies, allowed)
+            if problem is not None:
+                problems.append(problem)
             items.append({"type": "function_call_output", "call_id": call.get("call_id", ""), "output": text})
         if not function_calls and any(item.get("type") == "message" for item in output):
             break
@@ -190,22 +194,27 @@ async def run_rollout(
         raise RolloutFailure(
             "verify_failed", f"/verify answered reward {orjson.dumps(row['reward']).decode()[:80]}, not a number"
         )
-    return RolloutResult(row=row, forced_tool_call=forced, tool_calls=calls, tool_errors=errors)
+    return RolloutResult(
+        row=row, forced_tool_call=forced, tool_calls=calls, tool_errors=len(problems), tool_problems=problems
+    )
 
 
 async def _call_tool(
     server: _Server, call: dict[str, Any], cookies: _Cookies, allowed: frozenset[str]
-) -> tuple[str, bool]:
-    """(tool output for the model, whether the call counts as a tool error)."""
+) -> tuple[str, tuple[str, str, str] | None]:
+    """(tool output for the model, (tool, kind, detail) when the call counts as a tool error)."""
     name = str(call.get("name", ""))
     if name not in allowed or not _TOOL_NAME.match(name):
-        return _error_output(f"Unknown tool {name!r}: not one of this task's tools"), True
+        text = _error_output(f"Unknown tool {name!r}: not one of this task's tools")
+        return text, (name[:80], "unknown tool", text[:300])
     arguments, problem = tool_arguments(str(call.get("arguments") or ""))
     if problem:
-        return _error_output(problem), True
+        return _error_output(problem), (name, "invalid arguments", problem[:300])
     try:
         status, raw = await _post_server(server, name, arguments, cookies)
     except _SERVER_ERRORS as exc:
         # Upstream hands the model whatever the server said; a dead connection says this.
-        return _error_output(f"tool call failed: {_describe(exc, server.timeout)}"), True
-    return raw.decode("utf-8", errors="replace"), status >= 400
+        text = _error_output(f"tool call failed: {_describe(exc, server.timeout)}")
+        return text, (name, "no answer", text[:300])
+    text = raw.decode("utf-8", errors="replace")
+    return text, ((name, f"HTTP {status}", text[:300]) if status >= 400 else None)

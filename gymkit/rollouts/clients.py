@@ -9,7 +9,6 @@ in chunks and abandoned past ``max_response_bytes``, so a runaway answer cannot 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from typing import Any
 
@@ -19,6 +18,8 @@ import orjson
 from gymkit.errors import UserError
 from gymkit.rollouts.config import EndpointConfig, redact_url
 from gymkit.rollouts.convert import ModelResponseError, chat_to_response, responses_to_chat
+from gymkit.rollouts.limiter import CallLimiter, FixedLimit
+from gymkit.rollouts.pool import Replica, ReplicaPool
 from gymkit.rollouts.retry import RetryPolicy, parse_retry_after
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 RETRIED = frozenset({429, 500, 502, 503, 504, 520})
+# Answers that say "too much load": the limiter backs off. A 500 is a bug more often than load.
+OVERLOADED = frozenset({429, 503})
 _CHUNK = 64 * 1024
 # The prefill that makes a small model emit a structured tool call (see embedded.py).
 TOOL_CALL_PREFILL = "<tool_call>\n"
@@ -73,9 +76,19 @@ _CONTEXT_EXCEEDED = (b"context length", b"context_length_exceeded", b"context si
 
 
 class ModelClient:
-    def __init__(self, endpoint: EndpointConfig, http: aiohttp.ClientSession) -> None:
+    """Every model call of a run: through ``limiter`` (calls in flight) to a replica of ``pool``."""
+
+    def __init__(
+        self,
+        endpoint: EndpointConfig,
+        http: aiohttp.ClientSession,
+        limiter: CallLimiter | None = None,
+        pool: ReplicaPool | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self.http = http
+        self.limiter = limiter or CallLimiter(FixedLimit(1 << 30))
+        self.pool = pool or ReplicaPool(endpoint.base_urls)
         self.retry = RetryPolicy(
             max_retries=endpoint.max_retries, backoff=endpoint.retry_backoff, max_time=endpoint.retry_max_time
         )
@@ -85,19 +98,22 @@ class ModelClient:
         if endpoint.api_key:
             self._headers["Authorization"] = f"Bearer {endpoint.api_key}"
 
-    def _base_url(self, sticky_key: str) -> str:
-        urls = self.endpoint.base_urls
-        if len(urls) == 1:
-            return urls[0]
-        digest = hashlib.sha256(sticky_key.encode()).digest()
-        return urls[int.from_bytes(digest[:8], "big") % len(urls)]
-
     async def check(self) -> str:
         """Look the model up in ``/models`` once; returns the model name to use.
 
-        With no model configured, the endpoint's first (usually only) model is used.
+        With no model configured, the endpoint's first (usually only) model is used. Of
+        several replicas the first that answers is asked: one that is down at the start is
+        taken out by the pool, not a reason to refuse the run.
         """
-        url = self.endpoint.base_urls[0]
+        *others, last = self.endpoint.base_urls
+        for url in others:
+            try:
+                return await self._check(url)
+            except EndpointError:
+                continue
+        return await self._check(last)
+
+    async def _check(self, url: str) -> str:
         shown = redact_url(url)
         try:
             async with self.http.get(
@@ -144,14 +160,13 @@ class ModelClient:
             return chat_to_response({"choices": [{"message": {"content": None}, "finish_reason": "stop"}]}, self.model)
 
     async def _create(self, params: dict[str, Any], *, sticky_key: str, force_tool_call: bool) -> dict[str, Any]:
-        base = self._base_url(sticky_key)
         if self.endpoint.api == "responses":
             body = {k: v for k, v in params.items() if v is not None}
             if self.model:
                 body["model"] = self.model
             if force_tool_call:
                 body["tool_choice"] = "required"
-            data = await self._post(f"{base}/responses", body)
+            data = await self._post("/responses", body, sticky_key)
             if not isinstance(data, dict) or not isinstance(data.get("output"), list):
                 raise ModelResponseError("response without an output list")
             return data
@@ -163,27 +178,54 @@ class ModelClient:
             body["parallel_tool_calls"] = False
             body["messages"] = [*body["messages"], {"role": "assistant", "content": TOOL_CALL_PREFILL}]
             body["max_tokens"] = max(body.get("max_tokens") or 0, MIN_TOOL_TURN_TOKENS)
-        response = chat_to_response(await self._post(f"{base}/chat/completions", body), self.model)
+        response = chat_to_response(await self._post("/chat/completions", body, sticky_key), self.model)
         return _first_call_only(response) if force_tool_call else response
 
-    async def _post(self, url: str, body: dict[str, Any]) -> Any:
+    async def _attempt(
+        self, path: str, payload: bytes, sticky_key: str, avoid: Replica | None
+    ) -> tuple[Replica, int | None, bytes, float | None]:
+        """One attempt: (replica, HTTP status or None, body or error text, Retry-After)."""
+        started = await self.limiter.acquire()
+        # Picked once the permit is held, so the choice sees the calls really in flight.
+        replica = self.pool.pick(sticky_key, avoid)
+        retry_after = None
+        limiter_outcome = pool_outcome = "other"
+        try:
+            async with self.http.post(
+                replica.url + path, data=payload, headers=self._headers, timeout=self._timeout
+            ) as resp:
+                status = resp.status
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                raw = await read_capped(resp, self.endpoint.max_response_bytes)
+            if status < 300:
+                limiter_outcome = pool_outcome = "ok"
+            elif status in OVERLOADED:
+                limiter_outcome = "overload"
+            elif status >= 500:
+                pool_outcome = "failure"
+        except ResponseTooLargeError as exc:
+            # Asking again would most likely get another such answer; the rollout fails.
+            raise ModelResponseError(str(exc)) from None
+        except TimeoutError:
+            status, raw = None, f"no answer within {self.endpoint.timeout:g}s".encode()
+            limiter_outcome, pool_outcome = "overload", "failure"
+        except (aiohttp.ClientError, OSError) as exc:
+            status, raw = None, f"{type(exc).__name__}: {exc}".encode()
+            pool_outcome = "failure"
+        finally:
+            latency = self.limiter.clock() - started
+            self.limiter.release(started, limiter_outcome)
+            self.pool.done(replica, pool_outcome, latency, sticky_key)
+        return replica, status, raw, retry_after
+
+    async def _post(self, path: str, body: dict[str, Any], sticky_key: str) -> Any:
         payload = orjson.dumps(body)
         started = time.monotonic()
         retry = 0
+        replica: Replica | None = None
         while True:
-            retry_after = None
-            try:
-                async with self.http.post(url, data=payload, headers=self._headers, timeout=self._timeout) as resp:
-                    status = resp.status
-                    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                    raw = await read_capped(resp, self.endpoint.max_response_bytes)
-            except ResponseTooLargeError as exc:
-                # Asking again would most likely get another such answer; the rollout fails.
-                raise ModelResponseError(str(exc)) from None
-            except TimeoutError:
-                status, raw = None, f"no answer within {self.endpoint.timeout:g}s".encode()
-            except (aiohttp.ClientError, OSError) as exc:
-                status, raw = None, f"{type(exc).__name__}: {exc}".encode()
+            replica, status, raw, retry_after = await self._attempt(path, payload, sticky_key, replica)
+            url = replica.url + path
             if status is not None and status < 300:
                 try:
                     return orjson.loads(raw)

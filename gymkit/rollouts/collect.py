@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from gymkit import __version__
 from gymkit.errors import UserError
 from gymkit.hashing import file_sha256
 from gymkit.jsonl import atomic_write_bytes, dumps
-from gymkit.rollouts.agent import DEFAULT_AGENT_REF, RolloutFailure, run_rollout
 from gymkit.rollouts.clients import ModelClient
 from gymkit.rollouts.config import (
     DEFAULT_MAX_STEPS,
@@ -33,6 +31,7 @@ from gymkit.rollouts.config import (
     Bounds,
     EndpointConfig,
     Sampling,
+    redact_url,
 )
 from gymkit.rollouts.identity import (
     build_identity,
@@ -43,17 +42,15 @@ from gymkit.rollouts.identity import (
     task_sha256,
     write_identity,
 )
-from gymkit.rollouts.limits import config_max_steps, raise_open_files_limit
+from gymkit.rollouts.limiter import AdaptiveLimit, CallLimiter, FixedLimit
+from gymkit.rollouts.limits import config_max_steps, in_flight_ceiling, raise_open_files_limit
+from gymkit.rollouts.pool import ReplicaPool
 from gymkit.rollouts.progress import Progress
 from gymkit.rollouts.rowfiles import existing_rows, failures_path_for, finish_files, load_tasks, row_key
+from gymkit.rollouts.runner import RolloutRunner
 from gymkit.rollouts.supervisor import ServerDiedError, ServerSupervisor
 
 __all__ = ["CollectionSummary", "collect_rollouts", "failures_path_for"]
-
-# A small model left unbounded rambles to the end of its context; tasks that set their own
-# limit keep it.
-EMBEDDED_MAX_OUTPUT_TOKENS = 128
-SLOW_START = 64
 
 
 @dataclass(frozen=True)
@@ -70,6 +67,14 @@ class CollectionSummary:
     mean_reward: float | None  # over every row in the output file
     elapsed: float
     failure_classes: dict[str, int] = field(default_factory=dict)
+    # Failed tool calls, most frequent first: {tool, kind, calls, rollouts, first}.
+    tool_errors: list[dict[str, Any]] = field(default_factory=list)
+    # Each replica's share of the answered model calls (redacted URL -> fraction).
+    replica_shares: dict[str, float] = field(default_factory=dict)
+    replicas_taken_out: dict[str, int] = field(default_factory=dict)
+    model_calls: int = 0
+    overloads: int = 0  # 429/503/timeouts the limiter backed off on
+    concurrency: str = ""  # how calls in flight were set, and where the limit ended
 
     @property
     def rollouts_per_second(self) -> float:
@@ -87,7 +92,7 @@ def collect_rollouts(
     *,
     repeats: int = 1,
     limit: int | None = None,
-    concurrency: int = 8,
+    concurrency: int | None = None,
     resume: bool = False,
     force: bool = False,
     endpoint: EndpointConfig | None = None,
@@ -100,6 +105,8 @@ def collect_rollouts(
 ) -> CollectionSummary:
     """Run ``repeats`` rollouts of the first ``limit`` tasks of ``input_path``; None endpoint = embedded model.
 
+    ``concurrency`` None finds the endpoint's capacity (limiter.py); N pins N rollouts in flight.
+    The embedded model gets as many calls in flight as it has slots.
     ``max_steps`` (or ``bounds.max_steps``) defaults to the server config's, else 16 turns.
     ``model_limits`` (EndpointConfig fields: timeout, max_retries, ...) apply to the embedded
     model; an endpoint carries its own.
@@ -117,12 +124,14 @@ def collect_rollouts(
     bounds = Bounds(max_steps=steps, rollout_timeout=bounds.rollout_timeout, server_timeout=bounds.server_timeout)
     plan = {"input": str(input_path), "input_sha256": file_sha256(input_path), "limit": limit, "repeats": repeats}
     raise_open_files_limit()
-    run = _Run(tasks, output_path, repeats, max(1, concurrency), sampling, bounds, progress, resume, plan)
+    pinned = max(1, concurrency) if concurrency is not None else None
+    run = _Run(tasks, output_path, repeats, pinned, sampling, bounds, progress, resume, plan)
     with contextlib.ExitStack() as stack:
         if endpoint is None:
             from gymkit.rollouts.embedded import EmbeddedModel
 
             model = stack.enter_context(EmbeddedModel())
+            run.slots = model.slots
             endpoint = EndpointConfig(
                 (model.url,),
                 model=model.model,
@@ -142,7 +151,7 @@ class _Run:
         tasks: list[dict[str, Any]],
         output: Path,
         repeats: int,
-        concurrency: int,
+        concurrency: int | None,
         sampling: Sampling,
         bounds: Bounds,
         progress: bool,
@@ -156,13 +165,11 @@ class _Run:
         self.failures = failures_path_for(output)
         self.repeats = repeats
         self.concurrency = concurrency
+        self.slots: int | None = None  # the embedded model's
         self.sampling = sampling
         self.bounds = bounds
         self.progress = progress
         self.plan = plan
-        self.written = self.failed = 0
-        self.reward_sum = 0.0
-        self.failure_classes: dict[str, int] = {}
 
     def _plan(self, identity: dict[str, Any]) -> tuple[list[tuple[int, int]], list[dict[str, Any]]]:
         """(pending jobs, rows kept); refuses a resume of another run before anything is written."""
@@ -215,11 +222,25 @@ class _Run:
             model_only["seed"] = self.sampling.seed
         return params, model_only
 
+    def _limiter(self, calls_ceiling: int) -> tuple[CallLimiter, str]:
+        """The model-call limiter of this run and how it was chosen (for the summary)."""
+        if self.concurrency is not None:
+            return CallLimiter(FixedLimit(self.concurrency)), f"pinned at {self.concurrency}"
+        if self.slots is not None:
+            # llama.cpp queues calls beyond its slots itself; more in flight only adds latency.
+            return CallLimiter(FixedLimit(self.slots)), f"{self.slots} (the embedded model's slots)"
+        return CallLimiter(AdaptiveLimit(maximum=calls_ceiling)), "adaptive"
+
     async def main(self, endpoint: EndpointConfig, server: ServerSupervisor) -> CollectionSummary:
         started = time.monotonic()
-        connector = aiohttp.TCPConnector(limit=min(self.concurrency, 2048), limit_per_host=0, force_close=False)
+        calls_ceiling, rollouts_ceiling = in_flight_ceiling()
+        limiter, how = self._limiter(calls_ceiling)
+        max_rollouts = min(self.concurrency, rollouts_ceiling) if self.concurrency else rollouts_ceiling
+        # The limiter and the rollout count bound the sockets; aiohttp's own cap would only queue.
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, force_close=False)
         async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as http:
-            client = ModelClient(endpoint, http)
+            pool = ReplicaPool(endpoint.base_urls)
+            client = ModelClient(endpoint, http, limiter, pool)
             model_name = await client.check()
             self.meta = {
                 "model": model_name,
@@ -243,155 +264,41 @@ class _Run:
                 # Before the output is opened: a server that does not start leaves the file as it was.
                 await asyncio.to_thread(server.start)
             self._open_outputs(identity, kept)
+            runner = RolloutRunner(
+                self.tasks, self.hashes, self.bounds, self.meta, self.out_fd, self.fail_fd, self._overrides()
+            )
+            bar = Progress(total=len(pending) + len(kept), done=len(kept), enabled=self.progress)
             try:
-                await self._run_all(pending, client, server, endpoint, len(kept))
+                await runner.run_all(
+                    pending, client, server, endpoint, bar, pinned=self.concurrency, max_rollouts=max_rollouts
+                )
             except ServerDiedError as exc:
-                exc.message += f"; {self.written + len(kept)} rows are in {self.output}"
+                exc.message += f"; {runner.written + len(kept)} rows are in {self.output}"
                 raise
             finally:
                 os.close(self.out_fd)
                 os.close(self.fail_fd)
                 rows = finish_files(self.output, self.failures)
         rewards = [float(row["reward"]) for row in rows if isinstance(row.get("reward"), int | float)]
+        if limiter.control.adaptive:
+            how += f", ended at {limiter.limit}"
         return CollectionSummary(
             output_path=self.output,
             failures_path=self.failures,
             model=model_name,
             endpoint=endpoint.display,
             planned=len(self.tasks) * self.repeats,
-            written=self.written,
+            written=runner.written,
             skipped=len(kept),
-            failed=self.failed,
+            failed=runner.failed,
             rows=len(rows),
             mean_reward=sum(rewards) / len(rewards) if rewards else None,
             elapsed=time.monotonic() - started,
-            failure_classes=dict(self.failure_classes),
+            failure_classes=dict(runner.failure_classes),
+            tool_errors=runner.tool_errors.as_list(),
+            replica_shares={redact_url(url): share for url, share in pool.shares().items()},
+            replicas_taken_out={redact_url(r.url): r.out_count for r in pool.replicas if r.out_count},
+            model_calls=limiter.calls,
+            overloads=limiter.overloads,
+            concurrency=how,
         )
-
-    async def _run_all(
-        self,
-        pending: list[tuple[int, int]],
-        client: ModelClient,
-        server: ServerSupervisor,
-        endpoint: EndpointConfig,
-        already: int,
-    ) -> None:
-        params_overrides, model_only = self._overrides()
-        jobs: Iterator[tuple[int, int]] = iter(pending)
-        bar = Progress(total=len(pending) + already, done=already, enabled=self.progress)
-
-        target = min(self.concurrency, len(pending))
-        started = 0
-
-        def spawn(group: asyncio.TaskGroup) -> None:
-            nonlocal started
-            started += 1
-            group.create_task(worker(group))
-
-        async def worker(group: asyncio.TaskGroup) -> None:
-            for task_index, rollout_index in jobs:
-                task = self.tasks[task_index]
-                body = {k: v for k, v in task.items() if k != "_line"}
-                rcp = {**body["responses_create_params"], **params_overrides}
-                extra = dict(model_only)
-                if endpoint.label == EMBEDDED and rcp.get("max_output_tokens") is None:
-                    extra["max_output_tokens"] = EMBEDDED_MAX_OUTPUT_TOKENS
-                body.update(
-                    responses_create_params=rcp,
-                    _ng_task_index=task_index,
-                    _ng_rollout_index=rollout_index,
-                    agent_ref=body.get("agent_ref") or DEFAULT_AGENT_REF,
-                )
-                reward = await self._one(body, client, server, endpoint, extra)
-                bar.advance(reward)
-                if started < target:
-                    spawn(group)
-
-        # Slow start: thousands of rollouts started at once move in lockstep (all seeding,
-        # then all waiting on the model, ...), so results arrive in bursts with long gaps.
-        # Adding a worker per finished rollout spreads them over the phases of a rollout.
-        try:
-            with bar:
-                async with asyncio.TaskGroup() as group:
-                    for _ in range(min(target, SLOW_START)):
-                        spawn(group)
-        except BaseExceptionGroup as group_error:
-            # A second server death ends every worker; report it, not the group around it.
-            died = group_error.subgroup(ServerDiedError)
-            if died is not None:
-                raise died.exceptions[0] from None
-            raise
-
-    async def _one(
-        self,
-        body: dict[str, Any],
-        client: ModelClient,
-        server: ServerSupervisor,
-        endpoint: EndpointConfig,
-        extra: dict[str, Any],
-    ) -> float | None:
-        forced = False
-        while True:
-            generation = server.generation
-            try:
-                async with asyncio.timeout(self.bounds.rollout_timeout):
-                    result = await run_rollout(
-                        body,
-                        http=client.http,
-                        server_url=server.url,
-                        model=client,
-                        max_steps=self.bounds.max_steps or DEFAULT_MAX_STEPS,
-                        request_overrides=extra,
-                        force_first_tool_call=endpoint.force_first_tool_call,
-                        server_timeout=self.bounds.server_timeout,
-                        max_response_bytes=endpoint.max_response_bytes,
-                    )
-                forced = result.forced_tool_call
-                row = result.row
-                if row.get("_ng_failure_class"):
-                    raise RolloutFailure(str(row["_ng_failure_class"]), str(row.get("_ng_failure_judge_error") or ""))
-                break
-            except RolloutFailure as exc:
-                if exc.kind == "server_error" and await server.after_server_error(generation):
-                    continue  # the server was restarted: this rollout's session died with it
-                self._fail(body, exc.kind, exc.message, forced)
-                return None
-            except TimeoutError:
-                limit = self.bounds.rollout_timeout
-                self._fail(body, "rollout_timeout", f"the rollout took longer than {limit:g}s", forced)
-                return None
-            except Exception as exc:  # noqa: BLE001 - one broken rollout must not end a 10k-rollout run
-                self._fail(body, _failure_class(exc), f"{type(exc).__name__}: {exc}", forced)
-                return None
-        for key in ("_ng_task_index", "_ng_rollout_index", "agent_ref"):
-            row.setdefault(key, body[key])
-        row["_gymkit"] = {
-            **self.meta,
-            "forced_tool_call": forced,
-            "tool_calls": result.tool_calls,
-            "tool_errors": result.tool_errors,
-            "task_sha256": self.hashes[body["_ng_task_index"]],
-        }
-        os.write(self.out_fd, dumps(row) + b"\n")
-        self.written += 1
-        reward = float(row["reward"])
-        self.reward_sum += reward
-        return reward
-
-    def _fail(self, body: dict[str, Any], kind: str, message: str, forced: bool) -> None:
-        self.failed += 1
-        self.failure_classes[kind] = self.failure_classes.get(kind, 0) + 1
-        row = {
-            "_ng_task_index": body["_ng_task_index"],
-            "_ng_rollout_index": body["_ng_rollout_index"],
-            "agent_ref": body["agent_ref"],
-            "_ng_failure_class": kind,
-            "_ng_failure_message": message[:2000],
-            "_gymkit": {**self.meta, "forced_tool_call": forced},
-        }
-        os.write(self.fail_fd, dumps(row) + b"\n")
-
-
-def _failure_class(exc: Exception) -> str:
-    name = type(exc).__name__
-    return {"ModelCallError": "model_error", "ModelResponseError": "model_bad_response"}.get(name, "agent_error")

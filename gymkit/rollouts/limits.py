@@ -9,7 +9,12 @@ from pathlib import Path
 from gymkit.config import AgentConfig, find_config, load_config
 from gymkit.errors import InvalidServerConfigError
 
-__all__ = ["config_max_steps", "raise_open_files_limit"]
+__all__ = ["config_max_steps", "in_flight_ceiling", "raise_open_files_limit"]
+
+MAX_CALLS = 1024  # model calls in flight at most unless pinned: vLLM's and NIM's batch caps are below it
+MAX_ROLLOUTS = 8192
+_RESERVED_FILES = 256  # the output files, the server's pipes, the event loop, imports
+_ROLLOUT_BYTES = 256 * 1024  # a generous estimate of one rollout in flight: history, buffers, its task
 
 
 def raise_open_files_limit() -> None:
@@ -19,6 +24,25 @@ def raise_open_files_limit() -> None:
     if hard == resource.RLIM_INFINITY or soft < hard:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+
+
+def in_flight_ceiling() -> tuple[int, int]:
+    """(model calls, rollouts) the adaptive mode may reach: sockets and memory, each with room to spare.
+
+    Every call holds a socket to the endpoint and every rollout one to the resource server,
+    which also answers on a socket of its own when it runs here (a child inherits the limit).
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    files = 65536 if soft == resource.RLIM_INFINITY else soft
+    by_files = max(8, (files - _RESERVED_FILES) // 3)
+    by_memory = MAX_ROLLOUTS
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                # A quarter of what is free: the model server and the resource server live here too.
+                by_memory = max(8, int(line.split()[1]) * 1024 // 4 // _ROLLOUT_BYTES)
+    rollouts = min(MAX_ROLLOUTS, by_files, by_memory)
+    return min(MAX_CALLS, rollouts), rollouts
 
 
 def config_max_steps(server_dir: Path) -> int | None:

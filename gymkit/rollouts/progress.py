@@ -1,4 +1,8 @@
-"""A progress bar with rollouts/s, time left and the running mean reward; silent when not on a terminal.
+"""A progress bar with rollouts/s, time left, the running mean reward and the model calls; silent off a terminal.
+
+The second line shows model calls in flight against the limit, their latency and calls/s:
+what the limiter (limiter.py) sees, so a run that is slow because the endpoint is full can
+be told from one that does not feed it.
 
 The rate counts this run's rollouts only (a resume starts with rows done earlier, which
 would make the first seconds look impossibly fast) and the time left is what is still to do
@@ -14,6 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 
+from gymkit.rollouts.limiter import LimiterStats
+
 __all__ = ["Progress"]
 
 
@@ -25,6 +31,8 @@ class Progress:
         self.scored = 0
         self.finished = 0
         self._start = time.monotonic()
+        self._calls = (self._start, 0)
+        self.call_line = ""
         console = Console(stderr=True)
         self._bar: RichProgress | None = None
         if enabled and console.is_terminal:
@@ -34,10 +42,13 @@ class Progress:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]:.1f}/s  ETA {task.fields[eta]}  mean reward {task.fields[mean]}"),
                 TimeElapsedColumn(),
+                TextColumn("{task.fields[calls]}"),
                 console=console,
                 transient=False,
             )
-            self._task = self._bar.add_task("rollouts", total=total, completed=done, rate=0.0, eta="-", mean="-")
+            self._task = self._bar.add_task(
+                "rollouts", total=total, completed=done, rate=0.0, eta="-", mean="-", calls=""
+            )
 
     def rate(self, now: float | None = None) -> float:
         """Rollouts finished per second by this run."""
@@ -60,6 +71,15 @@ class Progress:
             mean = f"{self.rewards / self.scored:.3f}" if self.scored else "-"
             self._bar.update(self._task, advance=1, rate=self.rate(), eta=_clock(self.eta()), mean=mean)
 
+    def calls(self, stats: LimiterStats) -> None:
+        """Show the model calls: in flight / limit, latency, calls per second since the last update."""
+        now = time.monotonic()
+        per_second = (stats.calls - self._calls[1]) / max(now - self._calls[0], 1e-9)
+        self._calls = (now, stats.calls)
+        self.call_line = call_line(stats, per_second)
+        if self._bar is not None:
+            self._bar.update(self._task, calls=self.call_line)
+
     def __enter__(self) -> Progress:
         if self._bar is not None:
             self._bar.start()
@@ -70,6 +90,12 @@ class Progress:
     ) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def call_line(stats: LimiterStats, per_second: float) -> str:
+    latency = f"{stats.latency * 1000:.0f} ms" if stats.latency is not None else "-"
+    queued = f", {stats.waiting} waiting" if stats.waiting else ""
+    return f"model calls {stats.in_flight}/{stats.limit} in flight{queued}, {latency}, {per_second:.0f}/s"
 
 
 def _clock(seconds: float | None) -> str:
