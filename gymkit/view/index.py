@@ -9,7 +9,6 @@ task has the same prompt.
 from __future__ import annotations
 
 import math
-from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,28 @@ FLAG_BITS: dict[str, int] = {
 SUSPICIOUS_MASK = sum(bit for name, bit in FLAG_BITS.items() if name.startswith("suspicious_"))
 
 
+class Column:
+    """A numpy array that grows by doubling, so readers can slice it while rows are still added.
+
+    A reader takes ``data[:n]`` for the row count it saw; growing copies into a new array before
+    swapping it in, so that slice is never half-written.
+    """
+
+    def __init__(self, dtype: str) -> None:
+        self.data = np.zeros(1024, dtype=dtype)
+
+    def set(self, at: int, value: Any) -> None:
+        if at >= len(self.data):
+            grown = np.zeros(len(self.data) * 2, dtype=self.data.dtype)
+            grown[: len(self.data)] = self.data
+            self.data = grown
+        self.data[at] = value
+
+
+_COLUMNS = {"offset": "i8", "length": "i4", "file": "i1", "group": "i4", "rollout": "i4", "line": "i4",
+            "reward": "f8", "calls": "i2", "tokens": "i4", "flags": "i4"}  # fmt: skip
+
+
 @dataclass
 class Group:
     """The samples of one prompt in one file: what a GRPO group is."""
@@ -49,71 +70,110 @@ class Group:
     file: int
     task: Any
     preview: str
-    rows: array = field(default_factory=lambda: array("i"))
+    rows: list[int] = field(default_factory=list)
 
 
 @dataclass
 class RolloutIndex:
+    """Rows are added by :meth:`load` (perhaps in a thread) while the page reads ``size`` of them."""
+
+    threshold: float = 1.0
     files: list[Path] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)  # "rollouts" or "failures", per file
-    threshold: float = 1.0
-    offset: array = field(default_factory=lambda: array("q"))
-    length: array = field(default_factory=lambda: array("i"))
-    file: array = field(default_factory=lambda: array("b"))
-    group: array = field(default_factory=lambda: array("i"))
-    rollout: array = field(default_factory=lambda: array("i"))
-    line: array = field(default_factory=lambda: array("i"))
-    reward: array = field(default_factory=lambda: array("d"))
-    calls: array = field(default_factory=lambda: array("h"))
-    tokens: array = field(default_factory=lambda: array("i"))
-    flags: array = field(default_factory=lambda: array("i"))
+    columns: dict[str, Column] = field(default_factory=lambda: {k: Column(t) for k, t in _COLUMNS.items()})
+    size: int = 0  # rows fully added: what readers may look at
     groups: list[Group] = field(default_factory=list)
     failure_class: dict[int, str] = field(default_factory=dict)  # sparse: only failure rows
+    total_bytes: int = 0
+    read_bytes: int = 0
+    done: bool = False
+    error: str | None = None
+    audited: float = 0.0  # share of the passing rows the audit's flags have been computed for
     _group_ids: dict[tuple[int, Any], int] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return len(self.offset)
+        return self.size
 
-    def np(self, name: str) -> np.ndarray:
-        data = getattr(self, name)
-        return np.frombuffer(data, dtype=data.typecode) if len(data) else np.zeros(0, dtype=data.typecode)
+    def np(self, name: str, size: int | None = None) -> np.ndarray:
+        return self.columns[name].data[: self.size if size is None else size]
+
+    def at(self, name: str, row: int) -> Any:
+        return self.columns[name].data[row].item()
 
     def read(self, row: int) -> dict[str, Any]:
         """The full row ``row``, read from its file."""
-        with self.files[self.file[row]].open("rb") as handle:
-            handle.seek(self.offset[row])
-            return orjson.loads(handle.read(self.length[row]))
+        with self.files[self.at("file", row)].open("rb") as handle:
+            handle.seek(self.at("offset", row))
+            return orjson.loads(handle.read(self.at("length", row)))
 
     def raw_rows(self, rows: np.ndarray) -> Any:
         """``(row, raw bytes)`` in file order, one open handle per file: text search reads the whole index."""
         handles: dict[int, Any] = {}
+        offsets, lengths, files = self.np("offset"), self.np("length"), self.np("file")
         try:
             for row in rows.tolist():
-                f = self.file[row]
+                f = int(files[row])
                 handle = handles.get(f) or handles.setdefault(f, self.files[f].open("rb"))
-                handle.seek(self.offset[row])
-                yield row, handle.read(self.length[row])
+                handle.seek(int(offsets[row]))
+                yield row, handle.read(int(lengths[row]))
         finally:
             for handle in handles.values():
                 handle.close()
 
     def summary(self, row: int) -> dict[str, Any]:
-        bits = self.flags[row]
-        reward = self.reward[row]
-        g = self.groups[self.group[row]]
+        bits, reward, rollout, tokens = (self.at(k, row) for k in ("flags", "reward", "rollout", "tokens"))
+        g = self.groups[self.at("group", row)]
         return {
             "id": row,
-            "file": self.file[row],
-            "line": self.line[row],
-            "group": self.group[row],
+            "file": self.at("file", row),
+            "line": self.at("line", row),
+            "group": self.at("group", row),
             "task": g.task,
-            "rollout": self.rollout[row] if self.rollout[row] >= 0 else None,
+            "rollout": rollout if rollout >= 0 else None,
             "reward": None if math.isnan(reward) else reward,
-            "calls": self.calls[row],
-            "output_tokens": self.tokens[row] if self.tokens[row] >= 0 else None,
+            "calls": self.at("calls", row),
+            "output_tokens": tokens if tokens >= 0 else None,
             "flags": [name for name, bit in FLAG_BITS.items() if bits & bit],
             "failure_class": self.failure_class.get(row),
         }
+
+    def flag_suspicious(self) -> None:
+        """Add the audit's flags to every passing row (they look for reward earned by a trick).
+
+        The heuristics cost about a millisecond a row, as much as the rest of the index, so they
+        run after it, while the page is already in use; ``audited`` says how far they have got.
+        """
+        passing = np.flatnonzero((self.np("flags") & FLAG_BITS["pass"]) != 0)
+        flags = self.columns["flags"].data  # no more rows are added: this array stays the one in use
+        for done, (row, raw) in enumerate(self.raw_rows(passing), 1):
+            data = orjson.loads(raw)
+            for name in suspicious(data, data):
+                flags[row] |= FLAG_BITS[f"suspicious_{name}"]
+            if done % 256 == 0:
+                self.audited = done / len(passing)
+        self.audited = 1.0
+
+    def load(self, paths: list[Path], *, audit: bool = False) -> None:
+        """Index ``paths`` and each one's ``_failures.jsonl`` side file (its rows join the same groups)."""
+        try:
+            plan: list[tuple[Path, str, int]] = []
+            for path in paths:
+                plan.append((path, "rollouts", len(plan)))
+                side = failures_path(path)
+                if side.is_file() and side.stat().st_size and side not in paths:
+                    plan.append((side, "failures", plan[-1][2]))
+            if len(plan) > 127:
+                raise UserError("the viewer opens at most 127 files at once")
+            self.total_bytes = sum(p.stat().st_size for p, _, _ in plan)
+            for path, kind, group_file in plan:
+                self.add_file(path, kind, group_file)
+        except (UserError, OSError) as exc:
+            self.error = str(exc)
+            raise
+        finally:
+            self.done = True
+        if audit:
+            self.flag_suspicious()
 
     # -- building ---------------------------------------------------------------------------------
 
@@ -139,6 +199,7 @@ class RolloutIndex:
             offset = 0
             for line_no, raw in enumerate(handle, 1):
                 start, offset = offset, offset + len(raw)
+                self.read_bytes += len(raw)
                 if not raw.strip():
                     continue
                 try:
@@ -147,45 +208,37 @@ class RolloutIndex:
                     raise UserError(f"{path}:{line_no}: not JSON ({exc})", hint="is this a rollouts file?") from None
                 if not isinstance(row, dict):
                     raise UserError(f"{path}:{line_no}: expected a JSON object")
-                self._add_row(row, number, group_file, start, len(raw), line_no, kind)
+                self._add_row(row, kind, number, group_file, start, len(raw), line_no)
 
-    def _add_row(self, row: dict[str, Any], file: int, group_file: int, start: int, size: int, line: int,
-                 kind: str) -> None:  # fmt: skip
-        at = len(self.offset)
+    def _add_row(self, row: dict[str, Any], kind: str, *where: int) -> None:
+        file, group_file, start, size, line = where
+        at = self.size
         gid = self._group_of(group_file, row)
-        self.groups[gid].rows.append(at)
-        self.offset.append(start)
-        self.length.append(size)
-        self.file.append(file)
-        self.group.append(gid)
-        self.line.append(line)
         rollout = row.get("_ng_rollout_index")
-        self.rollout.append(rollout if isinstance(rollout, int) and not isinstance(rollout, bool) else -1)
+        values: dict[str, Any] = {
+            "offset": start, "length": size, "file": file, "group": gid, "line": line,
+            "rollout": rollout if isinstance(rollout, int) and not isinstance(rollout, bool) else -1,
+        }  # fmt: skip
         if kind == "failures":
-            self.reward.append(math.nan)
-            self.calls.append(0)
-            self.tokens.append(-1)
-            self.flags.append(FLAG_BITS["failure"])
+            values |= {"reward": math.nan, "calls": 0, "tokens": -1, "flags": FLAG_BITS["failure"]}
             self.failure_class[at] = str(row.get("_ng_failure_class") or "failed")
-            return
-        s = summarise(row)
-        reward = math.nan if s.reward is None else s.reward
-        bits = 0
-        if s.reward is not None and reward >= self.threshold:
-            bits |= FLAG_BITS["pass"]
-            # The audit's heuristics look for reward earned by a trick, so only rewarded rows need them.
-            for name in suspicious(row, row):
-                bits |= FLAG_BITS[f"suspicious_{name}"]
-        bits |= FLAG_BITS["tool_called"] if s.calls else 0
-        bits |= FLAG_BITS["tool_error"] if s.tool_errors else 0
-        bits |= FLAG_BITS["truncated"] if s.runaway else 0
-        bits |= FLAG_BITS["hollow"] if s.hollow else 0
-        bits |= FLAG_BITS["no_usage"] if not s.has_usage else 0
-        bits |= FLAG_BITS["zero_completion"] if s.zero_completion else 0
-        self.reward.append(reward)
-        self.calls.append(min(s.calls, 32767))
-        self.tokens.append(-1 if s.output_tokens is None else min(s.output_tokens, 2**31 - 1))
-        self.flags.append(bits)
+        else:
+            s = summarise(row)
+            bits = FLAG_BITS["pass"] if s.reward is not None and s.reward >= self.threshold else 0
+            bits |= FLAG_BITS["tool_called"] if s.calls else 0
+            bits |= FLAG_BITS["tool_error"] if s.tool_errors else 0
+            bits |= FLAG_BITS["truncated"] if s.runaway else 0
+            bits |= FLAG_BITS["hollow"] if s.hollow else 0
+            bits |= FLAG_BITS["no_usage"] if not s.has_usage else 0
+            bits |= FLAG_BITS["zero_completion"] if s.zero_completion else 0
+            values |= {
+                "reward": math.nan if s.reward is None else s.reward, "calls": min(s.calls, 32767),
+                "tokens": -1 if s.output_tokens is None else min(s.output_tokens, 2**31 - 1), "flags": bits,
+            }  # fmt: skip
+        for name, value in values.items():
+            self.columns[name].set(at, value)
+        self.groups[gid].rows.append(at)
+        self.size = at + 1  # last: a reader never sees a row whose columns are half set
 
 
 def _preview(row: dict[str, Any]) -> str:
@@ -202,15 +255,8 @@ def _preview(row: dict[str, Any]) -> str:
     return ""
 
 
-def build_index(paths: list[Path], *, threshold: float = 1.0) -> RolloutIndex:
-    """Index rollout files and each one's ``_failures.jsonl`` side file (its rows join the same groups)."""
+def build_index(paths: list[Path], *, threshold: float = 1.0, audit: bool = False) -> RolloutIndex:
+    """Index rollout files here and now (``gymkit view`` runs :meth:`RolloutIndex.load` in a thread instead)."""
     index = RolloutIndex(threshold=threshold)
-    for path in paths:
-        if len(index.files) >= 127:
-            raise UserError("the viewer opens at most 127 files at once")
-        group_file = len(index.files)
-        index.add_file(path, "rollouts", group_file)
-        side = failures_path(path)
-        if side.is_file() and side.stat().st_size and side not in paths:
-            index.add_file(side, "failures", group_file)
+    index.load(paths, audit=audit)
     return index

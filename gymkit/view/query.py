@@ -61,72 +61,92 @@ class Filters:
         )  # fmt: skip
 
 
+@dataclass
+class _Snapshot:
+    """The index's columns as far as it has got: rows may still be added while a request runs."""
+
+    reward: np.ndarray
+    flags: np.ndarray
+    calls: np.ndarray
+    group_id: np.ndarray
+    group_file: np.ndarray
+    is_failure: np.ndarray
+
+
 class Query:
     def __init__(self, index: RolloutIndex) -> None:
         self.index = index
-        self.reward = index.np("reward")
-        self.flags = index.np("flags")
-        self.calls = index.np("calls")
-        self.group_id = index.np("group")
-        self.group_file = np.array([g.file for g in index.groups], dtype=np.int16)[self.group_id]
-        self.is_failure = (self.flags & FLAG_BITS["failure"]) != 0
         self._searches: OrderedDict[str, np.ndarray] = OrderedDict()
         self._stats: list[dict[str, Any]] | None = None
 
+    def _snap(self) -> _Snapshot:
+        n = self.index.size
+        group_id = self.index.np("group", n)
+        files = np.array([g.file for g in self.index.groups[: int(group_id.max()) + 1 if n else 0]], dtype=np.int16)
+        flags = self.index.np("flags", n)
+        return _Snapshot(
+            reward=self.index.np("reward", n), flags=flags, calls=self.index.np("calls", n), group_id=group_id,
+            group_file=files[group_id] if n else np.zeros(0, np.int16), is_failure=(flags & FLAG_BITS["failure"]) != 0,
+        )  # fmt: skip
+
     # -- rows ---------------------------------------------------------------------------------------
 
-    def mask(self, f: Filters) -> np.ndarray:
-        m = np.ones(len(self.reward), dtype=bool)
+    def mask(self, f: Filters, c: _Snapshot | None = None) -> np.ndarray:
+        c = c or self._snap()
+        m = np.ones(len(c.reward), dtype=bool)
         if f.file is not None:
-            m &= self.group_file == f.file
+            m &= c.group_file == f.file
         if f.group is not None:
-            m &= self.group_id == f.group
+            m &= c.group_id == f.group
         if f.task is not None:
             wanted = [i for i, g in enumerate(self.index.groups) if str(g.task) == f.task]
-            m &= np.isin(self.group_id, wanted)
+            m &= np.isin(c.group_id, wanted)
         with np.errstate(invalid="ignore"):  # failure rows have a NaN reward: never in a range
             if f.rmin is not None:
-                m &= self.reward >= f.rmin
+                m &= c.reward >= f.rmin
             if f.rmax is not None:
-                m &= self.reward <= f.rmax
+                m &= c.reward <= f.rmax
         if f.outcome == "pass":
-            m &= (self.flags & FLAG_BITS["pass"]) != 0
+            m &= (c.flags & FLAG_BITS["pass"]) != 0
         elif f.outcome == "fail":
-            m &= ((self.flags & FLAG_BITS["pass"]) == 0) & ~self.is_failure
+            m &= ((c.flags & FLAG_BITS["pass"]) == 0) & ~c.is_failure
         elif f.outcome == "failure":
-            m &= self.is_failure
+            m &= c.is_failure
         if f.tool == "called":
-            m &= (self.flags & FLAG_BITS["tool_called"]) != 0
+            m &= (c.flags & FLAG_BITS["tool_called"]) != 0
         elif f.tool == "none":
-            m &= ((self.flags & FLAG_BITS["tool_called"]) == 0) & ~self.is_failure
+            m &= ((c.flags & FLAG_BITS["tool_called"]) == 0) & ~c.is_failure
         if f.calls is not None:
-            m &= (self.calls == f.calls) & ~self.is_failure
+            m &= (c.calls == f.calls) & ~c.is_failure
         if f.flag:
             bit = SUSPICIOUS_MASK if f.flag == "suspicious" else FLAG_BITS[f.flag]
-            m &= (self.flags & bit) != 0
+            m &= (c.flags & bit) != 0
         if f.q:
-            m &= self._search(f.q, m)
+            m &= self._search(f.q, m, len(c.reward))
         return m
 
-    def _search(self, q: str, within: np.ndarray) -> np.ndarray:
+    def _search(self, q: str, within: np.ndarray, n: int) -> np.ndarray:
         # Rows are searched as stored: the needle is JSON-escaped the way the text sits in the line.
         key = q.casefold()
         found = self._searches.get(key)
-        if found is None:
+        if found is None or len(found) != n:
             needle = orjson.dumps(q)[1:-1].lower()
-            found = np.zeros(len(self.reward), dtype=bool)
-            for row, raw in self.index.raw_rows(np.arange(len(self.reward))):
+            found = np.zeros(n, dtype=bool)
+            for row, raw in self.index.raw_rows(np.arange(n)):
                 found[row] = needle in raw.lower()
-            self._searches[key] = found
-            if len(self._searches) > SEARCHES_KEPT:
-                self._searches.popitem(last=False)
-        self._searches.move_to_end(key)
+            if self.index.done:  # a search made while rows still arrive would miss the later ones
+                self._searches[key] = found
+                if len(self._searches) > SEARCHES_KEPT:
+                    self._searches.popitem(last=False)
+        if key in self._searches:
+            self._searches.move_to_end(key)
         return found & within
 
     def rows(self, f: Filters, offset: int = 0, limit: int = 50, sort: str = "") -> dict[str, Any]:
-        picked = np.flatnonzero(self.mask(f))
+        c = self._snap()
+        picked = np.flatnonzero(self.mask(f, c))
         if sort in ("reward", "-reward"):
-            keys = np.where(np.isnan(self.reward[picked]), -np.inf, self.reward[picked])
+            keys = np.where(np.isnan(c.reward[picked]), -np.inf, c.reward[picked])
             order = np.argsort(keys if sort == "reward" else -keys, kind="stable")
             picked = picked[order]
         limit = max(1, min(limit, MAX_PAGE))
@@ -136,28 +156,28 @@ class Query:
     def preview(self, row: int) -> dict[str, Any]:
         out = self.index.summary(row)
         out["prompt"] = self.index.groups[out["group"]].preview
-        if self.index.kinds[self.index.file[row]] == "failures":
+        if self.index.kinds[self.index.at("file", row)] == "failures":
             out["answer"] = ""
         else:
             out["answer"] = final_answer(self.index.read(row).get("response"))[:ANSWER_PREVIEW]
         return out
 
     def row(self, row: int) -> dict[str, Any]:
-        if not 0 <= row < len(self.reward):
+        if not 0 <= row < self.index.size:
             raise UserError(f"no row {row}")
-        g = self.index.groups[self.index.group[row]]
-        siblings = [r for r in g.rows.tolist() if r != row]
+        g = self.index.groups[self.index.at("group", row)]
+        siblings = [r for r in g.rows if r != row]
         return {"summary": self.preview(row), "row": self.index.read(row), "siblings": siblings,
-                "path": str(self.index.files[self.index.file[row]])}  # fmt: skip
+                "path": str(self.index.files[self.index.at("file", row)])}  # fmt: skip
 
     # -- groups -------------------------------------------------------------------------------------
 
     def _group_stats(self, gid: int) -> dict[str, Any]:
         g = self.index.groups[gid]
-        rows = np.frombuffer(g.rows, dtype=np.int32)
-        rewards = self.reward[rows]
+        rows = np.array([r for r in g.rows if r < self.index.size], dtype=np.int64)
+        rewards = self.index.columns["reward"].data[rows]
         scored = rewards[~np.isnan(rewards)]
-        passes = int(((self.flags[rows] & FLAG_BITS["pass"]) != 0).sum())
+        passes = int(((self.index.columns["flags"].data[rows] & FLAG_BITS["pass"]) != 0).sum())
         kind = "mixed" if len(scored) and scored.min() != scored.max() else ("empty" if not len(scored) else "uniform")
         return {
             "id": gid, "file": g.file, "task": g.task, "prompt": g.preview, "n": len(rows), "scored": len(scored),
@@ -167,9 +187,12 @@ class Query:
         }  # fmt: skip
 
     def all_groups(self, file: int | None) -> list[dict[str, Any]]:
-        if self._stats is None:  # computed once: the groups never change while the page is open
-            self._stats = [self._group_stats(i) for i in range(len(self.index.groups))]
-        return [s for s in self._stats if file is None or s["file"] == file]
+        stats = self._stats
+        if stats is None:
+            stats = [self._group_stats(i) for i in range(len(self.index.groups))]
+            if self.index.done:  # computed once: the groups never change once every row is in
+                self._stats = stats
+        return [s for s in stats if file is None or s["file"] == file]
 
     def groups(self, file: int | None, kind: str, offset: int, limit: int, below_k: int | None) -> dict[str, Any]:
         stats = self.all_groups(file)
@@ -193,8 +216,9 @@ class Query:
     # -- figures and comparison ---------------------------------------------------------------------
 
     def figures(self, file: int | None) -> dict[str, Any]:
-        m = ~self.is_failure if file is None else (~self.is_failure & (self.group_file == file))
-        rewards, calls = self.reward[m], self.calls[m]
+        c = self._snap()
+        m = ~c.is_failure if file is None else (~c.is_failure & (c.group_file == file))
+        rewards, calls = c.reward[m], c.calls[m]
         rewards_ok = ~np.isnan(rewards)
         rewards, calls = rewards[rewards_ok], calls[rewards_ok]
         lo, hi = (float(rewards.min()), float(rewards.max())) if len(rewards) else (0.0, 1.0)
@@ -227,11 +251,13 @@ class Query:
             raise UserError("compare two different rollout files")
         sides: list[dict[Any, dict[Any, float]]] = [{}, {}]
         where: dict[tuple[int, Any, Any], int] = {}
+        c = self._snap()
+        files, rollouts, lines = self.index.np("file", len(c.reward)), self.index.np("rollout"), self.index.np("line")
         for side, f in enumerate((a, b)):
-            for row in np.flatnonzero((self.index.np("file") == f) & ~np.isnan(self.reward)).tolist():
-                task = self.index.groups[self.group_id[row]].task
-                key = self.index.rollout[row] if self.index.rollout[row] >= 0 else f"line:{self.index.line[row]}"
-                sides[side].setdefault(task, {})[key] = float(self.reward[row])
+            for row in np.flatnonzero((files == f) & ~np.isnan(c.reward)).tolist():
+                task = self.index.groups[c.group_id[row]].task
+                key = int(rollouts[row]) if rollouts[row] >= 0 else f"line:{lines[row]}"
+                sides[side].setdefault(task, {})[key] = float(c.reward[row])
                 where[(side, task, key)] = row
         result = compare_rewards(sides[0], sides[1], threshold=self.index.threshold, resamples=2000)
         for flip in result["flips"]["pass_to_fail"] + result["flips"]["fail_to_pass"]:

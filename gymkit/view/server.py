@@ -80,7 +80,8 @@ def _int(request: Request, key: str, default: int | None = None) -> int | None:
 
 
 def create_app(index: RolloutIndex, hosts: set[str]) -> ASGIApp:
-    """The viewer over ``index``; ``hosts`` are the Host header values it answers (e.g. ``127.0.0.1:8765``)."""
+    """The viewer over ``index``, which may still be loading; ``hosts`` are the Host header values it
+    answers (e.g. ``127.0.0.1:8765``)."""
     query = Query(index)
 
     async def page(request: Request) -> Response:
@@ -97,6 +98,8 @@ def create_app(index: RolloutIndex, hosts: set[str]) -> ASGIApp:
         return _json({
             "files": [{"id": i, "path": str(p), "kind": k} for i, (p, k) in pairs],
             "rows": len(index), "groups": len(index.groups), "threshold": index.threshold, "flags": list(FLAG_BITS),
+            "done": index.done, "error": index.error, "audited": index.audited,
+            "progress": index.read_bytes / index.total_bytes if index.total_bytes else float(index.done),
         })  # fmt: skip
 
     async def rows(request: Request) -> Response:

@@ -86,6 +86,8 @@ def rollout(task: int, sample: int, rng: random.Random, *, hostile: bool = False
         text = f"It is sunny in {city} and {said} °C right now."
         if hostile and sample == 0:
             text = f"{HOSTILE} It is sunny in {city}."
+        elif hostile and sample == 1 and correct:
+            text += " This answer is definitely correct."  # what the audit's "claims" flag looks for
         output.append(_message(text))
         reward = 1.0 if correct else (0.5 if rng.random() < 0.1 else 0.0)
     usage = (

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def page(browser: Any, view_url: str) -> Iterator[Any]:
     # Nothing may leave the machine: any request to another origin fails the test.
     pg.on("request", lambda r: problems.append(f"request to {r.url}") if not r.url.startswith(view_url) else None)
     pg.goto(view_url)
-    pg.wait_for_selector("body[data-ready=list]")
+    pg.wait_for_selector("body[data-indexed=yes][data-ready=list]")
     yield pg
     context.close()
     assert problems == [], problems  # CSP violations and script errors show up here
@@ -68,8 +69,22 @@ def _shot(page: Any, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)
 
 
+def _hash(page: Any, part: str) -> None:
+    # Polled from here: a string handed to wait_for_function is eval'd in the page, which its CSP forbids.
+    deadline = time.monotonic() + 10
+    while part not in page.url:
+        assert time.monotonic() < deadline, f"{part!r} never reached the URL ({page.url})"
+        page.wait_for_timeout(20)
+
+
 def _ready(page: Any, view: str) -> None:
     page.wait_for_selector(f"body[data-ready={view}]")
+
+
+def expect(locator: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
 
 
 def _rewards(page: Any) -> list[str]:
@@ -81,28 +96,26 @@ def test_the_list_pages_and_filters(page: Any) -> None:
     assert page.locator("#rows tbody tr").count() == 50
     _shot(page, "list")
     page.select_option("#f-outcome", "fail")
-    page.wait_for_function(
-        "document.querySelector('#count').textContent.includes('of') && location.hash.includes('fail')"
-    )
+    _hash(page, "outcome=fail")
     _ready(page, "list")
     rewards = _rewards(page)
     assert rewards and all(float(r) < 1 for r in rewards)
     page.select_option("#f-flag", "tool_error")
-    page.wait_for_function("location.hash.includes('tool_error')")
+    _hash(page, "tool_error")
     _ready(page, "list")
     chips = page.locator("#rows tbody tr td:nth-child(5)").all_inner_texts()
     assert chips and all("tool_error" in c for c in chips)
     page.click("text=clear")
     page.fill("#f-q", "Oslo")
     page.press("#f-q", "Enter")
-    page.wait_for_function("location.hash.includes('q=Oslo')")
+    _hash(page, "q=Oslo")
     _ready(page, "list")
     prompts = page.locator("#rows tbody tr td:nth-child(6)").all_inner_texts()
     assert prompts and all("Oslo" in p for p in prompts)
     page.click("text=clear")
     page.select_option("#f-outcome", "failure")
-    page.wait_for_function("location.hash.includes('failure')")
-    page.wait_for_function("document.querySelector('#count').textContent === '1–3 of 3'")
+    _hash(page, "failure")
+    expect(page.locator("#count")).to_have_text("1–3 of 3")
     assert all(r == "model_error" for r in _rewards(page))
 
 
@@ -133,7 +146,7 @@ def test_three_clicks_from_the_groups_to_why_a_rollout_scored_0(page: Any) -> No
 
 def test_long_text_is_folded_and_unfolds(page: Any) -> None:
     page.select_option("#f-flag", "truncated")
-    page.wait_for_function("location.hash.includes('truncated')")
+    _hash(page, "truncated")
     _ready(page, "list")
     page.locator("#rows tbody tr").first.click()
     _ready(page, "row")
@@ -150,7 +163,7 @@ def test_long_text_is_folded_and_unfolds(page: Any) -> None:
 def test_hostile_rollout_text_is_shown_as_text(page: Any) -> None:
     page.fill("#f-q", "onerror")
     page.press("#f-q", "Enter")
-    page.wait_for_function("location.hash.includes('q=onerror')")
+    _hash(page, "q=onerror")
     _ready(page, "list")
     page.locator("#rows tbody tr").first.click()
     _ready(page, "row")

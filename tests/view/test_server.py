@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from gymkit.view import build_index, create_app, loopback_hosts
+from gymkit.view import RolloutIndex, build_index, create_app, loopback_hosts
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +100,26 @@ def test_gymkit_view_listens_on_loopback_and_checks_the_host(view_url: str) -> N
     assert httpx.get(view_url + "api/meta").status_code == 200
     rebound = httpx.get(view_url + "api/meta", headers={"host": "rebind.attacker.example"})
     assert rebound.status_code == 403
+
+
+def test_the_page_answers_while_rows_are_indexed_and_the_audit_flags_arrive_after(
+    rollout_files: tuple[Path, Path],
+) -> None:
+    index = RolloutIndex()
+    app = TestClient(create_app(index, loopback_hosts(8765)), base_url="http://127.0.0.1:8765")
+    assert app.get("/api/meta").json()["done"] is False
+    assert app.get("/api/rows").json()["total"] == 0  # an empty page, not an error
+    loader = threading.Thread(target=index.load, args=(list(rollout_files),), kwargs={"audit": True})
+    loader.start()
+    deadline = time.monotonic() + 60
+    while (meta := app.get("/api/meta").json())["audited"] < 1:
+        assert time.monotonic() < deadline, "the audit's flags never finished"
+        assert app.get("/api/rows", params={"limit": 1}).status_code == 200
+        time.sleep(0.02)
+    loader.join()
+    assert meta["done"] and meta["rows"] == 240 and meta["progress"] == 1
+    claims = app.get("/api/rows", params={"flag": "suspicious_claims", "limit": 200}).json()
+    assert claims["total"] and all("definitely correct" in r["answer"] for r in claims["rows"])
+    anything = app.get("/api/rows", params={"flag": "suspicious", "limit": 200}).json()
+    assert anything["total"] >= claims["total"]
+    assert all(r["reward"] >= 1 for r in anything["rows"])  # the heuristics only look at rewarded rows

@@ -34,9 +34,25 @@ async function start() {
   meta = await api("/api/meta");
   const rollouts = meta.files.filter((f) => f.kind === "rollouts").length;
   document.getElementById("nav-compare").hidden = rollouts < 2;
-  status.textContent = `${meta.rows.toLocaleString()} rows in ${meta.files.length} file(s) · pass at reward ≥ ${meta.threshold}`;
   window.addEventListener("hashchange", render);
   render();
+  // Rows are indexed while the page is up, then the audit's flags: say how far both have got,
+  // and draw the view again once every row is in.
+  const poll = async () => {
+    const was = meta.done;
+    meta = await api("/api/meta");
+    document.getElementById("nav-compare").hidden = meta.files.filter((f) => f.kind === "rollouts").length < 2;
+    let line = `${meta.rows.toLocaleString()} rows in ${meta.files.length} file(s) · pass at reward ≥ ${meta.threshold}`;
+    if (meta.error) line = `error: ${meta.error}`;
+    else if (!meta.done) line = `indexing ${Math.round(meta.progress * 100)}% · ${line}`;
+    else if (meta.audited < 1) line += ` · audit flags ${Math.round(meta.audited * 100)}%`;
+    status.textContent = line;
+    status.classList.toggle("error", Boolean(meta.error));
+    document.body.dataset.indexed = meta.done ? "yes" : "no";
+    if (meta.done && !was) render();
+    if (!meta.error && (!meta.done || meta.audited < 1)) setTimeout(poll, meta.done ? 1000 : 500);
+  };
+  poll();
 }
 
 start();
