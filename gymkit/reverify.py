@@ -74,7 +74,12 @@ def _params_key(row: dict[str, Any]) -> str | None:
         params = ResponseCreateParams.model_validate(row.get("responses_create_params"))
     except ValidationError:
         return None
-    return json.dumps(params.model_dump(exclude_none=True), sort_keys=True)
+    dumped = params.model_dump(exclude_none=True)
+    if isinstance(dumped["input"], list):
+        # NeMo Gym stores each input message with its implied "type": "message"; the task row may leave it out.
+        items = dumped["input"]
+        dumped["input"] = [{"type": "message", **i} if isinstance(i, dict) and "role" in i else i for i in items]
+    return json.dumps(dumped, sort_keys=True)
 
 
 def match_rollouts(examples: list[dict[str, Any]], rollouts: list[tuple[int, dict[str, Any]]]) -> dict[int, int | None]:
