@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -26,7 +27,15 @@ from gymkit import (
 from gymkit.errors import UserError
 from gymkit.server import SESSION_ID_KEY
 from gymkit.serving import serving_in_thread
-from gymkit.sessions import MAX_ANONYMOUS_SESSIONS, MAX_SESSIONS, SESSION_SECRET_ENV, SessionCookie
+from gymkit.sessions import (
+    MAX_ANONYMOUS_SESSIONS,
+    MAX_SESSIONS,
+    SESSION_IDLE_TTL,
+    SESSION_IDLE_TTL_ENV,
+    SESSION_SECRET_ENV,
+    SessionCookie,
+    SessionStore,
+)
 
 RCP = {"responses_create_params": {"input": [{"role": "user", "content": "hi"}]}}
 RESPONSE = {"id": "r", "model": "m", "output": []}
@@ -241,9 +250,9 @@ def test_seeded_sessions_go_oldest_first_and_the_eviction_is_logged(
             first, second, third = (stack.enter_context(seeded(url, s)) for s in ("one", "two", "three"))
         assert server.sessions.counts()["evicted_seeded"] == 1
         assert "evicted the least recently used seeded session" in caplog.text
-        # The evicted rollout is told nothing worse than empty state: no 500, same id kept.
-        first_id = first.cookies[NAME].partition(".")[0]
-        assert first.post("/peek", json={}).json() == {"secret": "", "session_id": first_id}
+        # The evicted rollout is told its session is gone, never served on empty state.
+        reply = first.post("/peek", json={})
+        assert reply.status_code == 410 and "max_sessions = 2" in reply.json()["detail"]
         assert second.post("/peek", json={}).json()["secret"] == "two"
         assert third.post("/peek", json={}).json()["secret"] == "three"
     assert server.sessions.counts()["unknown_ids"] == 1
@@ -287,3 +296,75 @@ def test_a_hundred_thousand_anonymous_requests_evict_no_seeded_session(vault: tu
         assert counts["live_seeded"] == 1 and counts["evicted_seeded"] == 0
         assert counts["evicted_anonymous"] == MAX_SESSIONS + 50 - MAX_ANONYMOUS_SESSIONS
         assert victim.post("/peek", json={}).json()["secret"] == "alpha"
+
+
+# --- a seeded session that went is never served on empty state ------------------------------
+
+
+def _cookieless_seeds(url: str, count: int) -> None:
+    with httpx.Client(base_url=url) as client:
+        for _ in range(count):
+            client.cookies.clear()
+            assert client.post("/seed_session", json=RCP).status_code == 200
+
+
+def _gone(reply: httpx.Response, why: str) -> None:
+    assert reply.status_code == 410, reply.text
+    detail = reply.json()["detail"]
+    assert why in detail and "start the rollout again with /seed_session" in detail, detail
+
+
+def test_a_seed_flood_that_evicts_a_rollout_gets_it_a_410_not_empty_state(vault: tuple[Vault, str]) -> None:
+    """The reviewer's flood: max_sessions = 1000, a victim seeds, 1000 cookie-less seeds follow."""
+    server, url = vault
+    server.sessions.max_seeded = 1000
+    with seeded(url, "alpha") as victim:
+        _cookieless_seeds(url, 1000)
+        assert server.sessions.counts()["evicted_seeded"] == 1
+        _gone(victim.post("/peek", json={}), "evicted: more rollouts were open at once than max_sessions = 1000")
+        _gone(victim.post("/verify", json={**RCP, "response": RESPONSE}), "max_sessions = 1000")
+        assert server.sessions.counts()["refused_gone"] == 2
+        # Seeding again with the dead cookie starts a new rollout, as it does without one.
+        again = victim.post("/seed_session", json={**RCP, "secret": "beta"})
+        assert again.status_code == 200 and victim.post("/peek", json={}).json()["secret"] == "beta"
+    # Requests without a cookie, and the flood's own live rollouts, are served as before.
+    assert peek(url).json()["secret"] == ""
+
+
+def test_an_eviction_past_the_remembered_ids_is_still_refused(vault: tuple[Vault, str]) -> None:
+    server, url = vault
+    server.sessions.max_seeded = 2
+    server.sessions.max_evicted_ids = 3
+    with seeded(url, "alpha") as victim:
+        _cookieless_seeds(url, 20)  # 19 evicted after the victim: its id is long forgotten
+        assert len(server.sessions._gone) == 3
+        _gone(victim.post("/verify", json={**RCP, "response": RESPONSE}), "expired or evicted a while ago")
+    with seeded(url, "gamma") as later:  # an id issued after the forgotten ones is not refused
+        assert later.post("/peek", json={}).json()["secret"] == "gamma"
+    assert peek(url).status_code == 200
+
+
+def test_sessions_idle_past_the_ttl_expire_first(vault: tuple[Vault, str]) -> None:
+    server, url = vault
+    server.sessions.idle_ttl = 2.0
+    with seeded(url, "idle") as idle, seeded(url, "busy") as busy:
+        time.sleep(1.3)
+        assert busy.post("/peek", json={}).json()["secret"] == "busy"
+        time.sleep(1.3)  # idle: 2.6 s without a request; busy: 1.3 s
+        assert busy.post("/peek", json={}).json()["secret"] == "busy"
+        _gone(idle.post("/peek", json={}), "expired after more than 2 s without a request")
+    counts = server.sessions.counts()
+    assert counts["expired_seeded"] == 1 and counts["evicted_seeded"] == 0 and counts["live_seeded"] == 1
+
+
+def test_the_idle_ttl_comes_from_the_environment_and_a_bad_one_stops_the_app(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(SESSION_IDLE_TTL_ENV, raising=False)
+    assert SessionStore().idle_ttl == SESSION_IDLE_TTL
+    monkeypatch.setenv(SESSION_IDLE_TTL_ENV, "90")
+    assert SessionStore().idle_ttl == 90.0
+    for bad in ("0", "-5", "soon", "inf", "nan"):
+        monkeypatch.setenv(SESSION_IDLE_TTL_ENV, bad)
+        with pytest.raises(UserError, match=f"{SESSION_IDLE_TTL_ENV} is '{bad}'"):
+            _ = Vault().app
