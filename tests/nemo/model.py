@@ -1,0 +1,95 @@
+"""A scripted model that plays a plan per prompt: the tool calls a capable model would make, then an answer.
+
+The plans are written from each server's task rows (what the user asks), never from the
+server's code: the server under test still decides the tool outputs and the reward.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gymkit.serving import serving_in_thread
+from tests.rollouts.scripted import ScriptedModel
+
+Step = tuple[str, Any]  # ("call", (name, arguments JSON)) or ("text", answer)
+
+
+def _user(row: dict[str, Any]) -> str:
+    items = row["responses_create_params"]["input"]
+    if isinstance(items, str):
+        return items
+    content = next(i["content"] for i in items if i.get("role") == "user")
+    return content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+
+
+def _single_tool_call(row: dict[str, Any], index: int) -> list[Step]:
+    return [("call", ("get_weather", json.dumps({"city": "sf"}))), ("text", "It is cold in SF.")]
+
+
+def _session_state(row: dict[str, Any], index: int) -> list[Step]:
+    adds = [int(n) for n in re.findall(r"add (\d+)", _user(row))]
+    steps: list[Step] = [("call", ("increment_counter", json.dumps({"count": n}))) for n in adds]
+    return [*steps, ("call", ("get_counter_value", "{}")), ("text", "Done.")]
+
+
+def _mcqa(row: dict[str, Any], index: int) -> list[Step]:
+    # Right on even tasks, wrong on odd ones: rewards that differ, for the profiles to compare.
+    letters = [next(iter(option)) for option in row["options"]]
+    right = row["expected_answer"]
+    answer = right if index % 2 == 0 else next(letter for letter in letters if letter != right)
+    return [("text", f"Thinking it over. \\boxed{{{answer}}}")]
+
+
+def _plain(row: dict[str, Any], index: int) -> list[Step]:
+    return [("text", "I cannot tell.")]
+
+
+def _weather(row: dict[str, Any], index: int) -> list[Step]:
+    truth = row["weather"][row["city"]]
+    answer = f"It is {truth['condition']} in {row['city']} at {truth['temperature_c']} °C."
+    if index % 3 == 2:
+        answer = f"It is {truth['temperature_c'] + 7} °C there."  # a wrong answer now and then
+    return [("call", ("get_weather", json.dumps({"city": row["city"]}))), ("text", answer)]
+
+
+PLANS = {
+    "example_single_tool_call": _single_tool_call,
+    "example_session_state_mgmt": _session_state,
+    "mcqa": _mcqa,
+    "example_multi_step": _plain,
+    "weather": _weather,
+}
+
+
+class PlannedModel(ScriptedModel):
+    def __init__(self, plans: dict[str, list[Step]]) -> None:
+        self.plans = plans
+        super().__init__()
+
+    def decide(self, user: str, tool_outputs: list[str]) -> tuple[str, Any]:
+        steps = self.plans.get(user)
+        if steps is None:
+            return "text", "unplanned"
+        return steps[min(len(tool_outputs), len(steps) - 1)]
+
+
+def plans_for(server_dir: Path) -> dict[str, list[Step]]:
+    plan = PLANS[server_dir.name]
+    rows = [json.loads(line) for line in (server_dir / "data" / "example.jsonl").read_text().splitlines() if line]
+    return {_user(row): plan(row, index) for index, row in enumerate(rows)}
+
+
+@contextmanager
+def planned_model(*server_dirs: Path) -> Iterator[tuple[PlannedModel, str]]:
+    """Serve the plans for these servers' example rows on loopback; yields (model, base URL ending in /v1)."""
+    plans: dict[str, list[Step]] = {}
+    for folder in server_dirs:
+        plans.update(plans_for(folder))
+    model = PlannedModel(plans)
+    with serving_in_thread(model.app) as url:
+        yield model, f"{url}/v1"
