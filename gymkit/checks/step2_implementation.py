@@ -1,18 +1,21 @@
 """Step 2 · Implementation: app.py, configs/, requirements.txt and waivers.
 
-GYM201-GYM202 config, GYM203 app.py, GYM204 requirements.txt, GYM209 waivers.
-README checks (GYM210-GYM219) live in step2_readme.
+GYM201-GYM202 config, GYM203 app.py, GYM204 requirements.txt, GYM205 self-containment,
+GYM209 waivers. README checks (GYM210-GYM219) live in step2_readme.
 """
 
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
 
 from gymkit.checks.fixtures import Fixtures, locate
 from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.hashing import hashed_files, requirement_references
 
-__all__ = ["GYM201", "GYM202", "GYM203", "GYM204", "GYM209"]
+__all__ = ["GYM201", "GYM202", "GYM203", "GYM204", "GYM205", "GYM209", "outside_references", "path_escapes"]
 
 
 class Step2(Check):
@@ -78,6 +81,158 @@ class GYM204(Step2):
         """Create `requirements.txt` listing the server's own dependencies (it may be empty apart from a
         comment when the server needs nothing beyond gymkit)."""
         return [] if fx.paths.requirements.is_file() else [Problem("requirements.txt is missing", "requirements.txt")]
+
+
+# --- GYM205: what a server reaches outside its folder ------------------------------------------
+
+# Calls that put a folder on the import path, by the name they are called by.
+_PATH_CALLS = {("sys.path", "insert"), ("sys.path", "append"), ("sys.path", "extend"), ("site", "addsitedir")}
+_MAX_NAME_DEPTH = 8
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    if isinstance(node, ast.Subscript):
+        return _dotted(node.value)
+    return ""
+
+
+def _assignments(tree: ast.AST) -> dict[str, list[ast.expr]]:
+    """Every value each plain name is assigned anywhere in the module (scopes are not told apart)."""
+    found: dict[str, list[ast.expr]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign | ast.NamedExpr) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                found.setdefault(target.id, []).append(value)
+    return found
+
+
+def _ups(node: ast.AST, names: dict[str, list[ast.expr]], depth: int = 0) -> tuple[int, bool, bool]:
+    """(folders up, names __file__, names an absolute path) of a path expression, names followed."""
+    up, from_file, absolute = 0, False, False
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute) and sub.attr in ("parent", "pardir"):
+            up += 1
+        elif isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Attribute) and sub.value.attr == "parents":
+            index = sub.slice
+            up += index.value + 1 if isinstance(index, ast.Constant) and isinstance(index.value, int) else 2
+        elif isinstance(sub, ast.Call) and _dotted(sub.func).rsplit(".", 1)[-1] == "dirname":
+            up += 1
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            text = sub.value.replace("\\", "/")
+            up += sum(1 for part in text.split("/") if part == "..")
+            absolute = absolute or text.startswith(("/", "~"))
+        elif isinstance(sub, ast.Name) and sub.id == "__file__":
+            from_file = True
+        elif isinstance(sub, ast.Name) and depth < _MAX_NAME_DEPTH:
+            # ROOT = Path(__file__).parents[2]; sys.path.insert(0, str(ROOT / "foo")): the common shape.
+            for value in names.get(sub.id, []):
+                more, file_based, abs_path = _ups(value, names, depth + 1)
+                up, from_file, absolute = up + more, from_file or file_based, absolute or abs_path
+    return up, from_file, absolute
+
+
+def path_escapes(source: str, rel: PurePosixPath) -> list[tuple[int, str]]:
+    """(line, what) of every import-path change in a module that points outside the server (best effort).
+
+    ``rel`` is the module's path in the server. Read from the syntax tree: ``sys.path.insert``,
+    ``append``, ``extend``, ``site.addsitedir`` and assignments to ``sys.path``, whose argument
+    goes up more folders than the module sits below the server's top (``.parent``, ``.parents[n]``,
+    ``os.path.dirname``, ``..``, ``os.pardir``, through names assigned in the module), or is absolute.
+    A path built at run time from other data is not seen.
+    """
+    try:
+        tree = ast.parse(source, filename=str(rel))
+    except (SyntaxError, ValueError):
+        return []  # GYM203 and the tests report a module that does not parse
+    names = _assignments(tree)
+    # __file__ is the module; one step up is its folder; len(rel.parts) steps up is the server's top.
+    allowed = len(rel.parts)
+    found = []
+    for node in ast.walk(tree):
+        argument: ast.AST | None = None
+        what = ""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            key = (_dotted(node.func.value), node.func.attr)
+            if key in _PATH_CALLS and node.args:
+                argument, what = node.args[-1], f"{key[0]}.{key[1]}"
+        elif isinstance(node, ast.Assign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(_dotted(t) == "sys.path" for t in targets):
+                argument, what = node.value, "sys.path ="
+        if argument is None:
+            continue
+        up, from_file, absolute = _ups(argument, names)
+        if absolute or up > (allowed if from_file else 0):
+            found.append((getattr(node, "lineno", 1), what))
+    return found
+
+
+def _escapes(base: Path, written: str, server_dir: Path) -> bool:
+    if os.path.isabs(os.path.expanduser(written)):
+        return True
+    return not Path(os.path.normpath(base / written)).is_relative_to(server_dir)
+
+
+def outside_references(server_dir: Path) -> list[tuple[str, int, str]]:
+    """(file, line, reference) of each requirement file's path that leaves the server or is absolute."""
+    server_dir = Path(os.path.normpath(server_dir.absolute()))
+    found = []
+    pending, seen = [server_dir / "requirements.txt"], set()
+    while pending:
+        path = pending.pop(0)
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for number, line in enumerate(lines, 1):
+            for kind, written in requirement_references(line):
+                # -r and -c resolve against the including file; the rest against the server's folder.
+                base = path.parent if kind == "include" else server_dir
+                if _escapes(base, written, server_dir):
+                    found.append((path.relative_to(server_dir).as_posix(), number, written))
+                elif kind == "include":
+                    pending.append(Path(os.path.normpath(base / written)))
+    return found
+
+
+@register
+class GYM205(Step2):
+    """The server is self-contained: no requirement or import path reaches outside its folder"""
+
+    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+        """A server is tested, profiled and reviewed as its own folder, and a pull request selects the
+        servers whose files it changes, so code or pins taken from elsewhere (another server, the gym)
+        change it unseen. Copy what it needs into the folder (a vendored wheel under `vendor/`, a module
+        next to `app.py`) and refer to it by a path inside the folder: no `..` or absolute paths in
+        `requirements.txt` (`-r`, `-c`, `-e`, `file:`, local wheels) and no `sys.path` entries that
+        leave the folder. Detection in Python files is from the syntax tree, best effort."""
+        problems = [
+            Problem(f"{ref!r} points outside the server's folder", file, line)
+            for file, line, ref in outside_references(fx.paths.dir)
+        ]
+        for rel in hashed_files(fx.paths.dir):
+            if rel.suffix != ".py":
+                continue
+            try:
+                source = (fx.paths.dir / rel).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            for line, what in path_escapes(source, rel):
+                problems.append(Problem(f"{what} adds a folder outside the server to the import path", str(rel), line))
+        return problems
 
 
 @register

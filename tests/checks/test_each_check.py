@@ -59,6 +59,14 @@ def _rollouts(change: Callable[[list[dict]], None]) -> Callable[[Path], None]:
     return edit
 
 
+def _write(path: str, text: str) -> Callable[[Path], None]:
+    def write(server: Path) -> None:
+        (server / path).parent.mkdir(parents=True, exist_ok=True)
+        (server / path).write_text(text)
+
+    return write
+
+
 def _reports(**keys: object) -> Callable[[Path], None]:
     def edit(server: Path) -> None:
         write_reports(server, **keys)  # type: ignore[arg-type]
@@ -95,6 +103,7 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str]] = {
     "GYM202": (_edit("configs/good.yaml", "domain: math", "domain: cooking"), "'cooking' is not allowed"),
     "GYM203": (_edit("app.py", "async def verify", "async def score"), "async def verify"),
     "GYM204": (_remove("requirements.txt"), "requirements.txt is missing"),
+    "GYM205": (_write("requirements.txt", "-r ../shared/requirements.txt\n"), "'../shared/requirements.txt' points"),
     "GYM209": (
         _edit("configs/good.yaml", "verified: false", 'verified: false\n      gymkit: {waive: {GYM501: ""}}'),
         "no written reason",
@@ -145,3 +154,86 @@ def test_check_fails_on_a_server_broken_for_it(tmp_path: Path, code: str) -> Non
     expected = "warn" if code in WARN_ONLY else "fail"
     assert any(f.status == expected and message in f.message for f in findings), findings
     assert all(f.fix for f in findings)
+
+
+# --- GYM205: the server reaches nothing outside its folder -------------------------------------
+
+_IMPORTS = "import os, site, sys\nfrom pathlib import Path\n"
+_OUTSIDE = [
+    pytest.param("helper.py", "sys.path.insert(0, '../foo')", id="dotdot-string"),
+    pytest.param("helper.py", "sys.path.append('/opt/shared')", id="absolute"),
+    pytest.param("helper.py", "sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'foo'))", id="parents"),
+    pytest.param("helper.py", "ROOT = Path(__file__).parents[1]\nsys.path.insert(0, str(ROOT / 'foo'))", id="a-name"),
+    pytest.param(
+        "lib/paths.py",
+        "HERE = os.path.dirname(os.path.abspath(__file__))\n"
+        "sys.path.extend([os.path.join(HERE, os.pardir, os.pardir)])",
+        id="dirname-pardir-in-a-subfolder",
+    ),
+    pytest.param("helper.py", "site.addsitedir('../foo/vendor')", id="addsitedir"),
+    pytest.param("helper.py", "sys.path = ['..', *sys.path]", id="assignment"),
+]
+
+
+@pytest.mark.parametrize(("file", "code"), _OUTSIDE)
+def test_gym205_flags_an_import_path_outside_the_server(tmp_path: Path, file: str, code: str) -> None:
+    server = build_server(tmp_path)
+    (server / file).parent.mkdir(parents=True, exist_ok=True)
+    (server / file).write_text(_IMPORTS + code + "\n")
+    (finding,) = [f for f in run_checks(server, options=OPTIONS, select=["GYM205"]).findings if f.status == "fail"]
+    assert "outside the server to the import path" in finding.message
+    assert (finding.file, finding.line) == (file, len((_IMPORTS + code).splitlines()))
+
+
+@pytest.mark.parametrize(
+    ("file", "code"),
+    [
+        pytest.param("helper.py", "sys.path.insert(0, str(Path(__file__).parent))", id="own-folder"),
+        pytest.param(
+            "tests/conftest.py",
+            "SERVER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))\nsys.path.insert(0, SERVER_DIR)",
+            id="tests-reach-the-server",
+        ),
+        pytest.param("lib/x.py", "sys.path.append(str(Path(__file__).parents[1]))", id="subfolder-to-top"),
+        pytest.param("helper.py", "sys.path.insert(0, 'vendor')", id="relative-inside"),
+    ],
+)
+def test_gym205_passes_import_paths_inside_the_server(tmp_path: Path, file: str, code: str) -> None:
+    server = build_server(tmp_path)
+    (server / file).parent.mkdir(parents=True, exist_ok=True)
+    (server / file).write_text(_IMPORTS + code + "\n")
+    findings = [f for f in run_checks(server, options=OPTIONS, select=["GYM205"]).findings if f.code == "GYM205"]
+    assert findings and all(f.status == "pass" for f in findings), findings
+
+
+@pytest.mark.parametrize(
+    ("requirements", "flagged"),
+    [
+        ("-r ../foo/requirements.txt\n", "../foo/requirements.txt"),
+        ("-c /etc/constraints.txt\n", "/etc/constraints.txt"),
+        ("-e ../foo\n", "../foo"),
+        ("grader @ file:///opt/grader-0.1-py3-none-any.whl\n", "/opt/grader-0.1-py3-none-any.whl"),
+        ("../foo/dist/foo-1.0.tar.gz\n", "../foo/dist/foo-1.0.tar.gz"),
+        ("-r extra.txt\n", "../../elsewhere.txt"),  # followed into an included file
+    ],
+)
+def test_gym205_flags_requirements_outside_the_server(tmp_path: Path, requirements: str, flagged: str) -> None:
+    server = build_server(tmp_path)
+    (server / "requirements.txt").write_text(requirements)
+    (server / "extra.txt").write_text("six==1.17.0\n-r ../../elsewhere.txt\n")
+    (finding,) = [f for f in run_checks(server, options=OPTIONS, select=["GYM205"]).findings if f.status == "fail"]
+    assert finding.message == f"{flagged!r} points outside the server's folder"
+    assert finding.file == ("extra.txt" if requirements.startswith("-r extra") else "requirements.txt")
+
+
+def test_gym205_passes_requirements_inside_the_server(tmp_path: Path) -> None:
+    server = build_server(tmp_path)
+    (server / "vendor").mkdir()
+    (server / "vendor" / "grader-0.1-py3-none-any.whl").write_text("")
+    (server / "requirements.txt").write_text(
+        "grader @ file:./vendor/grader-0.1-py3-none-any.whl\n-r extra.txt\n-e ./vendor/pkg\nsix==1.17.0\n"
+        "pkg @ https://example.invalid/pkg-1.0-py3-none-any.whl\n"
+    )
+    (server / "extra.txt").write_text("-c vendor/../constraints.txt\n")
+    findings = [f for f in run_checks(server, options=OPTIONS, select=["GYM205"]).findings if f.code == "GYM205"]
+    assert findings and all(f.status == "pass" for f in findings), findings
