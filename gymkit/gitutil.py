@@ -11,12 +11,20 @@ inside that server's folder; it selects nothing only when it is prose no check r
 shared requirements, gymkit/, templates/, a gym's own package, a path not thought of here)
 selects every server. A symbolic link or submodule anywhere under resources_servers/ is
 refused: the server's session would run whatever it points to, which the diff never shows.
+
+A server also depends on what its requirements.txt pulls in: a changed file that some
+server's requirements include (``-r``/``-c``, recursively) or install (``-e``, ``file:``, a
+local wheel or folder) selects that server too, whichever server the file is in. The
+includes are read at the head (or from the working tree). GYM205 asks every server to
+reach nothing outside its folder; this keeps one that still does from going unchecked.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +32,7 @@ import git
 from gitdb.exc import BadName, BadObject
 
 from gymkit.errors import UserError
+from gymkit.hashing import requirement_references
 from gymkit.project import MAX_SERVER_NAME, SERVER_NAME_SHAPE, SERVERS_DIR
 
 __all__ = ["INERT_SUFFIXES", "Changes", "changed_servers", "is_inert", "one_line"]
@@ -54,6 +63,8 @@ class Changes:
     """Servers whose own files changed (a subset of ``servers``)."""
     deleted: list[str] = field(default_factory=list)
     """Servers whose files changed and that are gone at the head: nothing left to test."""
+    dependents: list[str] = field(default_factory=list)
+    """Servers selected because their requirements pull in a changed file outside them."""
 
     @property
     def all_selected(self) -> bool:
@@ -223,6 +234,79 @@ def _servers_in(entries: dict[str, str]) -> set[str]:
     return {s for path in entries if (s := _server_of(path))}
 
 
+# A requirements file larger than this, or more included files than this per server, is
+# not read further: no real one comes near, and a crafted one must not stall the job.
+_MAX_REQUIREMENTS_BYTES = 1 << 20
+_MAX_REQUIREMENT_FILES = 64
+
+
+def _reader(repo: git.Repo, root: Path, head: str | None) -> Callable[[str], str | None]:
+    """Text of a repository path at ``head`` (or in the working tree), None when it is no regular file."""
+    if head is None:
+
+        def from_disk(path: str) -> str | None:
+            full = root / path
+            try:
+                if full.is_symlink() or not full.is_file() or full.stat().st_size > _MAX_REQUIREMENTS_BYTES:
+                    return None
+                return full.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return None
+
+        return from_disk
+    tree = repo.commit(head).tree
+
+    def from_tree(path: str) -> str | None:
+        try:
+            blob = tree / path
+        except KeyError:
+            return None
+        if blob.type != "blob" or blob.mode not in (0o100644, 0o100755) or blob.size > _MAX_REQUIREMENTS_BYTES:
+            return None
+        return blob.data_stream.read().decode("utf-8", "replace")
+
+    return from_tree
+
+
+def _in_repo(start: str, written: str) -> str | None:
+    """``written`` resolved against the repository folder ``start``; None when absolute or above the root."""
+    if written.startswith(("/", "~")) or os.path.isabs(written):
+        return None  # outside any diff (GYM205 refuses it)
+    target = posixpath.normpath(posixpath.join(start, written))
+    return None if target == ".." or target.startswith("../") else target
+
+
+def _requirement_inputs(read: Callable[[str], str | None], server: str) -> tuple[set[str], tuple[str, ...]]:
+    """(files, folder prefixes): what installing a server's requirements reads, as repository paths."""
+    base = f"{SERVERS_DIR}/{server}"
+    files: set[str] = set()
+    folders: set[str] = set()
+    pending = [f"{base}/requirements.txt"]
+    while pending and len(files) < _MAX_REQUIREMENT_FILES:
+        path = pending.pop()
+        if path in files:
+            continue
+        files.add(path)
+        text = read(path)
+        for kind, written in requirement_references(text or ""):
+            # -r and -c resolve against the including file; pip resolves the rest where it runs,
+            # the server's folder (as NeMo Gym installs).
+            target = _in_repo(posixpath.dirname(path) if kind == "include" else base, written)
+            if target is None:
+                continue
+            if kind == "include":
+                pending.append(target)
+            else:
+                files.add(target)
+                folders.add("" if target == "." else target + "/")  # "": the whole repository
+    return files, tuple(folders)
+
+
+def _depends_on(read: Callable[[str], str | None], server: str, changed: Iterable[str]) -> bool:
+    files, folders = _requirement_inputs(read, server)
+    return any(f in files or f.startswith(folders) for f in changed)
+
+
 def changed_servers(path: Path, base: str, head: str | None = None) -> Changes:
     """Servers changed between the merge base of ``base`` and ``head``, and ``head``.
 
@@ -264,7 +348,14 @@ def _compare(repo: git.Repo, base: str, head: str | None) -> Changes:
     existing = _servers_in(entries)
     touched = {s for f in modes if (s := _server_of(f))}
     global_files = sorted(f for f, mode in modes.items() if not _server_of(f) and not is_inert(f, mode))
-    candidates = existing if global_files else touched & existing
+    # Only the changes outside a server can reach another server through its requirements;
+    # with a global change every server is selected anyway.
+    dependents: set[str] = set()
+    if not global_files and modes:
+        read = _reader(repo, root, None if head is None else head_commit.hexsha)
+        others = {s: [f for f in modes if _server_of(f) != s] for s in existing - touched}
+        dependents = {s for s, files in others.items() if files and _depends_on(read, s, files)}
+    candidates = existing if global_files else (touched | dependents) & existing
     # Server names end up in CI job names, artifact names and nox session ids; anything else
     # in resources_servers/ is refused rather than passed on.
     bad = sorted(c for c in candidates if not SERVER_NAME_SHAPE.fullmatch(c) or len(c) > MAX_SERVER_NAME)
@@ -280,4 +371,5 @@ def _compare(repo: git.Repo, base: str, head: str | None) -> Changes:
         global_files=global_files,
         direct=sorted(candidates & touched),
         deleted=sorted(touched - existing),
+        dependents=sorted(candidates & dependents),
     )

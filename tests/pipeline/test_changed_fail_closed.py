@@ -362,3 +362,78 @@ def test_github_output_that_cannot_be_written_is_one_line(repo: GitRepo, tmp_pat
     code, _, stderr = _cli(repo, "--head", "main", "--github-output", str(tmp_path / "missing" / "out"))
     assert code == 1
     assert stderr.splitlines()[0].startswith(f"error: {tmp_path / 'missing' / 'out'}: cannot write")
+
+
+# --- dependencies between servers through requirements.txt ----------------------------------
+
+WHEEL = "vendor/grader-0.1-py3-none-any.whl"
+
+
+def _foo_and_bar(repo: GitRepo, bar_requirements: str) -> None:
+    """The reviewer's gym: bar's requirements and import path reach into foo."""
+    repo.write("resources_servers/foo/app.py")
+    repo.write("resources_servers/foo/shared.py", "WEIGHT = 1\n")
+    repo.write("resources_servers/foo/requirements.txt", "six==1.16.0\n-r extra.txt\n")
+    repo.write("resources_servers/foo/extra.txt", "idna==3.7\n")
+    repo.write("resources_servers/foo/vendor/grader-0.1-py3-none-any.whl", "wheel v1")
+    repo.write("resources_servers/bar/requirements.txt", bar_requirements)
+    repo.write("resources_servers/bar/app.py", "import sys\nsys.path.insert(0, '../foo')\nimport shared\n")
+    repo.commit("foo, and bar that leans on it")
+    _branch(repo)
+
+
+@pytest.mark.parametrize(
+    ("bar_requirements", "changed"),
+    [
+        pytest.param("-r ../foo/requirements.txt\n", ["requirements.txt", "shared.py"], id="reviewer"),
+        pytest.param("-r ../foo/requirements.txt\n", ["extra.txt"], id="included-by-the-include"),
+        pytest.param("-c ../foo/requirements.txt\n", ["requirements.txt"], id="constraint"),
+        pytest.param("-e ../foo\n", ["shared.py"], id="editable-folder"),
+        pytest.param("grader @ file:../foo/vendor/grader-0.1-py3-none-any.whl\n", [WHEEL], id="file-url"),
+        pytest.param("../foo/vendor/grader-0.1-py3-none-any.whl\n", [WHEEL], id="bare"),
+    ],
+)
+def test_a_server_whose_requirements_pull_in_a_changed_file_is_selected(
+    repo: GitRepo, bar_requirements: str, changed: list[str]
+) -> None:
+    _foo_and_bar(repo, bar_requirements)
+    for name in changed:
+        repo.write(f"resources_servers/foo/{name}", "changed\n")
+    repo.commit("change foo only")
+    result = changed_servers(repo.root, "main", "pr")
+    assert result.servers == ["bar", "foo"] and result.direct == ["foo"] and result.dependents == ["bar"]
+    assert not result.all_selected
+
+
+def test_requirement_dependencies_count_in_the_working_tree_too(repo: GitRepo) -> None:
+    _foo_and_bar(repo, "-r ../foo/requirements.txt\n")
+    repo.write("resources_servers/foo/extra.txt", "idna==3.8\n")
+    assert changed_servers(repo.root, "main").servers == ["bar", "foo"]
+    # An include added in the working tree, not yet committed, counts as well.
+    repo.write("resources_servers/alpha/requirements.txt", "-r ../foo/extra.txt\n")
+    assert changed_servers(repo.root, "main").servers == ["alpha", "bar", "foo"]
+
+
+def test_a_change_no_requirements_pull_in_selects_its_server_only(repo: GitRepo) -> None:
+    _foo_and_bar(repo, "-r ../foo/requirements.txt\n")
+    repo.write("resources_servers/foo/shared.py", "WEIGHT = 2\n")  # imported by bar: GYM205 reports that
+    repo.commit("change foo's module")
+    result = changed_servers(repo.root, "main", "pr")
+    assert result.servers == ["foo"] and result.dependents == []
+
+
+@pytest.mark.parametrize(
+    ("bar_requirements", "servers"),
+    [
+        pytest.param("-r ../../../outside.txt\n-r /etc/hosts\n-e /opt/pkg\n", ["foo"], id="outside-the-repository"),
+        pytest.param("-e ../..\n", ["bar", "foo"], id="the-repository-root"),
+    ],
+)
+def test_references_outside_the_repository_select_nothing_more(
+    repo: GitRepo, bar_requirements: str, servers: list[str]
+) -> None:
+    # No diff shows a file outside the repository (GYM205 refuses the reference); the root holds every file.
+    _foo_and_bar(repo, bar_requirements)
+    repo.write("resources_servers/foo/extra.txt", "idna==3.8\n")
+    repo.commit("change foo")
+    assert changed_servers(repo.root, "main", "pr").servers == servers
