@@ -20,6 +20,11 @@ from the main thread (whose exit is the process's).
 Grandchildren that stay in the child's group die with the group. Those that left it (a sandbox
 started with ``start_new_session``) are reparented to the supervisor, a Linux child subreaper,
 once their own parent dies, and are killed then.
+
+A child that runs a contributor's code is started with a ``confine=`` policy (gymkit.confine):
+the supervisor builds the Landlock ruleset and applies it in its forked child just before exec,
+so the command and its descendants are confined while the supervisor itself is not (the
+command can neither signal nor ptrace it, and it can still stop the group and reap orphans).
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ import atexit
 import contextlib
 import ctypes
 import ctypes.util
+import json
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,9 +47,12 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Literal
 
-__all__ = ["ChildProcess", "install_signal_handlers"]
+from gymkit import confine as _confine
+from gymkit.confine import Confinement
+
+__all__ = ["ChildProcess", "Confinement", "install_signal_handlers", "run"]
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -76,6 +86,11 @@ class ChildProcess:
     ``start()`` returns the ready line's match, or None if the child ended or ``timeout``
     passed first; it raises ``OSError`` when the command cannot be run at all. ``stop()`` is
     idempotent and returns what the child wrote to stderr.
+
+    ``output``: ``"ready"`` as above; ``"capture"`` puts stdout in the stderr file too, in order
+    (``stop()`` returns both); ``"inherit"`` leaves both on the parent's own stdout and stderr.
+    ``confine``: run the command under gymkit.confine's rules (where this machine can), with
+    TMPDIR pointing at its private temp folder; raises UserError under CI when it cannot.
     """
 
     def __init__(
@@ -87,8 +102,15 @@ class ChildProcess:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         grace: float = 5.0,
+        output: Literal["ready", "capture", "inherit"] = "ready",
+        confine: Confinement | None = None,
     ) -> None:
         self.argv = list(argv)
+        self.output = output
+        self.confine = confine
+        self.confined = False  # set by launch(): whether the rules were applied
+        self.tmp: Path | None = None  # the private temp folder, when confine= was given
+        self._own_tmp = False
         self.ready = ready
         self.timeout = timeout
         self.env = dict(env) if env is not None else None
@@ -113,20 +135,38 @@ class ChildProcess:
         self.launch()
         return self.wait_ready()
 
+    def _policy(self) -> str:
+        """The supervisor's rules argument ("-": none); points the child's temp folder at its own."""
+        if self.confine is None:
+            return "-"
+        self.confined = _confine.enabled()
+        if self.confine.tmp is not None:
+            self.tmp = Path(self.confine.tmp)
+        else:
+            self.tmp, self._own_tmp = Path(tempfile.mkdtemp(prefix="gymkit-child-")), True
+        env = dict(self.env if self.env is not None else os.environ)
+        # The system temp folder is not writable when confined: tempfile, pytest's tmp_path and
+        # a server's own sandboxes all follow TMPDIR.
+        env.update(TMPDIR=str(self.tmp), TMP=str(self.tmp), TEMP=str(self.tmp))
+        self.env = env
+        return json.dumps(self.confine.folders(self.tmp)) if self.confined else "-"
+
     def launch(self) -> None:
         """Start the supervisor and the child; raises OSError if the command cannot run."""
+        policy = self._policy()
         # stderr goes to a file, not a pipe: a server that logs a traceback per failing
         # request would otherwise fill the pipe and freeze.
-        self._stderr = tempfile.TemporaryFile(mode="w+t")  # noqa: SIM115 (closed by stop())
+        self._stderr = None if self.output == "inherit" else tempfile.TemporaryFile(mode="w+t")  # noqa: SIM115
+        stdout: int | IO[str] | None = {"ready": subprocess.PIPE, "capture": self._stderr, "inherit": None}[self.output]
         watch_r, self._watch = os.pipe()
         report_r, report_w = os.pipe()
         pdeathsig = "1" if threading.current_thread() is threading.main_thread() else "0"
         cmd = [sys.executable, "-m", "gymkit.childproc", str(watch_r), str(report_w), str(self.grace), pdeathsig]
         try:
             self._proc = subprocess.Popen(
-                [*cmd, "--", *self.argv],
+                [*cmd, policy, "--", *self.argv],
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
+                stdout=stdout,
                 stderr=self._stderr,
                 text=True,
                 env=self.env,
@@ -139,7 +179,9 @@ class ChildProcess:
             for fd in (self._watch, report_r):
                 os.close(fd)
             self._watch = -1
-            self._stderr.close()
+            if self._stderr is not None:
+                self._stderr.close()
+            self._remove_tmp()
             raise
         finally:
             os.close(watch_r)
@@ -147,10 +189,13 @@ class ChildProcess:
         self.supervisor_pid = self._proc.pid
         _LIVE[id(self)] = self
         try:
-            self._reader = threading.Thread(
-                target=self._read_stdout, args=(self._proc.stdout,), daemon=True, name="childproc-stdout"
-            )
-            self._reader.start()
+            if self._proc.stdout is not None:
+                self._reader = threading.Thread(
+                    target=self._read_stdout, args=(self._proc.stdout,), daemon=True, name="childproc-stdout"
+                )
+                self._reader.start()
+            else:
+                self._seen.set()  # no ready line to wait for
             try:
                 report = _read_all(report_r, self.timeout)
             finally:
@@ -161,8 +206,8 @@ class ChildProcess:
         word, _, number = report.partition(" ")
         if word == "err":
             self.stop()
-            code = int(number)
-            raise OSError(code, os.strerror(code), self.argv[0])
+            code, _, why = number.partition(" ")
+            raise OSError(int(code), why or os.strerror(int(code)), self.argv[0])
         if word == "ok":
             self.pid = int(number)
 
@@ -185,6 +230,22 @@ class ChildProcess:
         if self._proc is not None:
             self.returncode = self._proc.poll()
         return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The command's exit status once it ends (128+N for signal N); None if ``timeout`` passed first."""
+        proc = self._proc
+        if proc is None:
+            return self.returncode
+        try:
+            self.returncode = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return self.returncode
+
+    def _remove_tmp(self) -> None:
+        if self._own_tmp and self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self._own_tmp = False
 
     def _close_watch(self, *, blocking: bool = True) -> None:
         # A lock so two closers never close the same number twice (the second could close a
@@ -229,6 +290,7 @@ class ChildProcess:
             self._stderr.seek(0)
             self._stderr_text = self._stderr.read()
             self._stderr.close()
+        self._remove_tmp()
         self._proc = None
         return self._stderr_text
 
@@ -242,6 +304,30 @@ class ChildProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    output: Literal["capture", "inherit"] = "capture",
+    confine: Confinement | None = None,
+    grace: float = 5.0,
+) -> tuple[int | None, str]:
+    """Run a command to its end under a supervisor: (exit status, or None past ``timeout``; its output).
+
+    Like ``subprocess.run`` but the command and everything it started die with the caller, and
+    with a timeout the whole group is stopped, not only the process the caller started.
+    """
+    child = ChildProcess(argv, ready=re.compile(r"(?!)"), env=env, cwd=cwd, grace=grace, output=output, confine=confine)
+    try:
+        child.launch()
+        code = child.wait(timeout)
+    finally:
+        text = child.stop()
+    return code, text
 
 
 def _read_all(fd: int, timeout: float) -> str:
@@ -322,7 +408,7 @@ def install_signal_handlers() -> None:
         signal.signal(signal.SIGINT, _on_sigint)
 
 
-# --- the supervisor (python -m gymkit.childproc WATCH_FD REPORT_FD GRACE PDEATHSIG -- ARGV) ---------
+# --- the supervisor (python -m gymkit.childproc WATCH_FD REPORT_FD GRACE PDEATHSIG RULES -- ARGV) ---
 
 
 def _children_of(pid: int) -> list[int]:
@@ -357,8 +443,17 @@ def _kill_orphans(subreaper: bool) -> None:
         time.sleep(0.01)
 
 
-def _supervise(watch: int, report: int, grace: float, pdeathsig: bool, argv: list[str]) -> int:
+def _supervise(watch: int, report: int, grace: float, pdeathsig: bool, argv: list[str], writable: list[str]) -> int:
     me = os.getpid()
+    ruleset = -1
+    if writable:
+        # Built here, before the fork, so a failure is reported rather than lost in the child.
+        try:
+            ruleset = _confine.build_ruleset(writable)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.write(report, f"err {exc.errno or 1} cannot confine the command: {exc.strerror}\n".encode())
+            return 127
     if pdeathsig:
         # SIGTERM, not SIGKILL: it lands in the loop below, which stops the child's group.
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -372,18 +467,23 @@ def _supervise(watch: int, report: int, grace: float, pdeathsig: bool, argv: lis
         signal.signal(sig, lambda signum, frame: asked.append(signum))
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # a handler, so the wakeup fd hears it
 
-    def die_with_supervisor() -> None:
+    def before_exec() -> None:
         # Safe here: the supervisor has one thread. Covers a supervisor killed -9.
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != me:
             os.kill(os.getpid(), signal.SIGKILL)
+        if ruleset >= 0:
+            _confine.apply(ruleset)  # last: from here on only the command's own code runs
 
     try:
-        child = subprocess.Popen(argv, process_group=0, preexec_fn=die_with_supervisor)
-    except OSError as exc:
+        child = subprocess.Popen(argv, process_group=0, preexec_fn=before_exec)
+    except (OSError, subprocess.SubprocessError) as exc:
+        code = getattr(exc, "errno", None) or 1
         with contextlib.suppress(OSError):
-            os.write(report, f"err {exc.errno or 0}\n".encode())
+            os.write(report, f"err {code} {getattr(exc, 'strerror', None) or exc}\n".encode())
         return 127
+    if ruleset >= 0:
+        os.close(ruleset)
     # A parent already gone makes this fail; the watch pipe's EOF below then stops the child.
     with contextlib.suppress(OSError):
         os.write(report, f"ok {child.pid}\n".encode())
@@ -419,7 +519,8 @@ def _supervise(watch: int, report: int, grace: float, pdeathsig: bool, argv: lis
 
 def _main(args: list[str]) -> int:
     watch, report, grace, pdeathsig = int(args[0]), int(args[1]), float(args[2]), args[3] == "1"
-    return _supervise(watch, report, grace, pdeathsig, args[args.index("--") + 1 :])
+    writable = json.loads(args[4]) if args[4] != "-" else []
+    return _supervise(watch, report, grace, pdeathsig, args[args.index("--") + 1 :], writable)
 
 
 if __name__ == "__main__":

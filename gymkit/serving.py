@@ -19,7 +19,7 @@ from typing import Any
 
 import uvicorn
 
-from gymkit.childproc import ChildProcess
+from gymkit.childproc import ChildProcess, Confinement
 from gymkit.errors import ServerLoadError
 
 __all__ = ["READY_PREFIX", "ServerProcess", "bind", "serve_forever", "serving_in_thread"]
@@ -107,15 +107,24 @@ class ServerProcess:
     A hung or crashing verify cannot take the caller down with it, and the child can be
     killed. Use as a context manager; ``url`` is set once the server is ready. The server and
     whatever it starts die with the caller, however the caller ends (see gymkit.childproc).
+    It runs the contributor's code, so it is confined (gymkit.confine): it writes only to a temp
+    folder of its own (its TMPDIR) and the folders in ``writable``.
     """
 
     def __init__(
-        self, server_dir: Path, *, python: str | None = None, timeout: float = 60.0, env: dict[str, str] | None = None
+        self,
+        server_dir: Path,
+        *,
+        python: str | None = None,
+        timeout: float = 60.0,
+        env: dict[str, str] | None = None,
+        writable: tuple[Path, ...] = (),
     ) -> None:
         self.server_dir = server_dir
         self.python = python or sys.executable
         self.timeout = timeout
         self.env = env
+        self.writable = writable
         self.url = ""
         self._proc: ChildProcess | None = None
 
@@ -123,7 +132,8 @@ class ServerProcess:
         cmd = [self.python, "-m", "gymkit", "serve", str(self.server_dir), "--host", "127.0.0.1", "--port", "0"]
         env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
         # Grace: uvicorn cancels requests still running 3 s into its shutdown.
-        self._proc = ChildProcess(cmd, ready=_READY, timeout=self.timeout, env=env, grace=5.0)
+        confine = Confinement(writable=tuple(self.writable))
+        self._proc = ChildProcess(cmd, ready=_READY, timeout=self.timeout, env=env, grace=5.0, confine=confine)
         try:
             self._proc.launch()
         except OSError as exc:

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
 import sys
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
+from gymkit import childproc
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.confine import Confinement
 from gymkit.testing.session import pytest_args
 
 __all__ = ["GYM301", "GYM302", "GYM303", "collect_tests", "pytest_command", "stamp_problems"]
@@ -57,23 +58,17 @@ def collect_tests(server_dir: Path, timeout: float) -> tuple[list[str], str | No
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     if importlib.util.find_spec("pytest_asyncio") is not None:
         cmd[cmd.index("--collect-only") : cmd.index("--collect-only")] = ["-p", "pytest_asyncio.plugin"]
-    try:
-        proc = subprocess.run(
-            cmd,
-            cwd=server_dir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
+    # Importing the tests runs the server's code: confined (gymkit.confine), and under a
+    # supervisor, so a hanging import is stopped with everything it started, also when this
+    # process is killed.
+    code, output = childproc.run(cmd, cwd=server_dir, env=env, timeout=timeout, confine=Confinement())
+    if code is None:
         return [], f"collecting tests took longer than {timeout:.0f}s (an import that hangs?)"
-    ids = [line for line in proc.stdout.splitlines() if "::" in line and not line.startswith(" ")]
-    if proc.returncode not in (0, 5):
-        lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip().startswith("E ")]
-        detail = lines[-1].strip()[2:].strip() if lines else f"pytest exited with {proc.returncode}"
+    # stdout and stderr come merged, in order: an id is a line naming the collected file.
+    ids = [line for line in output.splitlines() if line.startswith(f"{TEST_FILE}::")]
+    if code not in (0, 5):
+        lines = [ln for ln in output.splitlines() if ln.strip().startswith("E ")]
+        detail = lines[-1].strip()[2:].strip() if lines else f"pytest exited with {code}"
         return ids, f"collection failed: {detail}"
     return ids, None
 
@@ -137,9 +132,11 @@ def stamp_problems(server_dir: Path) -> list[Problem]:
 @cache
 def _ran_session(server_dir: Path) -> tuple[int, str]:
     # Once per server per process: prefetch and check both ask.
+    # gymkit's own process, not confined (it writes the stamp; the stages it starts are); under
+    # a supervisor so that it and the server code it runs end with this process.
     cmd = [sys.executable, "-m", "gymkit", "test", str(server_dir)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
+    code, output = childproc.run(cmd)
+    return (code if code is not None else 1), output
 
 
 @register

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import re
-import sys
 import threading
 import time
 from pathlib import Path
 from types import TracebackType
 
-from gymkit.childproc import ChildProcess
+from gymkit.childproc import ChildProcess, Confinement
 
 __all__ = ["Background"]
 
-# ChildProcess reads stdout only for a ready line and keeps stderr; a stage's whole output
-# is wanted, in order, so the stage's stdout is pointed at its stderr before it starts.
-_MERGE_OUTPUT = "import os, sys; os.dup2(2, 1); os.execv(sys.argv[1], sys.argv[1:])"
 _NEVER = re.compile(r"(?!)")
 
 
@@ -25,11 +21,12 @@ class Background:
     The smoke test and data validation do not depend on the tests; on two cores their
     second or so of start-up and requests hides behind the tests' run. The stage runs under
     gymkit.childproc's supervisor, so it and any server it started end with the session,
-    however the session ends (an error, Ctrl-C, kill -9).
+    however the session ends (an error, Ctrl-C, kill -9). It runs the server's code, so it is
+    confined (gymkit.confine) to a temp folder of its own; its output is kept, in order.
     """
 
     def __init__(self, cmd: list[str], *, cwd: Path, env: dict[str, str]) -> None:
-        self._child = ChildProcess([sys.executable, "-c", _MERGE_OUTPUT, *cmd], ready=_NEVER, env=env, cwd=cwd)
+        self._child = ChildProcess(cmd, ready=_NEVER, env=env, cwd=cwd, output="capture", confine=Confinement())
         self.seconds = 0.0
         self._done = threading.Event()
 

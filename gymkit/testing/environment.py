@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import gymkit
+from gymkit import childproc
+from gymkit.confine import Confinement, installer_caches
 from gymkit.errors import UserError
 
 __all__ = [
@@ -154,6 +156,14 @@ class Environment:
         env.update(extra)
         return env
 
+    def build_confinement(self) -> Confinement:
+        """Where an install may write: this environment and the installers' caches (plus its own temp folder).
+
+        Installing runs the requirements' build code (setup.py, build backends), which is the
+        contributor's; the checkout, gymkit and every other environment stay out of its reach.
+        """
+        return Confinement(writable=(self.location, *installer_caches(find_uv())))
+
     def install(self, *args: str, cwd: Path | None = None) -> int:
         """Install into this environment with its own installer; the installer's output is shown.
 
@@ -164,7 +174,16 @@ class Environment:
         else:
             cmd = [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", *args]
         sys.stdout.flush()
-        return subprocess.run(cmd, stdin=subprocess.DEVNULL, cwd=cwd, check=False).returncode
+        code, _ = childproc.run(cmd, cwd=cwd, output="inherit", confine=self.build_confinement())
+        return code if code is not None else 1
+
+    def compile_imports(self, modules: str) -> None:
+        """Import ``modules`` once so their bytecode is cached in the environment for every later stage.
+
+        Part of the build, and confined like it: an installed package may run code at start-up (a .pth).
+        """
+        code = f"import {modules}"
+        childproc.run([str(self.python), "-c", code], env=self.variables(), confine=self.build_confinement())
 
 
 def _create(location: Path, python: str | None = None) -> Environment:
@@ -176,10 +195,7 @@ def _create(location: Path, python: str | None = None) -> Environment:
     # By default the environment gets the Python running gymkit: known to suit gymkit, and found
     # offline. ``python``: another installed interpreter (NeMo Gym's servers need 3.12).
     python = python or sys.executable
-    if uv:
-        cmd = [uv, "venv", "--quiet", "--python", python, str(location)]
-    else:
-        cmd = [python, "-m", "venv", str(location)]
+    cmd = [uv, "venv", "--quiet", "--python", python, str(location)] if uv else [python, "-m", "venv", str(location)]
     done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         why = (done.stderr or done.stdout).strip().splitlines()
@@ -212,14 +228,9 @@ def prepare_environment(
     if env.install(*args) != 0:
         what = os.path.relpath(requirements, root) if requirements.is_file() else "gymkit"
         raise UserError(f"[{label}] environment: installing {what} failed (the installer says why above)")
-    # Compile what every stage imports once, here, rather than in two stages at the same time.
-    subprocess.run(
-        [str(env.python), "-c", "import gymkit.smoke, pytest, pytest_asyncio"],
-        env=env.variables(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        check=False,
-    )
+    # Compile what every stage imports once, here, rather than in two stages at the same time:
+    # the later stages may not write the environment.
+    env.compile_imports("gymkit.smoke, pytest, pytest_asyncio")
     stamp.write_text(key, encoding="utf-8")
     seconds = time.perf_counter() - started
     log(f"[{label}] environment: built in {seconds:.1f} s ({env.backend}; gymkit {source.description})")

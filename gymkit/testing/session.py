@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+import stat
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from gymkit import childproc
+from gymkit.confine import Confinement
 from gymkit.errors import UserError
 from gymkit.testing.background import Background
 from gymkit.testing.environment import CACHE_DIR, Environment, GymkitSource, gymkit_source, prepare_environment
@@ -45,12 +47,24 @@ def pytest_args(server_dir: Path) -> list[str]:
 
 
 def _counts(path: Path) -> dict[str, int] | None:
-    """passed, failed, errors, skipped as gymkit.testing.counts wrote them (None when pytest did not get that far)."""
+    """passed, failed, errors, skipped as gymkit.testing.counts wrote them (None when pytest did not get that far).
+
+    The file is in the tests' own temp folder, so the tests may have put anything there: only a
+    small regular file is read, never through a link or from a FIFO that would block.
+    """
     try:
-        counts = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
         return None
-    return {key: int(counts.get(key, 0)) for key in ("passed", "failed", "errors", "skipped")}
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        counts = json.loads(os.read(fd, 4096).decode("utf-8"))
+        return {key: int(counts.get(key, 0)) for key in ("passed", "failed", "errors", "skipped")}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    finally:
+        os.close(fd)
 
 
 def _has_tests(server_dir: Path) -> bool:
@@ -76,13 +90,17 @@ class _Run:
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="gymkit-test-") as tmp:
             counts = Path(tmp) / "counts.json"
-            code = subprocess.run(
+            # Confined to its temp folder (gymkit.confine): the tests cannot touch the checkout,
+            # the environment or the stamp, which this process writes once they are over.
+            sys.stdout.flush()
+            ran, _ = childproc.run(
                 [str(env.python), "-m", "pytest", "-p", "gymkit.testing.counts", *pytest],
                 cwd=self.dir,
                 env=env.variables(PYTHONPATH=str(self.dir), GYMKIT_TEST_COUNTS=str(counts)),
-                stdin=subprocess.DEVNULL,
-                check=False,
-            ).returncode
+                output="inherit",
+                confine=Confinement(tmp=Path(tmp)),
+            )
+            code = ran if ran is not None else 1
             result.counts = _counts(counts)
         result.seconds = time.perf_counter() - started
         result.status = "passed" if code == 0 else "failed"
