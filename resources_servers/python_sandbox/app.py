@@ -23,9 +23,13 @@ from gymkit.errors import ServerLoadError
 
 __all__ = ["PythonSandboxServer", "SandboxVerifyRequest", "UnitTest", "extract_code", "same_value", "server"]
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_FENCE_LANG = re.compile(r"[ \t]*([A-Za-z0-9_+-]*)")
+_PYTHON_LANGS = frozenset({"", "python", "py", "python3"})
 MAX_CODE_CHARS = 20_000
+# Longer than any real answer to these tasks (the code itself may be 20,000 characters);
+# the cap bounds the work one request can cost before anything is parsed.
+MAX_RESPONSE_CHARS = 200_000
 
 
 class UnitTest(BaseModel):
@@ -45,15 +49,57 @@ class SandboxVerifyRequest(BaseVerifyRequest):
         return value
 
 
+def _fenced_blocks(text: str) -> tuple[list[tuple[str, str]], str]:
+    """The closed fenced blocks as (language, body), and the text outside them.
+
+    One pass over the lines, so the cost is linear in the text whatever it holds (a
+    backtracking pattern took seconds on a run of backticks). A line starting with ```
+    opens a block, and the next such line closes it; a block's last line may also end
+    with the closing ```. An unclosed block stays in the outside text, where the
+    unfenced fallback can still find a definition cut off by the token limit.
+    """
+    blocks: list[tuple[str, str]] = []
+    outside: list[str] = []
+    lang: str | None = None  # None: not inside a block
+    opener = 0
+    body: list[str] = []
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
+        if lang is None:
+            if line.startswith("```"):
+                match = _FENCE_LANG.match(line, 3)
+                lang = match.group(1).lower() if match else ""
+                opener, body = number, []
+            else:
+                outside.append(line)
+        elif line.startswith("```"):
+            blocks.append((lang, "\n".join(body) + "\n"))
+            lang = None
+        elif line.rstrip().endswith("```"):
+            blocks.append((lang, "\n".join([*body, line.rstrip()[:-3]])))
+            lang = None
+        else:
+            body.append(line)
+    if lang is not None:
+        outside.extend(lines[opener:])
+    return blocks, "\n".join(outside)
+
+
 def extract_code(text: str, entry_point: str) -> str | None:
-    """The submitted code: the last fenced block defining ``entry_point``, else a bare ``def``."""
-    blocks = [body for lang, body in _FENCE.findall(text) if lang.lower() in ("", "python", "py", "python3")]
-    defining = [b for b in blocks if re.search(rf"\bdef\s+{re.escape(entry_point)}\s*\(", b)]
+    """The submitted code: the last fenced block defining ``entry_point``, else a bare ``def``.
+
+    ``None`` when there is none, or when ``text`` is longer than ``MAX_RESPONSE_CHARS``
+    (nothing is parsed then).
+    """
+    if len(text) > MAX_RESPONSE_CHARS:
+        return None
+    blocks, rest = _fenced_blocks(text)
+    definition = re.compile(rf"\bdef\s+{re.escape(entry_point)}\s*\(")
+    defining = [body for lang, body in blocks if lang in _PYTHON_LANGS and definition.search(body)]
     if defining:
         return defining[-1]
     # An unfenced (or unclosed) answer: take the definition and what follows; prose after
     # it is the model's problem (a SyntaxError), not something to guess around.
-    rest = _FENCE.sub("", text)
     match = re.search(rf"^def\s+{re.escape(entry_point)}\s*\(", rest, re.MULTILINE)
     if match:
         return rest[match.start() :]
@@ -106,19 +152,27 @@ class PythonSandboxServer(BaseResourcesServer):
             self._slots = asyncio.Semaphore(int(extra.get("max_concurrent_sandboxes", os.cpu_count() or 1)))
         return self._slots
 
+    @staticmethod
+    def _zero(body: SandboxVerifyRequest, sandbox: dict[str, Any]) -> BaseVerifyResponse:
+        return BaseVerifyResponse(
+            **body.model_dump(), reward=0.0, tests_passed=0, tests_total=len(body.tests), sandbox=sandbox
+        )
+
     async def verify(self, body: SandboxVerifyRequest) -> BaseVerifyResponse:
         text = output_text(body.response)
-        code = extract_code(text, body.entry_point)
         total = len(body.tests)
+        if len(text) > MAX_RESPONSE_CHARS:
+            return self._zero(body, {"status": "response_too_long"})
+        # A worker thread for anything whose cost grows with the answer: the event loop
+        # keeps serving other verifies meanwhile.
+        code = await asyncio.to_thread(extract_code, text, body.entry_point)
         if code is None or len(code) > MAX_CODE_CHARS:
-            reason = "no_code" if code is None else "code_too_long"
-            return BaseVerifyResponse(
-                **body.model_dump(), reward=0.0, tests_passed=0, tests_total=total, sandbox={"status": reason}
-            )
+            return self._zero(body, {"status": "no_code" if code is None else "code_too_long"})
         async with self._semaphore():
             run = await run_sandboxed(code, body.entry_point, [t.args for t in body.tests], self.limits())
-        passed = sum(
-            1 for i, test in enumerate(body.tests) if i in run.values and same_value(run.values[i], test.expected)
+        expected = [t.expected for t in body.tests]
+        passed = await asyncio.to_thread(
+            lambda: sum(1 for i, e in enumerate(expected) if i in run.values and same_value(run.values[i], e))
         )
         # Only a run that ended on its own counts: a killed child may have printed some
         # results before the limit struck, and a reward for those would pay for the hog.

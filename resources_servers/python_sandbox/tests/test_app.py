@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app import PythonSandboxServer, extract_code, same_value
+from app import MAX_RESPONSE_CHARS, PythonSandboxServer, extract_code, same_value
 from sandbox_runner import SandboxLimits, run_sandboxed
 
 from gymkit.config import ResourcesServerConfig
@@ -76,6 +76,47 @@ def test_extract_code_prefers_the_last_block_that_defines_the_entry_point() -> N
     assert extract_code("```js\nfunction add(a, b) {}\ndef add(a):```", "add") is None
 
 
+def test_extract_code_reads_fences_line_by_line() -> None:
+    body = "def add(a, b):\n    return a + b"
+    assert extract_code(f"```py\n{body}\n```", "add") == body + "\n"
+    assert extract_code(f"```Python3 extra words\n{body}\n```", "add") == body + "\n"
+    # A closing fence at the end of the last line, as some models write it.
+    assert extract_code(f"```python\n{body}```", "add") == body
+    # Backticks inside the code do not end the block.
+    quoted = "def add(a, b):\n    s = '```'\n    return a + b\n"
+    assert extract_code(f"```python\n{quoted}```\n", "add") == quoted
+    # Cut off by the token limit: no closing fence, the definition and what follows.
+    assert extract_code(f"Sure.\n```python\n{body}", "add") == body
+    crlf = body.replace("\n", "\r\n") + "\r\n"
+    assert extract_code(f"```python\r\n{crlf}```\r\n", "add") == crlf
+    # A fenced non-Python block is left out of the unfenced fallback too.
+    assert extract_code(f"```text\n{body}\n```", "add") is None
+
+
+def test_extract_code_is_linear_in_the_answer() -> None:
+    # The backtracking pattern took 2.9 s on the first and 4.5 s on the second.
+    floods = [
+        "`" * 20_000,
+        "``` " * 10_000,
+        "``` " * (MAX_RESPONSE_CHARS // 4),
+        "```\n" * (MAX_RESPONSE_CHARS // 4),
+        "```python\n" + "`" * (MAX_RESPONSE_CHARS - 20),
+        "def add(" + " " * (MAX_RESPONSE_CHARS - 10),
+        "```python\ndef add  " * (MAX_RESPONSE_CHARS // 20),
+    ]
+    for text in floods:
+        start = time.perf_counter()
+        extract_code(text, "add")
+        elapsed = time.perf_counter() - start
+        assert elapsed < 0.5, f"{text[:12]!r}... ({len(text)} chars) took {elapsed:.2f}s"
+
+
+def test_an_answer_over_the_cap_is_not_parsed() -> None:
+    text = "x" * MAX_RESPONSE_CHARS + GOOD
+    assert extract_code(text, "add") is None
+    assert extract_code(text[-MAX_RESPONSE_CHARS:], "add") is not None
+
+
 def test_same_value_is_strict_about_types_and_tolerant_on_float_rounding() -> None:
     assert same_value([1, [2, "x"]], [1, [2, "x"]])
     assert not same_value(True, 1) and not same_value(1, True)
@@ -117,6 +158,32 @@ def test_bad_task_row_is_a_422_not_a_crash(url: str) -> None:
         urllib.request.urlopen(request, timeout=10)
     assert info.value.code == 422
     info.value.close()
+
+
+def test_an_answer_over_the_cap_scores_zero(url: str) -> None:
+    result = _post(url, "/verify", _body("x" * MAX_RESPONSE_CHARS + GOOD))
+    assert result["reward"] == 0.0 and result["sandbox"]["status"] == "response_too_long"
+
+
+def test_a_backtick_flood_does_not_hold_up_other_verifies(url: str) -> None:
+    # With the backtracking pattern, run on the event loop, a correct verify sent 0.3 s after
+    # such a flood took 5.2 s instead of 0.26 s.
+    floods: list[dict[str, Any]] = []
+    threads = [
+        threading.Thread(target=lambda text=text: floods.append(_post(url, "/verify", _body(text))))
+        for text in ("``` " * 10_000, "`" * 20_000, "``` " * (MAX_RESPONSE_CHARS // 4))
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    start = time.monotonic()
+    quick = _post(url, "/verify", _body(GOOD))
+    answered_in = time.monotonic() - start
+    for thread in threads:
+        thread.join()
+    assert quick["reward"] == 1.0
+    assert answered_in < 2.0, f"a correct verify took {answered_in:.2f}s next to the floods"
+    assert sorted(f["sandbox"]["status"] for f in floods) == ["no_code"] * 3
 
 
 # Each hostile solution would score 1.0 if its guard did not hold: it catches whatever the
