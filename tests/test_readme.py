@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,3 +93,67 @@ def test_the_readme_server_serves_its_tool_and_verify(readme_server: str) -> Non
 
     assert verify("It is Cold in Oslo.") == 1.0
     assert verify("It is warm.") == 0.0
+
+
+def _steps(text: str) -> set[int]:
+    return {int(n) for n in re.findall(r"\d+", text)}
+
+
+@pytest.mark.slow
+def test_the_first_server_block_ends_where_the_readme_says(tmp_path: Path) -> None:
+    """The first-server commands, run in a fresh clone: the steps and checks the README says fail are those that do."""
+    pytest.importorskip("xllamacpp")
+    from tests.newcomer.conftest import fresh_clone, run
+
+    (block,) = [b for b in _blocks("bash") if b.startswith(".venv/bin/gymkit new my_task")]
+    after = README.split(block, 1)[1].split("```", 1)[1].split("\n\n", 2)[1]
+    said = re.search(r"Steps ([\d, and]+) pass\. The check fails steps ([\d, and]+),", after)
+    assert said, after
+    said_pass, said_fail = _steps(said.group(1)), _steps(said.group(2))
+    said_codes = set(re.findall(r"\((GYM\d{3})\)", after))
+
+    clone = fresh_clone(tmp_path / "clone")
+    # The clone's own gymkit, as `pip install -e .` in the clone would give (its template, its noxfile).
+    env = {"PYTHONPATH": str(clone)}
+    outputs = []
+    for line in block.splitlines():
+        command = line.split("#", 1)[0].split()
+        tool = command[0].removeprefix(".venv/bin/")
+        args = [sys.executable, "-m", tool, *(word.strip('"') for word in command[1:])]
+        if tool == "gymkit" and command[1] == "check":
+            args += ["--format", "json"]
+        done = run(args, clone, **env)
+        outputs.append(done)
+        if tool == "gymkit" and command[1] == "check":
+            assert done.returncode == (1 if said_fail else 0), done.stdout
+        else:
+            assert done.returncode == 0, f"{line}\n{done.stdout[-3000:]}"
+    findings = json.loads(outputs[-1].stdout)["servers"][0]["findings"]
+    failing = [f for f in findings if f["status"] == "fail"]
+    assert {f["code"] for f in failing} == said_codes, failing
+    assert {f["step"] for f in failing} == said_fail
+    clean = {f["step"] for f in findings} - {f["step"] for f in findings if f["status"] in ("fail", "warn")}
+    assert clean == said_pass
+
+
+@pytest.mark.slow  # collects the whole suite
+def test_the_readme_counts_the_tests_it_runs() -> None:
+    said = re.search(r"about (\d+) tests, about (\d+) of them marked\s+`slow`", README)
+    assert said, "the README says how many tests the suite has"
+    total, slow = (int(n) for n in said.groups())
+
+    def collected(*options: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *options],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        counted = re.search(r"(\d+)(?:/(\d+))? tests? collected", done.stdout)
+        assert counted, done.stdout[-2000:]
+        return int(counted.group(1))
+
+    assert abs(collected() - total) <= total * 0.1
+    assert abs(collected("-m", "slow") - slow) <= slow * 0.15
