@@ -106,7 +106,7 @@ def test_the_first_server_block_ends_where_the_readme_says(tmp_path: Path) -> No
     from tests.newcomer.conftest import fresh_clone, run
 
     (block,) = [b for b in _blocks("bash") if b.startswith(".venv/bin/gymkit new my_task")]
-    after = README.split(block, 1)[1].split("```", 1)[1].split("\n\n", 2)[1]
+    after = next(par for par in README.split(block, 1)[1].split("\n\n") if par.startswith("Steps "))
     said = re.search(r"Steps ([\d, and]+) pass\. The check fails steps ([\d, and]+),", after)
     assert said, after
     said_pass, said_fail = _steps(said.group(1)), _steps(said.group(2))
