@@ -77,7 +77,6 @@ class Query:
     def __init__(self, index: RolloutIndex) -> None:
         self.index = index
         self._searches: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._stats: list[dict[str, Any]] | None = None
 
     def _snap(self) -> _Snapshot:
         n = self.index.size
@@ -186,25 +185,44 @@ class Query:
             "rewards": [None if math.isnan(x) else x for x in rewards.tolist()], "rows": rows.tolist(),
         }  # fmt: skip
 
-    def all_groups(self, file: int | None) -> list[dict[str, Any]]:
-        stats = self._stats
-        if stats is None:
-            stats = [self._group_stats(i) for i in range(len(self.index.groups))]
-            if self.index.done:  # computed once: the groups never change once every row is in
-                self._stats = stats
-        return [s for s in stats if file is None or s["file"] == file]
+    def group_table(self, c: _Snapshot) -> dict[str, np.ndarray]:
+        """Per-group counts, mean, spread and kind for every group at once (one pass of bincount)."""
+        size = len(self.index.groups)
+        g, ok = c.group_id, ~np.isnan(c.reward)
+        r = c.reward[ok]
+        scored = np.bincount(g[ok], minlength=size)
+        s1 = np.bincount(g[ok], weights=r, minlength=size)
+        s2 = np.bincount(g[ok], weights=r * r, minlength=size)
+        lo, hi = np.full(size, np.inf), np.full(size, -np.inf)
+        np.minimum.at(lo, g[ok], r)
+        np.maximum.at(hi, g[ok], r)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = s1 / scored
+            std = np.sqrt(np.maximum(s2 / scored - mean * mean, 0))
+        # 0 mixed, 1 uniform, 2 empty: mixed first, they are the prompts GRPO gets a gradient from.
+        kind = np.where(scored == 0, 2, np.where(lo < hi, 0, 1))
+        return {
+            "scored": scored, "mean": mean, "std": np.nan_to_num(std), "kind": kind,
+            "passes": np.bincount(g, weights=(c.flags & FLAG_BITS["pass"]) != 0, minlength=size).astype(np.int64),
+            "file": np.array([x.file for x in self.index.groups], dtype=np.int16),
+        }  # fmt: skip
 
     def groups(self, file: int | None, kind: str, offset: int, limit: int, below_k: int | None) -> dict[str, Any]:
-        stats = self.all_groups(file)
+        t = self.group_table(self._snap())
+        keep = np.ones(len(t["kind"]), dtype=bool)
+        if file is not None:
+            keep &= t["file"] == file
         if kind:
-            stats = [s for s in stats if s["kind"] == kind]
+            keep &= t["kind"] == {"mixed": 0, "uniform": 1, "empty": 2}.get(kind, -1)
         if below_k:
-            stats = [s for s in stats if s["scored"] >= below_k and _pass_at_k(s["scored"], s["passes"], below_k) < 1]
-        # Mixed groups first, the most spread first: those are the prompts GRPO gets a gradient from.
-        rank = {"mixed": 0, "uniform": 1, "empty": 2}
-        stats.sort(key=lambda s: (rank[s["kind"]], -(s["std"] or 0), s["file"], str(s["task"])))
+            below = [n >= below_k and _pass_at_k(n, p, below_k) < 1 for n, p in zip(t["scored"].tolist(),
+                     t["passes"].tolist(), strict=True)]  # fmt: skip
+            keep &= np.array(below, dtype=bool)
+        ids = np.flatnonzero(keep)
+        order = np.lexsort((ids, -t["std"][ids], t["kind"][ids]))  # last key sorts first
         limit = max(1, min(limit, MAX_PAGE))
-        return {"total": len(stats), "offset": offset, "groups": stats[offset : offset + limit]}
+        page = ids[order][offset : offset + limit].tolist()
+        return {"total": len(ids), "offset": offset, "groups": [self._group_stats(i) for i in page]}
 
     def group(self, gid: int) -> dict[str, Any]:
         if not 0 <= gid < len(self.index.groups):
@@ -232,13 +250,11 @@ class Query:
             for c in range(top + 1)
             for b in range(HIST_BINS)
         ]
-        groups = self.all_groups(file)
-        sizes = [s["scored"] for s in groups if s["scored"]]
-        ks = [k for k in (1, 2, 4, 8, 16, 32, 64) if sizes and k <= min(sizes)]
-        passk = [
-            {"k": k, "value": float(np.mean([_pass_at_k(s["scored"], s["passes"], k) for s in groups if s["scored"]]))}
-            for k in ks
-        ]
+        t = self.group_table(c)
+        mine = (t["scored"] > 0) & (t["file"] == file if file is not None else True)
+        pairs = list(zip(t["scored"][mine].tolist(), t["passes"][mine].tolist(), strict=True))
+        ks = [k for k in (1, 2, 4, 8, 16, 32, 64) if pairs and k <= min(n for n, _ in pairs)]
+        passk = [{"k": k, "value": float(np.mean([_pass_at_k(n, p, k) for n, p in pairs]))} for k in ks]
         return {
             "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
             "calls_vs_reward": {"max_calls": top, "cells": cells, "edges": edges.tolist()},

@@ -24,6 +24,12 @@ function fileOptions(meta, kind = "rollouts") {
   return [["", "all files"], ...meta.files.filter((f) => f.kind === kind).map((f) => [f.id, f.path.split("/").slice(-3).join("/")])];
 }
 
+// With several files open, a task number alone is ambiguous: say which file it is from.
+function taskLabel(meta, task, file) {
+  const several = meta.files.filter((f) => f.kind === "rollouts").length > 1;
+  return several ? `task ${task} · ${meta.files[file].path.split("/").at(-1)}` : `task ${task}`;
+}
+
 function rewardBadge(reward, threshold, failure) {
   return h("span", { class: `reward ${rewardClass(reward, threshold)}` }, failure ? failure : fmt(reward));
 }
@@ -92,7 +98,7 @@ export async function groupsView(meta, params) {
   const list = h("div", { class: "groups", id: "groups" });
   for (const g of data.groups) {
     list.append(h("a", { href: `#/group/${g.id}`, class: `group ${g.kind}`, "data-id": g.id },
-      h("span", { class: "task" }, `task ${g.task}`), h("span", { class: `chip ${g.kind}` }, g.kind),
+      h("span", { class: "task" }, taskLabel(meta, g.task, g.file)), h("span", { class: `chip ${g.kind}` }, g.kind),
       h("span", {}, `mean ${fmt(g.mean)} · ${g.passes}/${g.scored} pass`), strip(g.rewards, meta.threshold),
       h("span", { class: "clip" }, g.prompt)));
   }
@@ -108,7 +114,7 @@ export async function groupView(meta, id) {
       h("p", { class: "answer" }, r.answer || (r.failure_class ? "(failed attempt)" : "(no final answer)"))));
   }
   return h("div", {},
-    h("h2", {}, `task ${g.task} · ${g.n} samples · ${g.kind}`),
+    h("h2", {}, `${taskLabel(meta, g.task, g.file)} · ${g.n} samples · ${g.kind}`),
     h("p", {}, `mean reward ${fmt(g.mean)} (std ${fmt(g.std)}), ${g.passes} of ${g.scored} pass. `,
       g.kind === "mixed" ? "GRPO learns from the differences between these samples." : "Every sample scored the same: this prompt gives GRPO no signal."),
     h("blockquote", { class: "prompt" }, g.prompt), cards);
