@@ -9,9 +9,11 @@ server; the reward is the fraction of tests whose returned value matches.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
 import re
+from fractions import Fraction
 from typing import Any
 
 from fastapi import FastAPI
@@ -30,6 +32,9 @@ MAX_CODE_CHARS = 20_000
 # Longer than any real answer to these tasks (the code itself may be 20,000 characters);
 # the cap bounds the work one request can cost before anything is parsed.
 MAX_RESPONSE_CHARS = 200_000
+_TOLERANCE = Fraction(1, 10**9)
+
+log = logging.getLogger("gymkit.python_sandbox")
 
 
 class UnitTest(BaseModel):
@@ -106,19 +111,43 @@ def extract_code(text: str, entry_point: str) -> str | None:
     return None
 
 
+def _close_to(got: Fraction, expected: Fraction) -> bool:
+    # math.isclose's rule (rel 1e-9, abs 1e-9), in exact arithmetic: an int of any size
+    # against a float neither overflows nor rounds.
+    tolerance = max(_TOLERANCE * max(abs(got), abs(expected)), _TOLERANCE)
+    return abs(got - expected) <= tolerance
+
+
 def same_value(got: Any, expected: Any) -> bool:
-    """JSON-value equality, strict about bool vs int, tolerant on float rounding."""
+    """JSON-value equality: exact for ints, strict about types, tolerant on float rounding only.
+
+    An int is expected exactly (a float is never equal to it, however close, and True
+    never equals 1); a float expectation accepts a float or an int within 1e-9 relative
+    or absolute. Never raises on numbers: a value that cannot be compared does not match.
+    """
     if isinstance(expected, bool) or isinstance(got, bool):
         return type(got) is type(expected) and got == expected
-    if isinstance(expected, int | float) and isinstance(got, int | float):
-        if isinstance(expected, float) or isinstance(got, float):
+    if isinstance(expected, int):
+        return type(got) is int and got == expected
+    if isinstance(expected, float):
+        if isinstance(got, float):
             return math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-9)
-        return got == expected
+        if type(got) is int and math.isfinite(expected):
+            return _close_to(Fraction(got), Fraction(expected))
+        return False
     if isinstance(expected, list) and isinstance(got, list):
         return len(got) == len(expected) and all(same_value(g, e) for g, e in zip(got, expected, strict=True))
     if isinstance(expected, dict) and isinstance(got, dict):
         return got.keys() == expected.keys() and all(same_value(got[k], expected[k]) for k in expected)
     return type(got) is type(expected) and got == expected
+
+
+def _matches(got: Any, expected: Any) -> bool:
+    # A returned value nested deeper than the comparison can recurse is not the expected one.
+    try:
+        return same_value(got, expected)
+    except RecursionError:
+        return False
 
 
 class PythonSandboxServer(BaseResourcesServer):
@@ -152,13 +181,23 @@ class PythonSandboxServer(BaseResourcesServer):
             self._slots = asyncio.Semaphore(int(extra.get("max_concurrent_sandboxes", os.cpu_count() or 1)))
         return self._slots
 
+    async def verify(self, body: SandboxVerifyRequest) -> BaseVerifyResponse:
+        try:
+            return await self._verify(body)
+        except SandboxUnavailableError:
+            raise  # never a score from a weaker sandbox: the verify fails with the reason
+        except Exception as exc:  # an answer must never turn into an HTTP 500
+            log.exception("python_sandbox: verify failed")
+            detail = f"{type(exc).__name__}: {exc}"[:500]
+            return self._zero(body, {"status": "grader_error", "detail": detail})
+
     @staticmethod
     def _zero(body: SandboxVerifyRequest, sandbox: dict[str, Any]) -> BaseVerifyResponse:
         return BaseVerifyResponse(
             **body.model_dump(), reward=0.0, tests_passed=0, tests_total=len(body.tests), sandbox=sandbox
         )
 
-    async def verify(self, body: SandboxVerifyRequest) -> BaseVerifyResponse:
+    async def _verify(self, body: SandboxVerifyRequest) -> BaseVerifyResponse:
         text = output_text(body.response)
         total = len(body.tests)
         if len(text) > MAX_RESPONSE_CHARS:
@@ -172,7 +211,7 @@ class PythonSandboxServer(BaseResourcesServer):
             run = await run_sandboxed(code, body.entry_point, [t.args for t in body.tests], self.limits())
         expected = [t.expected for t in body.tests]
         passed = await asyncio.to_thread(
-            lambda: sum(1 for i, e in enumerate(expected) if i in run.values and same_value(run.values[i], e))
+            lambda: sum(1 for i, e in enumerate(expected) if i in run.values and _matches(run.values[i], e))
         )
         # Only a run that ended on its own counts: a killed child may have printed some
         # results before the limit struck, and a reward for those would pay for the hog.

@@ -126,6 +126,25 @@ def test_same_value_is_strict_about_types_and_tolerant_on_float_rounding() -> No
     assert same_value(None, None) and not same_value(0, None)
 
 
+def test_same_value_wants_an_int_where_an_int_is_expected() -> None:
+    assert not same_value(1e18, 10**18 + 1)
+    assert not same_value([10.0, -3.0], [10, -3])
+    assert not same_value(1e-10, 0)
+    assert not same_value(3.0, 3)
+    assert same_value(10**18 + 1, 10**18 + 1) and not same_value(10**18, 10**18 + 1)
+
+
+def test_same_value_compares_ints_with_float_expectations_exactly() -> None:
+    # math.isclose converted the int to a float: OverflowError past 1e308.
+    assert not same_value(1.5, 10**400)
+    assert not same_value(10**400, 1.5)
+    assert not same_value(10**400, float("inf")) and not same_value(10**400, float("nan"))
+    assert same_value(3, 3.0) and same_value(10**18, 1e18)
+    assert same_value(int(1e300), 1e300) and not same_value(int(1e300) * 2, 1e300)
+    assert same_value(1, 1.0 + 1e-12) and not same_value(1, 1.001)
+    assert not same_value(float("nan"), float("nan"))
+
+
 # -- scoring through the real server -------------------------------------------------------
 
 
@@ -160,6 +179,14 @@ def test_bad_task_row_is_a_422_not_a_crash(url: str) -> None:
     info.value.close()
 
 
+def test_expectations_past_float_range_score_instead_of_failing_the_verify(url: str) -> None:
+    tests = [{"args": [1, 2], "expected": 10**400}, {"args": [5, 7], "expected": 1.5}]
+    floats = _post(url, "/verify", _body(_fenced("def add(a, b):\n    return 1.5"), tests))
+    assert floats["reward"] == 0.5 and floats["sandbox"]["status"] == "finished", floats["sandbox"]
+    ints = _post(url, "/verify", _body(_fenced("def add(a, b):\n    return 10**400"), tests))
+    assert ints["reward"] == 0.5, ints["sandbox"]
+
+
 def test_an_answer_over_the_cap_scores_zero(url: str) -> None:
     result = _post(url, "/verify", _body("x" * MAX_RESPONSE_CHARS + GOOD))
     assert result["reward"] == 0.0 and result["sandbox"]["status"] == "response_too_long"
@@ -184,6 +211,18 @@ def test_a_backtick_flood_does_not_hold_up_other_verifies(url: str) -> None:
     assert quick["reward"] == 1.0
     assert answered_in < 2.0, f"a correct verify took {answered_in:.2f}s next to the floods"
     assert sorted(f["sandbox"]["status"] for f in floods) == ["no_code"] * 3
+
+
+def test_an_internal_error_is_a_zero_reward_not_an_http_500() -> None:
+    # A real fault inside verify: a setting the server only reads when the first verify
+    # arrives. The answer is correct; the grader cannot grade it, and says so.
+    config = ResourcesServerConfig(domain="coding", max_concurrent_sandboxes="two", **FAST)
+    server = PythonSandboxServer(config, name="python_sandbox")
+    with serving_in_thread(server.app) as base:
+        result = _post(base, "/verify", _body(GOOD))
+        assert result["reward"] == 0.0 and result["sandbox"]["status"] == "grader_error", result["sandbox"]
+        assert "ValueError" in result["sandbox"]["detail"]
+        assert _alive(base)
 
 
 # Each hostile solution would score 1.0 if its guard did not hold: it catches whatever the
