@@ -123,3 +123,12 @@ def test_the_page_answers_while_rows_are_indexed_and_the_audit_flags_arrive_afte
     anything = app.get("/api/rows", params={"flag": "suspicious", "limit": 200}).json()
     assert anything["total"] >= claims["total"]
     assert all(r["reward"] >= 1 for r in anything["rows"])  # the heuristics only look at rewarded rows
+
+
+def test_the_browser_tests_know_when_chromium_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.view import test_browser
+
+    monkeypatch.setattr(test_browser, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setattr(test_browser.shutil, "which", lambda name: None)
+    reason = test_browser._unavailable()
+    assert reason and "apt-get install -y chromium" in reason  # skipped locally, failed when CI is set
