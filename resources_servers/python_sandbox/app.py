@@ -67,24 +67,20 @@ def _fenced_blocks(text: str) -> tuple[list[tuple[str, str]], str]:
     outside: list[str] = []
     lang: str | None = None  # None: not inside a block
     opener = 0
-    body: list[str] = []
     lines = text.split("\n")
     for number, line in enumerate(lines):
-        if lang is None:
-            if line.startswith("```"):
-                match = _FENCE_LANG.match(line, 3)
-                lang = match.group(1).lower() if match else ""
-                opener, body = number, []
+        if line.startswith("```"):
+            if lang is None:
+                lang = _FENCE_LANG.match(line, 3).group(1).lower()  # type: ignore[union-attr] - it matches ""
+                opener = number
             else:
-                outside.append(line)
-        elif line.startswith("```"):
-            blocks.append((lang, "\n".join(body) + "\n"))
+                blocks.append((lang, "\n".join(lines[opener + 1 : number]) + "\n"))
+                lang = None
+        elif lang is None:
+            outside.append(line)
+        elif line.endswith("```") or line.rstrip().endswith("```"):
+            blocks.append((lang, "\n".join([*lines[opener + 1 : number], line.rstrip()[:-3]])))
             lang = None
-        elif line.rstrip().endswith("```"):
-            blocks.append((lang, "\n".join([*body, line.rstrip()[:-3]])))
-            lang = None
-        else:
-            body.append(line)
     if lang is not None:
         outside.extend(lines[opener:])
     return blocks, "\n".join(outside)
