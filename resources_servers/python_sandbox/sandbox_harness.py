@@ -6,9 +6,20 @@ arguments, files or environment names the server's folder. Before any submitted 
 runs, it reads the job, sets the resource limits, leaves the server's namespaces, forks
 (the child is PID 1 of its own PID namespace), and in the child drops to an unprivileged
 uid or capability set, applies Landlock and seccomp, and installs an audit hook. Then it
-defines the submission and calls the entry point once per test, printing one marked
-JSON line per result. The expected values never enter this process: the server compares
-them, so printing fake result lines cannot earn a reward.
+defines the submission and calls the entry point once per test.
+
+Two channels lead back to the server, because the submission shares this process:
+
+- the *report* pipe (``report_fd``) carries what only the harness may say: the layers
+  applied, or that a mechanism is unavailable. It is written and closed before any
+  submitted code runs (and the relay parent closes its copy at the fork), so nothing the
+  submission does can reach it afterwards;
+- the *results* file (``results_fd``) carries one JSON line per test and a last ``done``.
+  The submission can write there too, so the server trusts it for nothing but values it
+  could as well have returned, and reads it as hostile input.
+
+The expected values never enter this process: the server compares them, so writing fake
+result lines cannot earn a reward.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import resource
 import select
 import signal
 import sys
+from typing import NoReturn
 
 MARK = "@@gymkit-sandbox@@ "
 VIOLATION_EXIT = 97
@@ -146,16 +158,44 @@ def _set_limits(limits: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _emit(payload: dict, write=os.write, exit_now=os._exit) -> None:
+def _write_all(fd: int, data: bytes, write=os.write) -> bool:
+    # A short write is RLIMIT_FSIZE cutting the line: the rest would only fail.
     try:
-        write(1, (MARK + json.dumps(payload) + "\n").encode())
+        return write(fd, data) == len(data)
     except OSError:
-        exit_now(OUTPUT_LIMIT_EXIT)  # RLIMIT_FSIZE: the output file is full, nothing more can be reported
+        return False
+
+
+def _emit(fd: int, payload: dict, exit_now=os._exit) -> None:
+    try:
+        line = (json.dumps(payload) + "\n").encode()
+    except BaseException:  # noqa: BLE001 - a set, a cycle, an int past 4300 digits: the submission's failure
+        line = (json.dumps({"index": payload.get("index"), "error": "the value is not JSON"}) + "\n").encode()
+    if not _write_all(fd, line):
+        exit_now(OUTPUT_LIMIT_EXIT)  # the results file is full, nothing more can be reported
+
+
+_REPORT_FD = [-1]  # the report pipe, until it is closed for good before the submission runs
+
+
+def _report(payload: dict) -> None:
+    _write_all(_REPORT_FD[0], (json.dumps(payload) + "\n").encode())
 
 
 def _unavailable(reason: str) -> None:
+    _report({"unavailable": reason})
     os.write(2, f"{MARK}unavailable {reason}\n".encode(errors="replace"))
     os._exit(UNAVAILABLE_EXIT)
+
+
+def _describe(exc: BaseException, limit: int) -> str:
+    # The exception is the submission's object: its __str__ (or its class's name) may raise
+    # or return anything, and that must not take the harness down with it.
+    try:
+        text = f"{type(exc).__name__}: {exc}"
+        return text[:limit] if isinstance(text, str) else "error"
+    except BaseException:  # noqa: BLE001
+        return "error (its message could not be shown)"
 
 
 def _stdlib_dirs() -> list[str]:
@@ -176,8 +216,14 @@ def _rebase_stdlib(dirs: list[str], target: str) -> tuple[list[str], str]:
     return [moved(d) for d in dirs], root
 
 
-def _relay(pid: int, alive_fd: int) -> None:
-    """Wait for the confined child and end the same way, so the server reads its status."""
+def _relay(pid: int, alive_fd: int, channels: tuple[int, ...]) -> None:
+    """Wait for the confined child and end the same way, so the server reads its status.
+
+    The relay never runs submitted code and is unreachable from it (another PID namespace,
+    seccomp, Landlock); it drops its copies of the channels so the child's are the only ones.
+    """
+    for fd in channels:
+        os.close(fd)
     _, status = os.waitpid(pid, 0)
     os.close(alive_fd)
     if os.WIFSIGNALED(status):
@@ -189,7 +235,7 @@ def _relay(pid: int, alive_fd: int) -> None:
     os._exit(os.waitstatus_to_exitcode(status))
 
 
-def _confine(limits: dict, as_root: bool, work: str, stdlib: list[str]) -> list[str]:
+def _confine(limits: dict, as_root: bool, work: str, stdlib: list[str], channels: tuple[int, ...]) -> list[str]:
     """Everything up to the fork happens here; returns (in the child only) the layers applied."""
     import sandbox_confine as confine  # loaded from this folder before sys.path is narrowed
 
@@ -210,7 +256,7 @@ def _confine(limits: dict, as_root: bool, work: str, stdlib: list[str]) -> list[
         pid = os.fork()
         if pid:
             os.close(alive_r)
-            _relay(pid, alive_w)
+            _relay(pid, alive_w, channels)
         os.close(alive_w)
         os.chdir(work)
         ruleset = None
@@ -246,15 +292,17 @@ def _confine(limits: dict, as_root: bool, work: str, stdlib: list[str]) -> list[
 def main(job_path: str) -> None:
     with open(job_path, encoding="utf-8") as fh:
         job = json.load(fh)
-    with open("solution.py", encoding="utf-8") as fh:
-        source = fh.read()
+    with open("solution.py", "rb") as fh:
+        source = fh.read()  # bytes: compile decodes them, so bad UTF-8 is the submission's SyntaxError
     limits = job["limits"]
+    report_fd, results_fd = int(job["report_fd"]), int(job["results_fd"])
+    _REPORT_FD[0] = report_fd
     as_root = os.geteuid() == 0
     _set_limits(limits)
     stdlib = _stdlib_dirs()
     here = os.path.dirname(os.path.realpath(__file__))
     sys.path.insert(0, here)
-    layers = _confine(limits, as_root, os.path.join(here, WORK), stdlib)
+    layers = _confine(limits, as_root, os.path.join(here, WORK), stdlib, (report_fd, results_fd))
     sys.path[:] = [p for p in sys.path if p != here]
     work = os.getcwd()
     if limits.get("audit_hook", True):
@@ -263,23 +311,37 @@ def main(job_path: str) -> None:
             del sys.modules[name]
         sys.addaudithook(_make_hook(work))
         layers.append("audit_hook")
-    _emit({"layers": layers})
+    # The last word on the report pipe: once it is closed, no submitted code can add to it.
+    _report({"layers": layers})
+    os.close(report_fd)
+    _REPORT_FD[0] = -1
 
     namespace: dict = {"__name__": "solution"}
     try:
         exec(compile(source, "solution.py", "exec"), namespace)
         func = namespace[job["entry_point"]]
     except BaseException as exc:  # noqa: BLE001 - whatever the submission raises is its failure
-        _emit({"load_error": f"{type(exc).__name__}: {exc}"[:500]})
-        _emit({"done": True})
-        return
+        _emit(results_fd, {"load_error": _describe(exc, 500)})
+        _finish(results_fd)
     for index, args in enumerate(job["tests"]):
         try:
             value = func(*args)
-            _emit({"index": index, "value": value})
         except BaseException as exc:  # noqa: BLE001
-            _emit({"index": index, "error": f"{type(exc).__name__}: {exc}"[:300]})
-    _emit({"done": True})
+            _emit(results_fd, {"index": index, "error": _describe(exc, 300)})
+        else:
+            _emit(results_fd, {"index": index, "value": value})
+    _finish(results_fd)
+
+
+def _finish(results_fd: int) -> NoReturn:
+    """Report done and exit at once: atexit handlers and finalizers are the submission's code."""
+    _emit(results_fd, {"done": True})
+    for stream in (sys.stdout, sys.stderr):
+        try:  # noqa: SIM105 - contextlib would be one more import on every run
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - a stream the submission replaced or closed
+            pass
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 The child is a copy of ``sandbox_harness.py`` in a fresh temporary folder, in its own
 process group; the server awaits it with asyncio, kills the whole group at the wall-clock
-deadline, and reads the results the harness printed. The kernel does the confining
-(``sandbox_confine.py``); see the README for what each layer guarantees.
+deadline, and reads two channels: the report pipe (layers, or a missing mechanism), which
+the harness closes before any submitted code runs, and the results file, which the
+submission can write as well and so is parsed as hostile input. The kernel does the
+confining (``sandbox_confine.py``); see the README for what each layer guarantees.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ VIOLATION_EXIT = 97
 UNAVAILABLE_EXIT = 96
 OUTPUT_LIMIT_EXIT = 95
 MAX_READ_BYTES = 2_000_000
+MAX_REPORT_BYTES = 65_536
+MAX_DETAIL_CHARS = 500
 
 
 class SandboxUnavailableError(RuntimeError):
@@ -63,7 +67,9 @@ class SandboxRun:
 
     ``status``: ``finished`` (the harness ran every test), ``load_error`` (the code did not
     import or define the entry point), ``violation`` (the audit hook stopped it),
-    ``cpu_limit``, ``file_limit``, ``timeout`` (wall clock), or ``crashed``.
+    ``cpu_limit``, ``file_limit``, ``timeout`` (wall clock), or ``crashed`` (any other end,
+    including a results line the harness would not have written). ``layers`` come from the
+    report pipe only, never from anything the submission could have written.
     """
 
     status: str
@@ -104,15 +110,19 @@ def _compiled(path: Path) -> bytes:
     return importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code)
 
 
-def _prepare(root: Path, code: str, entry_point: str, tests: list[list[Any]], limits: SandboxLimits) -> None:
+def _prepare(
+    root: Path, code: str, entry_point: str, tests: list[list[Any]], limits: SandboxLimits, fds: dict[str, int]
+) -> None:
     if os.geteuid() == 0:
         root.chmod(0o711)  # the child, uid 65534 by then, may pass through to work/, not list or read
     (root / "work").mkdir(mode=0o700)
     (root / "harness.pyc").write_bytes(_compiled(HARNESS))
     (root / "sandbox_confine.pyc").write_bytes(_compiled(CONFINE))
-    (root / "solution.py").write_text(code, encoding="utf-8")
+    # A lone surrogate in the answer becomes bytes that are not UTF-8: the harness's compile
+    # rejects them as the submission's load_error, where encoding would fail in the server.
+    (root / "solution.py").write_bytes(code.encode("utf-8", errors="surrogatepass"))
     # Arguments only, never expected values; no path that names the server's folder.
-    job = {"entry_point": entry_point, "tests": tests, "limits": asdict(limits)}
+    job = {"entry_point": entry_point, "tests": tests, "limits": asdict(limits), **fds}
     (root / "job.json").write_text(json.dumps(job), encoding="utf-8")
 
 
@@ -129,48 +139,137 @@ def _read_capped(path: Path) -> str:
         return ""
 
 
-def _parse(run: SandboxRun, stdout: str, stderr: str) -> bool:
-    """Fill ``run`` from the harness's marked lines; True when the harness reported done."""
-    done = False
-    for line in stdout.splitlines():
-        if not line.startswith(MARK):
-            continue
+def _drain(fd: int) -> str:
+    """What the report pipe holds now, without waiting for writers that may still be dying."""
+    os.set_blocking(fd, False)
+    chunks: list[bytes] = []
+    size = 0
+    while size < MAX_REPORT_BYTES:
         try:
-            payload = json.loads(line[len(MARK) :])
-        except ValueError:
+            chunk = os.read(fd, MAX_REPORT_BYTES - size)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+@dataclass
+class _Report:
+    layers: list[str] | None = None
+    unavailable: str | None = None
+
+
+def _parse_report(text: str) -> _Report:
+    """The harness's report pipe: written only before submitted code runs, so trusted, yet still parsed defensively."""
+    report = _Report()
+    for line in text.splitlines():
+        try:
+            payload = json.loads(line)
+        except Exception:  # noqa: BLE001 - a cut line (the child killed mid-write) says nothing
             continue
         if not isinstance(payload, dict):
             continue
-        if "layers" in payload and not run.layers:
-            run.layers = [str(x) for x in payload["layers"]]
-        elif "load_error" in payload:
-            run.detail = str(payload["load_error"])
-            run.status = "load_error"
-        elif isinstance(payload.get("index"), int):
+        layers = payload.get("layers")
+        if isinstance(layers, list) and all(isinstance(x, str) for x in layers) and report.layers is None:
+            report.layers = layers
+        elif isinstance(payload.get("unavailable"), str):
+            report.unavailable = payload["unavailable"][:MAX_DETAIL_CHARS]
+    return report
+
+
+class _Malformed(ValueError):
+    """A results line the harness would not have written."""
+
+
+def _is_index(value: Any, total: int) -> bool:
+    return type(value) is int and 0 <= value < total
+
+
+def _parse_results(run: SandboxRun, text: str, total: int) -> bool:
+    """Fill ``run`` from the results file; True when it ends with ``done``.
+
+    The submission can write this file too, so each line must be exactly what the harness
+    writes (one JSON object per test index, at most once each, ``done`` last); anything
+    else raises _Malformed. Nothing here can raise otherwise: json's own errors, a
+    RecursionError from deep nesting or an int past the digit limit are malformed lines.
+    """
+    lines = text.split("\n")
+    if lines[-1] != "":
+        raise _Malformed("the last results line is cut off")
+    done = False
+    for number, line in enumerate(lines[:-1], start=1):
+        if done:
+            raise _Malformed(f"line {number} comes after done")
+        try:
+            payload = json.loads(line)
+        except Exception as exc:  # noqa: BLE001
+            raise _Malformed(f"line {number} is not JSON ({type(exc).__name__})") from None
+        if not isinstance(payload, dict):
+            raise _Malformed(f"line {number} is not an object")
+        keys = set(payload)
+        if keys == {"done"} and payload["done"] is True:
+            done = True
+        elif keys == {"load_error"} and isinstance(payload["load_error"], str) and number == 1:
+            run.status, run.detail = "load_error", payload["load_error"][:MAX_DETAIL_CHARS]
+        elif keys in ({"index", "value"}, {"index", "error"}) and _is_index(payload["index"], total):
             index = payload["index"]
-            # First report wins: a line printed by the submission itself can only come
-            # before the harness's own line for that test if it predicts the value.
             if index in run.values or index in run.errors:
-                continue
+                raise _Malformed(f"line {number} reports test {index} again")
             if "value" in payload:
                 run.values[index] = payload["value"]
+            elif isinstance(payload["error"], str):
+                run.errors[index] = payload["error"][:300]
             else:
-                run.errors[index] = str(payload.get("error", ""))
-        elif payload.get("done") is True:
-            done = True
-    for line in stderr.splitlines():
-        for kind in ("violation ", "unavailable "):
-            if line.startswith(MARK + kind):
-                run.detail = line[len(MARK + kind) :]
+                raise _Malformed(f"line {number} has an error that is not a string")
+        else:
+            raise _Malformed(f"line {number} is not a result line")
     return done
 
 
-def _classify(run: SandboxRun, returncode: int | None, timed_out: bool, done: bool) -> None:
+def _violation(stderr: str) -> str:
+    # Written by the audit hook, inside the submission's process: a description, never evidence.
+    detail = ""
+    for line in stderr.splitlines():
+        if line.startswith(MARK + "violation "):
+            detail = line[len(MARK + "violation ") :][:MAX_DETAIL_CHARS]
+    return detail
+
+
+def _collect(run: SandboxRun, root: Path, report: _Report, total: int, returncode: int | None, timed_out: bool) -> None:
+    """Everything read after the child ended: blocking file reads and parsing, run in a worker thread."""
+    malformed = ""
+    done = False
+    try:
+        done = _parse_results(run, _read_capped(root / "results.txt"), total)
+    except _Malformed as exc:
+        malformed = f"malformed results: {exc}"
+        run.values.clear()
+        run.errors.clear()
+        run.status, run.detail = "crashed", ""
+    run.detail = run.detail or _violation(_read_capped(root / "stderr.txt"))
+    run.layers = list(report.layers or [])
+    _classify(run, returncode, timed_out, done, report=report, malformed=malformed)
+
+
+def _classify(
+    run: SandboxRun,
+    returncode: int | None,
+    timed_out: bool,
+    done: bool,
+    *,
+    report: _Report | None = None,
+    malformed: str = "",
+) -> None:
     run.returncode = returncode
+    report = report or _Report()
+    if report.unavailable is not None:
+        # Only the report pipe says this; an exit status of 96 alone is the submission's.
+        raise SandboxUnavailableError(report.unavailable or "python_sandbox: a required sandbox mechanism is missing")
     if timed_out:
         run.status, run.detail = "timeout", run.detail or "wall-clock limit reached"
-    elif returncode == UNAVAILABLE_EXIT:
-        raise SandboxUnavailableError(run.detail or "python_sandbox: a required sandbox mechanism is missing")
     elif returncode == VIOLATION_EXIT:
         run.status = "violation"
     elif returncode == OUTPUT_LIMIT_EXIT:
@@ -179,6 +278,12 @@ def _classify(run: SandboxRun, returncode: int | None, timed_out: bool, done: bo
         run.status, run.detail = "cpu_limit", run.detail or "CPU-time limit reached"
     elif returncode == -signal.SIGXFSZ:
         run.status, run.detail = "file_limit", run.detail or "file-size limit reached"
+    elif malformed:
+        run.status, run.detail = "crashed", malformed
+    elif report.layers is None:
+        # Every confined child reports its layers before the submission runs; none means
+        # it never got that far, whatever the results file claims.
+        run.status, run.detail = "crashed", f"no layer report (exit status {returncode})"
     elif run.status == "load_error":
         pass
     elif returncode == 0 and done:
@@ -195,26 +300,38 @@ async def run_sandboxed(
     folder = await asyncio.to_thread(tempfile.mkdtemp, prefix="gymkit-sandbox-")
     run = SandboxRun(status="crashed")
     start = time.monotonic()
+    report_r, report_w = os.pipe()  # both non-inheritable: only pass_fds hands the write end on
     try:
         root = Path(folder)
-        await asyncio.to_thread(_prepare, root, code, entry_point, tests, limits)
         # Output goes to files, not pipes: a submission that prints forever hits the
         # file-size limit instead of filling the server's memory.
-        with (root / "stdout.txt").open("wb") as out, (root / "stderr.txt").open("wb") as err:
-            proc = await asyncio.create_subprocess_exec(
-                _interpreter(),
-                "-I",
-                "-S",
-                "-B",
-                "harness.pyc",
-                "job.json",
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                cwd=folder,
-                env=_child_env(str(root / "work")),
-                start_new_session=True,
-            )
+        with (
+            (root / "stdout.txt").open("wb") as out,
+            (root / "stderr.txt").open("wb") as err,
+            (root / "results.txt").open("wb") as results,
+        ):
+            fds = {"report_fd": report_w, "results_fd": results.fileno()}
+            await asyncio.to_thread(_prepare, root, code, entry_point, tests, limits, fds)
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    _interpreter(),
+                    "-I",
+                    "-S",
+                    "-B",
+                    "harness.pyc",
+                    "job.json",
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    cwd=folder,
+                    env=_child_env(str(root / "work")),
+                    start_new_session=True,
+                    pass_fds=(report_w, results.fileno()),
+                )
+            finally:
+                # The server keeps no write end: the pipe ends when the child's copies do.
+                os.close(report_w)
+                report_w = -1
             timed_out = False
             try:
                 await asyncio.wait_for(proc.wait(), timeout=limits.wall_seconds)
@@ -224,9 +341,12 @@ async def run_sandboxed(
                 await proc.wait()
             finally:
                 _kill_group(proc.pid)  # anything the child left behind in its group
-        done = _parse(run, _read_capped(root / "stdout.txt"), _read_capped(root / "stderr.txt"))
-        _classify(run, proc.returncode, timed_out, done)
+        report = _parse_report(_drain(report_r))
+        await asyncio.to_thread(_collect, run, root, report, len(tests), proc.returncode, timed_out)
     finally:
+        if report_w >= 0:
+            os.close(report_w)
+        os.close(report_r)
         run.elapsed_seconds = round(time.monotonic() - start, 3)
         await asyncio.to_thread(shutil.rmtree, folder, True)
     return run

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import sandbox_confine
-from sandbox_runner import SandboxRun, SandboxUnavailableError, _classify
+from sandbox_runner import SandboxRun, SandboxUnavailableError, _classify, _parse_report
 
 SERVER_DIR = Path(__file__).resolve().parent.parent
 ROOT = SERVER_DIR.parent.parent
@@ -64,6 +64,14 @@ def test_an_old_landlock_is_refused_with_the_version_needed() -> None:
 
 
 def test_a_harness_that_reports_unavailable_fails_the_verify_instead_of_scoring() -> None:
-    run = SandboxRun(status="crashed", detail="python_sandbox: no seccomp")
+    run = SandboxRun(status="crashed")
+    report = _parse_report('{"unavailable": "python_sandbox: no seccomp"}\n')
     with pytest.raises(SandboxUnavailableError, match="no seccomp"):
-        _classify(run, 96, timed_out=False, done=False)
+        _classify(run, 96, timed_out=False, done=False, report=report)
+
+
+def test_only_the_report_pipe_can_say_unavailable() -> None:
+    # The exit status and stderr are the submission's to choose; they alone are a crash.
+    run = SandboxRun(status="crashed", detail="python_sandbox: no seccomp")
+    _classify(run, 96, timed_out=False, done=False, report=_parse_report('{"layers": ["rlimits"]}\n'))
+    assert run.status == "crashed"
