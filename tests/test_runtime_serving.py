@@ -18,7 +18,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from gymkit import BaseResourcesServer, serving
+from gymkit import BaseResourcesServer, confine, serving
 from gymkit.childproc import ChildProcess
 from gymkit.errors import ServerLoadError
 from gymkit.serving import ServerProcess, serving_in_thread
@@ -177,3 +177,23 @@ def test_a_command_that_cannot_run_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError) as info, ChildProcess([str(tmp_path / "nothing")], ready=re.compile("x")):
         pass
     assert info.value.filename == str(tmp_path / "nothing")
+
+
+@pytest.mark.skipif(confine.landlock_abi() < confine.MIN_ABI, reason="needs Landlock")
+def test_a_served_server_writes_only_to_its_own_temp_folder(
+    fixture_server: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server's code runs at import: it may use tempfile, but not write its own folder.
+    server = fixture_server("tutorial")
+    app = server / "app.py"
+    outside = server / "written-by-the-server.txt"
+    app.write_text(
+        "import tempfile\n"
+        "with tempfile.NamedTemporaryFile() as scratch:\n"
+        "    scratch.write(b'fine')\n"
+        f"open({str(outside)!r}, 'w').write('escaped')\n" + app.read_text()
+    )
+    monkeypatch.delenv("GYMKIT_CONFINE", raising=False)
+    with pytest.raises(ServerLoadError, match="Permission denied"), ServerProcess(server):
+        pass
+    assert not outside.exists()
