@@ -22,6 +22,7 @@ import struct
 __all__ = [
     "NOBODY",
     "Unavailable",
+    "bind_over",
     "bind_stdlib",
     "drop_capabilities",
     "drop_to_nobody",
@@ -279,6 +280,12 @@ def bind_stdlib(stdlib: str, target: str) -> None:
     flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
     if _libc.mount(None, where, None, flags, None) != 0:
         raise Unavailable(f"python_sandbox: cannot make the standard library read-only ({_fail('mount').strerror})")
+
+
+def bind_over(source: str, target: str) -> None:
+    """Show ``source``, with the mounts below it, at ``target`` (in the child's own mount namespace)."""
+    if _libc.mount(os.fsencode(source), os.fsencode(target), None, MS_BIND | MS_REC, None) != 0:
+        raise Unavailable(f"python_sandbox: cannot bind-mount the run's folder ({_fail('mount').strerror})")
 
 
 def drop_to_nobody() -> None:

@@ -29,6 +29,7 @@ import os
 import resource
 import select
 import signal
+import stat
 import sys
 from typing import NoReturn
 
@@ -38,6 +39,7 @@ UNAVAILABLE_EXIT = 96
 OUTPUT_LIMIT_EXIT = 95
 MAX_WRITE_OPENS = 100
 WORK = "work"
+NOBODY = 65534
 STDLIB = "stdlib"
 
 _BLOCKED_EXACT = frozenset(
@@ -216,6 +218,25 @@ def _rebase_stdlib(dirs: list[str], target: str) -> tuple[list[str], str]:
     return [moved(d) for d in dirs], root
 
 
+def _passable(path: str, uid: int = NOBODY) -> bool:
+    info = os.stat(path)
+    if info.st_uid == uid:
+        return bool(info.st_mode & stat.S_IXUSR)
+    if info.st_gid == uid:
+        return bool(info.st_mode & stat.S_IXGRP)
+    return bool(info.st_mode & stat.S_IXOTH)
+
+
+def _closed_ancestor(path: str) -> str | None:
+    """The topmost folder above ``path`` that uid 65534 may not pass through, or None."""
+    current = os.sep
+    for part in [p for p in path.split(os.sep) if p][:-1]:
+        current = os.path.join(current, part)
+        if not _passable(current):
+            return current
+    return None
+
+
 def _relay(pid: int, alive_fd: int, channels: tuple[int, ...]) -> None:
     """Wait for the confined child and end the same way, so the server reads its status.
 
@@ -248,9 +269,17 @@ def _confine(limits: dict, as_root: bool, work: str, stdlib: list[str], channels
             as_root, work, int(limits["max_disk_bytes"]), network=limits.get("isolate_network", True)
         )
         if as_root:
-            target = os.path.join(os.path.dirname(work), STDLIB)
-            stdlib, real = _rebase_stdlib(stdlib, target)
-            confine.bind_stdlib(real, target)
+            folder = os.path.dirname(work)
+            # A folder above this run's that uid 65534 cannot pass through (a private TMPDIR,
+            # mode 700) would hide work/ and the standard library from the child: this
+            # namespace shows the run's folder in its place instead.
+            closed = _closed_ancestor(folder)
+            seen = closed or folder
+            stdlib, real = _rebase_stdlib(stdlib, os.path.join(seen, STDLIB))
+            confine.bind_stdlib(real, os.path.join(folder, STDLIB))
+            if closed is not None:
+                confine.bind_over(folder, closed)
+                work = os.path.join(closed, WORK)
         confine.parent_death_signal(signal.SIGKILL)
         alive_r, alive_w = os.pipe()
         pid = os.fork()

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import tempfile
 import threading
 import time
 import urllib.error
@@ -333,6 +334,23 @@ def test_audit_hook_stops_writes_outside_the_folder_however_they_are_attempted()
         assert not Path(f"/tmp/gymkit-escape-{suffix}").exists()
     inside = _run("def f():\n    open('scratch.txt', 'w').write('ok')\n    return open('scratch.txt').read()")
     assert inside.values == {0: "ok"}, inside
+
+
+def test_a_private_temp_folder_still_lets_the_child_import_the_standard_library(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gymkit serve hands a server a TMPDIR of mode 700; uid 65534 could not pass through it
+    # to the run's folder, and `import math` (lib-dynload, loaded after the drop) failed.
+    if os.geteuid() != 0:
+        pytest.skip("only a root server drops the child to uid 65534")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    code = "import math, heapq, fractions\ndef f():\n    return [math.floor(2.5), heapq.nsmallest(1, [3, 1])]"
+    run = _run(code)
+    assert run.status == "finished" and run.values == {0: [2, [1]]}, run
+    assert "unprivileged_user" in run.layers and "landlock_abi" in " ".join(run.layers), run.layers
+    assert list(private.iterdir()) == []
 
 
 def test_forged_result_lines_cannot_earn_a_reward(url: str) -> None:
