@@ -126,7 +126,9 @@ class RolloutRunner:
 
         def wanted() -> int:
             """Rollouts to start now in fed mode: the limiter's queue is kept just above empty."""
-            cap = min(max_rollouts, 4 * limiter.limit + 16)
+            # Past twice the calls in flight more rollouts only add event-loop work: a
+            # rollout spends most of its time in its model calls whenever those are the bottleneck.
+            cap = min(max_rollouts, 2 * limiter.limit + 8)
             short = max(2, limiter.limit // 8) - limiter.waiting
             return max(0, min(short, cap - self.active, max(4, limiter.limit // 8)))
 
