@@ -10,6 +10,17 @@ A server's ``-e nemo-gym[dev] @ ../../`` line means "this checkout, editable": t
 resolved from the server's folder, as NeMo Gym resolves it. Outside a checkout (a gym of servers
 that import nemo_gym), nemo-gym comes from the package index instead: ``GYMKIT_NEMO_GYM`` names
 the requirement (a version pin or a wheel file), ``nemo-gym`` by default.
+
+An editable install is not run, though: building one (setuptools, and any backend that writes
+its metadata next to the source) writes into the checkout, and the build is confined to the
+environment and the installers' caches (gymkit.confine), so the checkout's own build code, a
+pull request's, cannot touch the tree gymkit checks. The environment gets what an editable
+install gives instead, without building anything: the dependencies the checkout's
+``pyproject.toml`` declares (with the extras asked for), and a ``.pth`` file putting the
+checkout on ``sys.path``, so nemo_gym is imported live from the tree and finds its repository
+root as in an editable install. Console scripts (``ng_run``...) are not installed: one server
+does not use them. A server with its own ``pyproject.toml`` gets its declared dependencies the
+same way; its folder is on the path when it runs.
 """
 
 from __future__ import annotations
@@ -40,24 +51,70 @@ _NAMED_PATH = re.compile(
 _BARE_PATH = re.compile(r"^(?P<e>-e\s+|--editable[=\s]+)(?P<path>[./~]\S*)$")
 
 
+_PTH = "gymkit-nemo-checkout.pth"
+_NAME = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[(?P<extras>[^\]]*)\])?")
+
+
 class NemoRequirements:
     """What to install for one server: installer arguments, and what they depend on (the fingerprint)."""
 
-    def __init__(self, args: list[str], fingerprint: dict[str, object], rewritten: str | None) -> None:
+    def __init__(
+        self, args: list[str], fingerprint: dict[str, object], rewritten: str | None, checkout: Path | None = None
+    ) -> None:
         self.args = args
         self.fingerprint = fingerprint
-        self.rewritten = rewritten  # requirements.txt with the nemo-gym line made absolute, if it had one
+        self.rewritten = rewritten  # requirements.txt with the nemo-gym line replaced, if it had one
+        self.checkout = checkout  # the checkout put on sys.path, when a requirement named one
+
+
+def _project(folder: Path) -> dict[str, object]:
+    return tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+
+
+def _declared(folder: Path, extras: str) -> list[str]:
+    """The requirements ``folder``'s pyproject.toml declares, with ``extras`` ("[dev]"), self-references expanded."""
+    project = _project(folder)
+    dynamic = {"dependencies", "optional-dependencies"} & set(project.get("dynamic", []))
+    if dynamic:
+        raise UserError(
+            f"{folder / 'pyproject.toml'} declares its {' and '.join(sorted(dynamic))} as dynamic; gymkit reads"
+            " them from pyproject.toml (it does not run the checkout's build), so list them there"
+        )
+    own = re.sub(r"[-_.]+", "-", str(project.get("name", ""))).lower()
+    optional: dict[str, list[str]] = project.get("optional-dependencies", {})  # type: ignore[assignment]
+    wanted = [e.strip() for e in extras.strip("[]").split(",") if e.strip()]
+    out: list[str] = []
+    seen: set[str] = set()
+    pending = [*project.get("dependencies", [])]  # type: ignore[misc]
+    while wanted:
+        extra = wanted.pop()
+        if extra not in seen:
+            seen.add(extra)
+            pending += optional.get(extra, [])
+    for spec in pending:
+        match = _NAME.match(spec)
+        if match and re.sub(r"[-_.]+", "-", match.group("name")).lower() == own:
+            # `all = ["nemo-gym[dev,sandbox]"]`: the project naming its own extras.
+            out += [d for d in _declared(folder, f"[{match.group('extras') or ''}]") if d not in out]
+        elif spec not in out:
+            out.append(spec)
+    return out
 
 
 def _checkout_fingerprint(checkout: Path) -> dict[str, object]:
-    project = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
-    # Editable: nemo_gym's code changes need no rebuild, only its dependency lists do.
+    project = _project(checkout)
+    # Imported live from the tree: nemo_gym's code changes need no rebuild, only its dependency lists do.
     return {
         "nemo-gym": str(checkout),
+        "install": "declared dependencies + .pth",
         "dependencies": project.get("dependencies", []),
         "optional": project.get("optional-dependencies", {}),
-        "scripts": project.get("scripts", {}),
     }
+
+
+def _is_nemo(spec: str) -> bool:
+    match = _NAME.match(spec)
+    return bool(match) and re.sub(r"[-_.]+", "-", match.group("name")).lower() == "nemo-gym"
 
 
 def _local_nemo(line: str, server_dir: Path) -> tuple[Path, str] | None:
@@ -86,14 +143,28 @@ def nemo_requirements(server_dir: Path) -> NemoRequirements:
     fingerprint: dict[str, object] = {}
     if pyproject.is_file():
         fingerprint["pyproject"] = pyproject.read_text(encoding="utf-8")
-        base = ["-e", str(checkout)] if checkout else [index_spec]
+        lines: list[str] = []
+        named = False
+        for spec in _declared(server_dir, ""):
+            if not _is_nemo(spec):
+                lines.append(spec)
+                continue
+            named = True
+            match = _NAME.match(spec)
+            extras = f"[{match.group('extras')}]" if match and match.group("extras") else ""
+            lines += _declared(checkout, extras) if checkout else [f"{index_spec}{extras}"]
+        if not named:
+            lines += _declared(checkout, "") if checkout else [index_spec]
         fingerprint.update(_checkout_fingerprint(checkout) if checkout else {"nemo-gym": index_spec})
-        return NemoRequirements([*base, "-e", str(server_dir)], fingerprint, None)
+        rewritten = "\n".join(lines) + "\n"
+        fingerprint["requirements"] = rewritten
+        return NemoRequirements([], fingerprint, rewritten, checkout)
     if not requirements.is_file():
         raise UserError(f"{server_dir.name} has no requirements.txt or pyproject.toml; NeMo Gym needs one to set it up")
     lines = requirements.read_text(encoding="utf-8").splitlines()
     out: list[str] = []
     named = False
+    on_path: Path | None = None
     for line in lines:
         local = _local_nemo(line, server_dir)
         if local is None:
@@ -102,7 +173,8 @@ def nemo_requirements(server_dir: Path) -> NemoRequirements:
         named = True
         folder, extras = local
         if is_nemo_checkout(folder):
-            out.append(f"-e {folder}{extras}")
+            out += _declared(folder, extras)
+            on_path = folder
             fingerprint.update(_checkout_fingerprint(folder))
         else:
             # No checkout there (the server was copied out of one): NeMo Gym then installs nemo-gym from the index too.
@@ -116,7 +188,7 @@ def nemo_requirements(server_dir: Path) -> NemoRequirements:
         fingerprint["nemo-gym"] = index_spec
     rewritten = "\n".join(out) + "\n"
     fingerprint["requirements"] = rewritten
-    return NemoRequirements([], fingerprint, rewritten)
+    return NemoRequirements([], fingerprint, rewritten, on_path)
 
 
 def _gym_root(server_dir: Path) -> Path:
@@ -137,6 +209,21 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _put_on_path(env: Environment, checkout: Path) -> None:
+    """A .pth file in the environment's site-packages naming the checkout, as an editable install leaves one."""
+    done = subprocess.run(
+        [str(env.python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    site = Path(done.stdout.strip())
+    if done.returncode != 0 or not site.is_dir():
+        raise UserError(f"environment {env.location}: cannot find its site-packages ({done.stderr.strip()})")
+    (site / _PTH).write_text(f"{checkout}\n", encoding="utf-8")
 
 
 def prepare_nemo_environment(
@@ -169,14 +256,10 @@ def prepare_nemo_environment(
         # From the server's folder: its other relative lines resolve there, as NeMo Gym runs them.
         if env.install(*args, cwd=server_dir) != 0:
             raise UserError(f"[{label}] environment: installing nemo-gym and its requirements failed (see above)")
-        # Compile nemo_gym's imports once, here, rather than in every server start.
-        subprocess.run(
-            [str(env.python), "-c", "import nemo_gym.base_resources_server"],
-            env=env.variables(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-        )
+        if wanted.checkout is not None:
+            _put_on_path(env, wanted.checkout)
+        # Compile nemo_gym's imports once, here, rather than in every server start (confined like the install).
+        env.compile_imports("nemo_gym.base_resources_server")
         stamp.write_text(key, encoding="utf-8")
         seconds = time.perf_counter() - started
         shown_version = ".".join(map(str, version or ()))
