@@ -20,7 +20,7 @@ import aiohttp
 import orjson
 
 from gymkit.rollouts.clients import ModelClient, ResponseTooLargeError, read_capped
-from gymkit.rollouts.convert import input_items, tool_arguments
+from gymkit.rollouts.convert import complete_response, input_items, tool_arguments
 from gymkit.server import RESERVED_ROUTES
 
 __all__ = ["DEFAULT_AGENT_REF", "RolloutFailure", "RolloutResult", "declared_tools", "run_rollout"]
@@ -173,7 +173,7 @@ async def run_rollout(
         if not function_calls and any(item.get("type") == "message" for item in output):
             break
 
-    response = {**last, "output": items, "usage": {**(last.get("usage") or {}), **usage}}
+    response = complete_response({**last, "output": items, "usage": {**(last.get("usage") or {}), **usage}}, params)
     verify_body = {**run_body, "response": response}
     try:
         status, raw = await _post_server(server, "verify", verify_body, cookies)

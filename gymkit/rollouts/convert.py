@@ -15,7 +15,14 @@ from typing import Any
 
 import orjson
 
-__all__ = ["ModelResponseError", "chat_to_response", "input_items", "responses_to_chat", "tool_arguments"]
+__all__ = [
+    "ModelResponseError",
+    "chat_to_response",
+    "complete_response",
+    "input_items",
+    "responses_to_chat",
+    "tool_arguments",
+]
 
 # Responses request keys that have a Chat Completions counterpart under the same name.
 _SAME_NAME = ("temperature", "top_p", "parallel_tool_calls", "user", "seed", "metadata")
@@ -229,3 +236,26 @@ def chat_to_response(data: Any, model: str | None = None) -> dict[str, Any]:
             "output_tokens_details": {"reasoning_tokens": 0},
         },
     }
+
+
+def complete_response(response: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """``response`` with the Response fields an endpoint left out filled from the request it answered.
+
+    A Responses endpoint echoes ``tools``, ``tool_choice`` and ``parallel_tool_calls`` from the
+    request, and NeMo Gym's /verify requires them (HTTP 422 without); a minimal endpoint (or a
+    proxy) may omit them. Fields the endpoint did return are kept as they are.
+    """
+    filled = dict(response)
+    defaults = {
+        "tools": params.get("tools") or [],
+        "tool_choice": params.get("tool_choice") or "auto",
+        "parallel_tool_calls": params.get("parallel_tool_calls", True) is not False,
+        "object": "response",
+        "id": f"resp_{uuid.uuid4().hex}",
+        "created_at": float(time.time()),
+        "model": params.get("model") or "",
+    }
+    for key, value in defaults.items():
+        if filled.get(key) is None:
+            filled[key] = value
+    return filled
