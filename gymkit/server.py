@@ -208,6 +208,25 @@ class BaseResourcesServer:
         return _params(cls.seed_session).model or BaseSeedSessionRequest
 
     # -- the web app -------------------------------------------------------------------
+    def run(self) -> None:
+        """Serve this server until interrupted; for ``python app.py``, the way ``ng_run`` starts servers.
+
+        Under ng_run (``NEMO_GYM_CONFIG_DICT``/``NEMO_GYM_CONFIG_PATH`` set) it serves on the host
+        and port of its own entry there; otherwise as ``gymkit serve`` does (gymkit.nemo_entry).
+        """
+        import sys
+
+        from gymkit.errors import GymkitError
+        from gymkit.nemo_entry import run_server
+
+        try:
+            run_server(self)
+        except GymkitError as exc:
+            # One line, as gymkit's commands report it: ng_run shows the server's output prefixed.
+            hint = f"\nhint: {exc.hint}" if exc.hint else ""
+            print(f"error: {exc.message}{hint}", file=sys.stderr, flush=True)
+            raise SystemExit(exc.exit_code) from None
+
     @property
     def app(self) -> FastAPI:
         if self._app is None:

@@ -80,3 +80,6 @@ class ArithmeticResourcesServer(BaseResourcesServer):
 
 
 server = ArithmeticResourcesServer()
+
+if __name__ == "__main__":
+    server.run()  # python app.py: how ng_run starts a server

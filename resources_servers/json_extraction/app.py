@@ -136,3 +136,6 @@ class JsonExtractionResourcesServer(BaseResourcesServer):
 
 
 server = JsonExtractionResourcesServer()
+
+if __name__ == "__main__":
+    server.run()  # python app.py: how ng_run starts a server

@@ -181,3 +181,6 @@ class WeatherResourcesServer(BaseResourcesServer):
 
 
 server = WeatherResourcesServer()
+
+if __name__ == "__main__":
+    server.run()  # python app.py: how ng_run starts a server
