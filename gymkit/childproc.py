@@ -149,7 +149,10 @@ class ChildProcess:
         # a server's own sandboxes all follow TMPDIR.
         env.update(TMPDIR=str(self.tmp), TMP=str(self.tmp), TEMP=str(self.tmp))
         self.env = env
-        return json.dumps(self.confine.folders(self.tmp)) if self.confined else "-"
+        # The supervisor removes a temp folder made here once the group is gone: it outlives a
+        # parent killed -9, which could not.
+        writable = self.confine.folders(self.tmp) if self.confined else []
+        return json.dumps({"writable": writable, "remove": str(self.tmp) if self._own_tmp else ""})
 
     def launch(self) -> None:
         """Start the supervisor and the child; raises OSError if the command cannot run."""
@@ -443,7 +446,15 @@ def _kill_orphans(subreaper: bool) -> None:
         time.sleep(0.01)
 
 
-def _supervise(watch: int, report: int, grace: float, pdeathsig: bool, argv: list[str], writable: list[str]) -> int:
+def _supervise(watch: int, report: int, grace: float, pdeathsig: bool, argv: list[str], policy: dict) -> int:
+    try:
+        return _run_command(watch, report, grace, pdeathsig, argv, policy.get("writable") or [])
+    finally:
+        if policy.get("remove"):
+            shutil.rmtree(policy["remove"], ignore_errors=True)
+
+
+def _run_command(watch: int, report: int, grace: float, pdeathsig: bool, argv: list[str], writable: list[str]) -> int:
     me = os.getpid()
     ruleset = -1
     if writable:
@@ -519,8 +530,8 @@ def _supervise(watch: int, report: int, grace: float, pdeathsig: bool, argv: lis
 
 def _main(args: list[str]) -> int:
     watch, report, grace, pdeathsig = int(args[0]), int(args[1]), float(args[2]), args[3] == "1"
-    writable = json.loads(args[4]) if args[4] != "-" else []
-    return _supervise(watch, report, grace, pdeathsig, args[args.index("--") + 1 :], writable)
+    policy = json.loads(args[4]) if args[4] != "-" else {}
+    return _supervise(watch, report, grace, pdeathsig, args[args.index("--") + 1 :], policy)
 
 
 if __name__ == "__main__":

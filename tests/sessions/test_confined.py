@@ -153,12 +153,17 @@ def test_kill_9_of_gymkit_check_while_collecting_leaves_no_process(tmp_path: Pat
         while time.monotonic() < deadline and not any(_collecting(_cmdline(p)) for p in _marked(marker)):
             time.sleep(0.2)
         assert len(_marked(marker)) >= 3, "the collection never started"
+        pytest_pid = next(p for p in _marked(marker) if _collecting(_cmdline(p)))
+        environ = Path(f"/proc/{pytest_pid}/environ").read_bytes().split(b"\0")
+        private_tmp = Path(next(v for v in environ if v.startswith(b"TMPDIR="))[7:].decode())
+        assert private_tmp.is_dir()
         os.kill(check.pid, signal.SIGKILL)
         check.wait(timeout=10)
         deadline = time.monotonic() + 15
         while _marked(marker) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _marked(marker) == []
+        assert not private_tmp.exists()  # the supervisor removed the collection's temp folder
     finally:
         for pid in _marked(marker):
             with contextlib.suppress(ProcessLookupError):
