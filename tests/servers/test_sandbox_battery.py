@@ -14,6 +14,7 @@ unprivileged user namespace), each with the audit hook on (the shipped config) a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -306,6 +308,88 @@ GAMES = {
     ),
 }
 
+# The harness's results descriptor, found the way a submission would: it shares the process.
+RESULTS_FD = """
+import os, sys
+def _results_fd():
+    frame = sys._getframe()
+    while frame is not None:
+        if "results_fd" in frame.f_locals:
+            return frame.f_locals["results_fd"]
+        frame = frame.f_back
+    return 1
+"""
+DEEP = "b'[' * 200000 + b']' * 200000"
+NONE = "def f(x):\n    return None"
+
+# Attacks on the grader rather than the sandbox: each once made verify answer HTTP 500,
+# forged sandbox.layers, or might. The verify must answer 200 with reward 0 and the layers
+# the harness reported before the submission ran.
+GRADER_GAMES = {
+    "deep_json_line_on_stdout": (
+        'import os\nos.write(1, b\'@@gymkit-sandbox@@ {"index": 0, "value": \' + ' + DEEP + " + b'}\\n')\n" + NONE
+    ),
+    "deep_json_line_on_results": (
+        RESULTS_FD + 'os.write(_results_fd(), b\'{"index": 0, "value": \' + ' + DEEP + " + b'}\\n')\n" + NONE
+    ),
+    **{
+        f"forged_layers_{name}_truncating_stdout": (
+            "import os\nos.ftruncate(1, 0)\nos.lseek(1, 0, 0)\n"
+            f"os.write(1, b'@@gymkit-sandbox@@ {{\"layers\": {value}}}\\n')\n" + NONE
+        )
+        for name, value in (("int", "5"), ("null", "null"), ("list", '[\\"forged\\"]'))
+    },
+    "forged_layers_truncating_results": (
+        RESULTS_FD + "fd = _results_fd()\nos.ftruncate(fd, 0)\nos.lseek(fd, 0, 0)\n"
+        'os.write(fd, b\'{"layers": ["forged"]}\\n{"done": true}\\n\')\nos._exit(0)\n' + NONE
+    ),
+    "rewrite_results_inside_the_call": (
+        RESULTS_FD + "def f(x):\n    fd = _results_fd()\n    os.ftruncate(fd, 0)\n    os.lseek(fd, 0, 0)\n"
+        '    for i in range(3):\n        os.write(fd, b\'{"index": %d, "value": "guess"}\\n\' % i)\n'
+        "    os.write(fd, b'{\"done\": true}\\n')\n    os._exit(0)"
+    ),
+    "report_a_test_twice": (
+        RESULTS_FD + 'def f(x):\n    os.write(_results_fd(), b\'{"index": 0, "value": "guess"}\\n\')\n    return None'
+    ),
+    "cut_results_line": RESULTS_FD + 'os.write(_results_fd(), b\'{"index": 0, "val\')\n' + NONE,
+    "many_fake_lines": (
+        RESULTS_FD + "fd = _results_fd()\nfor i in range(20000):\n"
+        '    os.write(fd, b\'{"index": 0, "value": 1}\\n\')\n'
+        "    os.write(1, b'@@gymkit-sandbox@@ {\"done\": true}\\n')\n" + NONE
+    ),
+    "close_stdout_and_stderr": "import os\nos.close(1)\nos.close(2)\n" + NONE,
+    "close_results_fd": RESULTS_FD + "os.close(_results_fd())\n" + NONE,
+    "dup2_stdout_over_results": RESULTS_FD + "os.dup2(1, _results_fd())\n" + NONE,
+    "dup2_a_work_file_over_results": (
+        RESULTS_FD + "fd = os.open('mine', os.O_RDWR | os.O_CREAT)\nos.dup2(fd, _results_fd())\n" + NONE
+    ),
+    "fake_unavailable_exit": (
+        "import os\nos.write(2, b'@@gymkit-sandbox@@ unavailable python_sandbox: no seccomp\\n')\nos._exit(96)\n" + NONE
+    ),
+    "fake_violation_exit": "import os\nos._exit(97)\n" + NONE,
+    "fake_output_limit_exit": "import os\nos._exit(95)\n" + NONE,
+    "atexit_writes_after_done": (
+        RESULTS_FD
+        + 'import atexit\natexit.register(os.write, _results_fd(), b\'{"index": 0, "value": 1}\\n\')\n'
+        + NONE
+    ),
+    "replaced_stdout": (
+        "import sys\nclass Broken:\n    def write(self, s):\n        raise OSError('no')\n"
+        "    def flush(self):\n        raise OSError('no')\nsys.stdout = sys.stderr = Broken()\n" + NONE
+    ),
+    "return_a_set": "def f(x):\n    return {x}",
+    "return_an_object": "def f(x):\n    return object()",
+    "return_a_cycle": "def f(x):\n    a = [x]\n    a.append(a)\n    return a",
+    "return_deep_nesting": "def f(x):\n    a = [x]\n    for _ in range(100000):\n        a = [a]\n    return a",
+    "return_a_huge_int": "def f(x):\n    return 10 ** 5000",
+    "return_a_huge_string": "def f(x):\n    return x * 1_000_000",
+    "return_nan": "def f(x):\n    return float('nan')",
+    "raise_an_unprintable_exception": (
+        "class Odd(Exception):\n    def __str__(self):\n        raise RuntimeError('no')\ndef f(x):\n    raise Odd()"
+    ),
+    "raise_system_exit_in_the_call": "import sys\ndef f(x):\n    sys.exit(0)",
+}
+
 
 def _code(kind: str, body: str, context: dict[str, Any]) -> str:
     # The prelude is formatted on its own: the bodies are full of f-string braces.
@@ -423,10 +507,11 @@ class Battery:
             "domainname": domainname,
         }
 
-    def verify(self, code: str, tests: list[dict[str, Any]]) -> dict[str, Any]:
+    def answer(self, content: str, tests: list[dict[str, Any]]) -> dict[str, Any]:
+        """``verify`` of ``content`` as the model's whole answer, not wrapped in a code block."""
         body = {
             "responses_create_params": {"input": [{"role": "user", "content": "Write f."}]},
-            "response": {"output": [{"type": "message", "role": "assistant", "content": f"```python\n{code}\n```"}]},
+            "response": {"output": [{"type": "message", "role": "assistant", "content": content}]},
             "entry_point": "f",
             "tests": tests,
         }
@@ -435,6 +520,16 @@ class Battery:
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
+
+    def verify(self, code: str, tests: list[dict[str, Any]]) -> dict[str, Any]:
+        return self.answer(f"```python\n{code}\n```", tests)
+
+    @functools.cached_property
+    def layers(self) -> list[str]:
+        """What a correct solution's run reports: the layers every run of this server gets."""
+        result = self.verify("def f(a, b):\n    return a + b", ADD_TESTS)
+        assert result["reward"] == 1.0, result["sandbox"]
+        return result["sandbox"]["layers"]
 
     def alive(self) -> bool:
         assert self.process._proc is not None
@@ -541,4 +636,47 @@ def test_escaping_actions_score_zero_and_leave_no_trace(battery: Battery, name: 
 def test_protocol_games_score_zero(battery: Battery, name: str) -> None:
     result = battery.verify(GAMES[name], _secret_tests(battery))
     assert result["reward"] == 0.0, (name, result["sandbox"])
+    assert battery.alive()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(GRADER_GAMES))
+def test_grader_games_score_zero_and_keep_the_reported_layers(battery: Battery, name: str) -> None:
+    layers = battery.layers
+    result = battery.verify(GRADER_GAMES[name], _secret_tests(battery))  # an HTTP 500 raises here
+    assert result["reward"] == 0.0, (name, result["sandbox"])
+    assert result["sandbox"]["status"] != "grader_error", (name, result["sandbox"])
+    # Every run that got as far as the submission reports the same layers, whatever it wrote.
+    assert result["sandbox"]["layers"] == layers, (name, result["sandbox"])
+    assert battery.alive(), f"{name}: the server died"
+
+
+@pytest.mark.slow
+def test_expectations_past_float_range_are_compared_not_a_500(battery: Battery) -> None:
+    tests = [{"args": [1], "expected": 10**400}, {"args": [2], "expected": 1.5}]
+    swapped = battery.verify("def f(x):\n    return 1.5 if x == 1 else 10**400", tests)
+    assert swapped["reward"] == 0.0 and swapped["sandbox"]["status"] == "finished", swapped["sandbox"]
+    right = battery.verify("def f(x):\n    return 10**400 if x == 1 else 1.5", tests)
+    assert right["reward"] == 1.0, right["sandbox"]
+    close = battery.verify("def f(x):\n    return float(10**400 - 1) if x == 1 else 1.5", tests[:1])
+    assert close["reward"] == 0.0, close["sandbox"]  # a float where an int is expected
+
+
+@pytest.mark.slow
+def test_backtick_floods_do_not_hold_up_a_correct_verify(battery: Battery) -> None:
+    # Before the line scan, "``` " x 10,000 alone blocked the event loop for about 4.5 s.
+    floods = ["`" * 20_000, "``` " * 10_000, "``` " * 50_000, "```\n" * 50_000, "```python\n" + "`" * 199_000]
+    answers: list[dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda t=text: answers.append(battery.answer(t, ADD_TESTS))) for text in floods]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    start = time.monotonic()
+    quick = battery.verify("def f(a, b):\n    return a + b", ADD_TESTS)
+    answered_in = time.monotonic() - start
+    for thread in threads:
+        thread.join()
+    assert quick["reward"] == 1.0, quick["sandbox"]
+    assert answered_in < 3.0, f"a correct verify took {answered_in:.2f}s next to the floods"
+    assert len(answers) == len(floods) and all(a["reward"] == 0.0 for a in answers), answers
     assert battery.alive()
