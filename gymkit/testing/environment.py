@@ -20,6 +20,7 @@ import gymkit
 from gymkit import childproc
 from gymkit.confine import Confinement, installer_caches
 from gymkit.errors import UserError
+from gymkit.hashing import file_sha256, local_requirement_files
 
 __all__ = [
     "CACHE_DIR",
@@ -111,8 +112,9 @@ def environment_key(server_dir: Path, source: GymkitSource) -> str:
     parts = {
         **source.fingerprint,
         "python": sys.version,
-        # Files included with -r/-c count too: a pin changed there must rebuild the environment.
-        "requirements": _requirement_texts(server_dir / "requirements.txt", {}),
+        # Every file pip reads besides the index: included requirement files, and the local
+        # wheels and folders the requirements install, whose content can change under one name.
+        "requirements": {str(path): file_sha256(path) for path in local_requirement_files(server_dir)},
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

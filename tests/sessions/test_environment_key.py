@@ -31,3 +31,18 @@ def test_a_pin_in_an_included_file_changes_the_key(tmp_path: Path) -> None:
 def test_no_requirements_file_still_has_a_key(tmp_path: Path) -> None:
     (tmp_path / "bare").mkdir()
     assert len(_key(tmp_path / "bare")) == 64
+
+
+def test_a_local_wheel_or_path_dependency_changing_changes_the_key(tmp_path: Path) -> None:
+    server = tmp_path / "server"
+    (server / "vendor").mkdir(parents=True)
+    (server / "pkg").mkdir()
+    (server / "requirements.txt").write_text("grader @ file:./vendor/grader-0.1-py3-none-any.whl\n-e ./pkg\n")
+    (server / "vendor" / "grader-0.1-py3-none-any.whl").write_bytes(b"first build")
+    (server / "pkg" / "setup.py").write_text("print('one')\n")
+    first = _key(server)
+    (server / "vendor" / "grader-0.1-py3-none-any.whl").write_bytes(b"second build, same name")
+    second = _key(server)
+    assert second != first
+    (server / "pkg" / "setup.py").write_text("print('two')\n")
+    assert _key(server) != second
