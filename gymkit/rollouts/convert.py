@@ -258,4 +258,9 @@ def complete_response(response: dict[str, Any], params: dict[str, Any]) -> dict[
     for key, value in defaults.items():
         if filled.get(key) is None:
             filled[key] = value
+    usage = filled.get("usage")
+    if isinstance(usage, dict):
+        # The Response's usage type requires both detail objects; a minimal endpoint sends the counts only.
+        details = {"input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
+        filled["usage"] = {**usage, **{k: v for k, v in details.items() if usage.get(k) is None}}
     return filled
