@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fastapi.responses import JSONResponse
+
 from gymkit.serving import serving_in_thread
 from tests.rollouts.scripted import ScriptedModel
 
@@ -85,11 +87,37 @@ def plans_for(server_dir: Path) -> dict[str, list[Step]]:
 
 
 @contextmanager
-def planned_model(*server_dirs: Path) -> Iterator[tuple[PlannedModel, str]]:
-    """Serve the plans for these servers' example rows on loopback; yields (model, base URL ending in /v1)."""
+def planned_model(*server_dirs: Path, full_responses: bool = False) -> Iterator[tuple[PlannedModel, str]]:
+    """Serve the plans for these servers' example rows on loopback; yields (model, base URL ending in /v1).
+
+    ``full_responses``: Responses answers echo the request's tool fields (echo_request_fields).
+    """
     plans: dict[str, list[Step]] = {}
     for folder in server_dirs:
         plans.update(plans_for(folder))
     model = PlannedModel(plans)
+    if full_responses:
+        echo_request_fields(model)
     with serving_in_thread(model.app) as url:
         yield model, f"{url}/v1"
+
+
+def echo_request_fields(model: ScriptedModel) -> None:
+    """Have ``model``'s Responses answers echo tools/tool_choice/parallel_tool_calls, as a real endpoint's do.
+
+    NeMo Gym's own agent validates every model answer as a full Response; the scripted endpoint
+    leaves those three out (like a minimal endpoint), which is what gymkit's own agent must cope with.
+    """
+
+    @model.app.middleware("http")
+    async def complete(request: Any, call_next: Any) -> Any:
+        if request.url.path != "/v1/responses":
+            return await call_next(request)
+        params = await request.json()
+        answer = await call_next(request)
+        body = json.loads(b"".join([chunk async for chunk in answer.body_iterator]))
+        if answer.status_code == 200 and isinstance(body, dict):
+            body.setdefault("tools", params.get("tools") or [])
+            body.setdefault("tool_choice", params.get("tool_choice") or "auto")
+            body.setdefault("parallel_tool_calls", params.get("parallel_tool_calls", True))
+        return JSONResponse(body, status_code=answer.status_code)

@@ -19,6 +19,7 @@ from tests.nemo.model import planned_model
 pytestmark = [pytest.mark.slow, pytest.mark.nemo]
 
 _EACH = ("--api", "chat", "-k", "2", "-q", "-o")
+_RESPONSES = ("--api", "responses", "-k", "1", "-q", "-o")
 GYMKIT = str(Path(sys.executable).parent / "gymkit")
 # What the plans in tests/nemo/model.py earn from each server's own verify: 5 tasks, 2 rollouts each.
 EXPECTED_MEAN = {"example_single_tool_call": 1.0, "example_session_state_mgmt": 1.0, "mcqa": 0.6}
@@ -83,3 +84,25 @@ def test_gymkit_rollouts_with_the_embedded_model(nemo_checkout: Path, nemo_runti
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(_rows(output)) == 2  # that server's verify gives every answer 1.0; the point is the whole loop
+
+
+def test_gymkit_rollouts_over_the_responses_api(nemo_checkout: Path, nemo_runtime: Environment, tmp_path: Path):
+    # The scripted endpoint's Responses answers carry no tools/tool_choice/parallel_tool_calls, as a
+    # minimal endpoint's may not; upstream's /verify requires them, so gymkit fills them from the request.
+    server = nemo_checkout / "resources_servers" / "example_single_tool_call"
+    output = tmp_path / "responses.jsonl"
+    with planned_model(server) as (_, url):
+        done = subprocess.run(
+            [GYMKIT, "rollouts", str(server), "--base-url", url, "--api-key", "x", *_RESPONSES, str(output)],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = _rows(output)
+    assert len(rows) == 5 and all(r["reward"] == 1.0 for r in rows)
+    task = _rows(server / "data" / "example.jsonl")[rows[0]["_ng_task_index"]]
+    assert [t["name"] for t in rows[0]["response"]["tools"]] == [
+        t["name"] for t in task["responses_create_params"]["tools"]
+    ]
