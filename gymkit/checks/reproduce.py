@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from gymkit import childproc
 from gymkit.checks.fixtures import CheckOptions, Fixtures
 from gymkit.checks.runner import ServerReport, run_checks
 from gymkit.errors import GymkitError
@@ -65,28 +65,19 @@ def run_tests(paths: ServerPaths, *, isolated: bool = True, timeout: float = 180
     # A child process: the session prints its progress, and the report here shows only its outcome.
     cmd = [sys.executable, "-m", "gymkit", "test", str(paths.dir)]
     started = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            cmd,
-            cwd=paths.root,
-            env={**os.environ, "NO_COLOR": "1"},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
+    # Under the supervisor: a reproduce killed mid-way takes the session and its servers with it.
+    code, output = childproc.run(cmd, cwd=paths.root, env={**os.environ, "NO_COLOR": "1"}, timeout=timeout)
+    if code is None:
         return Stage("tests", "fail", f"`gymkit test {paths.name}` took longer than {timeout:.0f}s")
     seconds = time.perf_counter() - started
-    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    lines = [line for line in output.splitlines() if line.strip()]
     stamp, _ = read_stamp(paths.dir)
     counts = stamp.stages["tests"].counts if stamp is not None and "tests" in stamp.stages else None
     tests = f"{counts['passed']} passed" if counts else "tests"
-    if proc.returncode == 0:
+    if code == 0:
         return Stage("tests", "pass", f"{tests}, smoke test and data validation passed (gymkit test, {seconds:.0f} s)")
     failed = [line for line in lines if "FAILED" in line or line.startswith("error:")]
-    return Stage("tests", "fail", f"`gymkit test {paths.name}` exited with {proc.returncode}", failed or lines[-8:])
+    return Stage("tests", "fail", f"`gymkit test {paths.name}` exited with {code}", failed or lines[-8:])
 
 
 def _reverify_stage(paths: ServerPaths, options: CheckOptions) -> tuple[Stage, Any]:
