@@ -287,3 +287,17 @@ def test_artifact_size_gate(tmp_path: Path) -> None:
     big = {"name": "gymkit-report-beta", "size_in_bytes": 50 * 1024 * 1024}
     failed = _run_script(tmp_path, 0, {"run": _run(), "artifacts": [small, big]})
     assert ["core.setFailed", "artifact gymkit-report-beta is 52428800 bytes; the limit is 2097152"] in failed
+
+
+def test_the_environment_card_is_named_only_where_the_run_wrote_one(tmp_path: Path, reports: Path) -> None:
+    (tmp_path / "before").mkdir()
+    (tmp_path / "after").mkdir()
+    (created,) = _calls(_comment(tmp_path / "before", {"run": _run(), "comments": []}, reports), "issues.createComment")
+    assert "Environment card" not in created["body"]
+    (reports / "gymkit-report-alpha" / "card.html").write_text("<html></html>")
+    # A link where a file is expected points elsewhere: it is not a card the run wrote.
+    (reports / "gymkit-report-beta" / "card.html").symlink_to("/etc/passwd")
+    (created,) = _calls(_comment(tmp_path / "after", {"run": _run(), "comments": []}, reports), "issues.createComment")
+    (line,) = [text for text in created["body"].splitlines() if text.startswith("**Environment card:**")]
+    assert "`gymkit-report-alpha`" in line and "beta" not in line
+    assert "(https://github.example/gym-org/gym/actions/runs/99#artifacts)" in line
