@@ -31,6 +31,7 @@ __all__ = [
     "landlock_abi",
     "landlock_restrict",
     "landlock_ruleset",
+    "mount_refused",
     "no_new_privs",
     "parent_death_signal",
     "require_platform",
@@ -97,6 +98,10 @@ _X86_64 = {
     "ioperm": 173, "iopl": 172, "move_pages": 279, "migrate_pages": 256,
     "sethostname": 170, "setdomainname": 171, "settimeofday": 164, "clock_settime": 227, "clock_adjtime": 305,
     "adjtimex": 159,
+    "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "chown": 92, "fchown": 93, "lchown": 94,
+    "fchownat": 260, "utime": 132, "utimes": 235, "futimesat": 261, "utimensat": 280,
+    "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198,
+    "fremovexattr": 199, "setxattrat": 463, "removexattrat": 466,
 }  # fmt: skip
 _AARCH64 = {
     "socket": 198, "socketpair": 199, "clone": 220, "clone3": 435, "prlimit64": 261,
@@ -114,6 +119,9 @@ _AARCH64 = {
     "move_pages": 239, "migrate_pages": 238,
     "sethostname": 161, "setdomainname": 162, "settimeofday": 170, "clock_settime": 112, "clock_adjtime": 266,
     "adjtimex": 171,
+    "fchmod": 52, "fchmodat": 53, "fchmodat2": 452, "fchownat": 54, "fchown": 55, "utimensat": 88,
+    "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15,
+    "fremovexattr": 16, "setxattrat": 463, "removexattrat": 466,
 }  # fmt: skip
 _SYSCALLS = {"x86_64": _X86_64, "aarch64": _AARCH64}
 # Checked one by one below rather than denied outright.
@@ -132,11 +140,13 @@ def require_platform() -> str:
     return machine
 
 
-def _bpf_program(machine: str) -> bytes:
+def _bpf_program(machine: str, *, no_clone: bool = False) -> bytes:
     """A seccomp filter: EPERM for the calls a submission has no use for, ALLOW for the rest.
 
     Denying with an error (not killing) keeps a failing call an ordinary OSError; the
-    harness reports the run as the submission's failure either way.
+    harness reports the run as the submission's failure either way. ``no_clone``: EPERM for
+    every clone, threads included, for a child whose RLIMIT_NPROC the kernel does not
+    enforce (host uid 0 is exempt from it, in any user namespace).
     """
     table = _SYSCALLS[machine]
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
@@ -156,7 +166,7 @@ def _bpf_program(machine: str) -> bytes:
     prog += [
         # clone3 passes its flags in memory BPF cannot read: ENOSYS makes libc fall back to clone.
         (jeq, table["clone3"], "NOSYS", None),
-        (jeq, table["clone"], "CLONE", None),
+        (jeq, table["clone"], "DENY" if no_clone else "CLONE", None),
         (jeq, table["socketpair"], "PAIR", None),
         (jeq, table["prlimit64"], "PRLIMIT", None),
         (ret, allow, None, None),
@@ -198,8 +208,8 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def install_seccomp(machine: str) -> None:
-    program = _bpf_program(machine)
+def install_seccomp(machine: str, *, no_clone: bool = False) -> None:
+    program = _bpf_program(machine, no_clone=no_clone)
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len(program) // 8, ctypes.addressof(buffer))
     if _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0) != 0:
@@ -225,18 +235,26 @@ def no_new_privs() -> None:
     _prctl(PR_SET_DUMPABLE, 0)  # /proc/self becomes root's and same-uid ptrace is refused
 
 
-def enter_namespaces(as_root: bool, work: str, tmpfs_bytes: int, *, network: bool) -> list[str]:
+def enter_namespaces(
+    as_root: bool, work: str, tmpfs_bytes: int, *, network: bool, mounts: bool = True, max_files: int = 2048
+) -> list[str]:
     """Leave the server's user (unless root), network, PID and mount namespaces; the layers' names.
 
     The PID namespace applies to the next child only, so the caller forks afterwards.
     ``work`` gets a private, size-capped tmpfs: the submission's writes go to memory that
     vanishes with the namespace, never to the server's disk.
+
+    ``mounts=False`` is for a server inside another Landlock domain, which refuses mount(2)
+    in any namespace: no mount namespace and no tmpfs, but a user namespace also as root, so
+    the capabilities it grants stay inside it (and are dropped).
     """
     uid, gid = os.getuid(), os.getgid()
-    flags = CLONE_NEWPID | CLONE_NEWNS | (CLONE_NEWNET if network else 0) | (0 if as_root else CLONE_NEWUSER)
+    user = not as_root or not mounts
+    flags = CLONE_NEWPID | (CLONE_NEWNET if network else 0) | (CLONE_NEWUSER if user else 0)
+    flags |= CLONE_NEWNS if mounts else 0
     if _libc.unshare(flags) != 0:
         reason = _fail("unshare").strerror
-        if as_root:
+        if as_root and mounts:
             raise Unavailable(
                 f"python_sandbox: cannot create network/PID/mount namespaces as root ({reason}): "
                 "run the server with CAP_SYS_ADMIN (outside a restricted container)"
@@ -245,9 +263,15 @@ def enter_namespaces(as_root: bool, work: str, tmpfs_bytes: int, *, network: boo
             f"python_sandbox: cannot create an unprivileged user namespace ({reason}): set "
             "kernel.unprivileged_userns_clone=1 / user.max_user_namespaces>0 (and on Ubuntu "
             "kernel.apparmor_restrict_unprivileged_userns=0), or run the server as root"
+            + ("" if mounts else " outside a Landlock domain")
         )
-    layers = ["pid_namespace", "mount_namespace"] + (["network_namespace"] if network else [])
-    if not as_root:
+    layers = ["pid_namespace"] + (["mount_namespace"] if mounts else []) + (["network_namespace"] if network else [])
+    if not mounts:
+        # The outer domain refuses writes to /proc as well, so no id map can be written: the
+        # child's ids show as 65534 inside while the kernel keeps the server's for every
+        # check (files it creates are the server's uid's, as with a map).
+        return ["user_namespace", *layers, "mountless"]
+    if user:
         # Map our own ids only: files the child creates stay ours, nothing else is reachable.
         for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
             with open(f"/proc/self/{name}", "w", encoding="ascii") as fh:
@@ -256,7 +280,7 @@ def enter_namespaces(as_root: bool, work: str, tmpfs_bytes: int, *, network: boo
     # Without this a mount below a shared mount would propagate back to the server's namespace.
     if _libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         raise Unavailable(f"python_sandbox: cannot make mounts private ({_fail('mount').strerror})")
-    options = f"size={tmpfs_bytes},nr_inodes=2048,mode=0700"
+    options = f"size={tmpfs_bytes},nr_inodes={max_files},mode=0700"
     if as_root:
         options += f",uid={NOBODY},gid={NOBODY}"
     flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
@@ -388,3 +412,19 @@ def landlock_restrict(ruleset: int) -> None:
     if ret != 0:
         raise Unavailable(f"python_sandbox: Landlock refused to restrict the child ({_fail('landlock').strerror})")
     os.close(ruleset)
+
+
+def mount_refused() -> bool:
+    """Whether mount(2) is refused in a fresh mount namespace of this process's own; call it in a throwaway child.
+
+    The namespace (and, when not root, a user namespace around it) gives full capabilities
+    over it, so an EPERM there comes from above: a Landlock domain that limits files, which
+    refuses mount in any namespace. A missing namespace is not this answer: the sandbox's
+    own start then names it.
+    """
+    flags = CLONE_NEWNS | (0 if os.geteuid() == 0 else CLONE_NEWUSER)
+    if _libc.unshare(flags) != 0:
+        return False
+    if _libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) == 0:
+        return False
+    return ctypes.get_errno() == errno.EPERM

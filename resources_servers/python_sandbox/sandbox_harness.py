@@ -256,8 +256,16 @@ def _relay(pid: int, alive_fd: int, channels: tuple[int, ...]) -> None:
     os._exit(os.waitstatus_to_exitcode(status))
 
 
-def _confine(limits: dict, as_root: bool, work: str, stdlib: list[str], channels: tuple[int, ...]) -> list[str]:
-    """Everything up to the fork happens here; returns (in the child only) the layers applied."""
+def _confine(
+    limits: dict, as_root: bool, work: str, stdlib: list[str], channels: tuple[int, ...], mounts: bool
+) -> list[str]:
+    """Everything up to the fork happens here; returns (in the child only) the layers applied.
+
+    ``mounts`` False: the server runs inside another Landlock domain, which refuses mount(2).
+    Then there is no tmpfs (the server watches the run folder's size instead) and no bind
+    mount, so a root server's child keeps uid 0 inside a user namespace of its own without
+    capabilities: uid 65534 could not reach a standard library under /root.
+    """
     import sandbox_confine as confine  # loaded from this folder before sys.path is narrowed
 
     layers = ["rlimits"]
@@ -266,9 +274,15 @@ def _confine(limits: dict, as_root: bool, work: str, stdlib: list[str], channels
         abi = confine.landlock_abi()
         confine.parent_death_signal(signal.SIGKILL)  # the server gone: nothing to report to
         layers += confine.enter_namespaces(
-            as_root, work, int(limits["max_disk_bytes"]), network=limits.get("isolate_network", True)
+            as_root,
+            work,
+            int(limits["max_disk_bytes"]),
+            network=limits.get("isolate_network", True),
+            mounts=mounts,
+            max_files=int(limits.get("max_disk_files", 2048)),
         )
-        if as_root:
+        drop_root = as_root and mounts and limits.get("drop_root", True)
+        if as_root and mounts:
             folder = os.path.dirname(work)
             # A folder above this run's that uid 65534 cannot pass through (a private TMPDIR,
             # mode 700) would hide work/ and the standard library from the child: this
@@ -292,10 +306,10 @@ def _confine(limits: dict, as_root: bool, work: str, stdlib: list[str], channels
         if limits.get("landlock", True):
             ruleset, names = confine.landlock_ruleset(abi, stdlib, os.getcwd())
             layers += names
-        if as_root and limits.get("drop_root", True):
+        if drop_root:
             confine.drop_to_nobody()
             layers.append("unprivileged_user")
-        elif not as_root:
+        elif not as_root or not mounts:
             confine.drop_capabilities()
             layers.append("no_capabilities")
         # Set again: a uid change clears it. Then make sure the parent did not exit before:
@@ -311,8 +325,11 @@ def _confine(limits: dict, as_root: bool, work: str, stdlib: list[str], channels
         if ruleset is not None:
             confine.landlock_restrict(ruleset)
         if limits.get("seccomp", True):
-            confine.install_seccomp(machine)
-            layers.append("seccomp")
+            # The kernel exempts host uid 0 from RLIMIT_NPROC, in any user namespace: the
+            # filter refuses every clone instead when the child may start none.
+            no_clone = procs == 0 and as_root and not drop_root
+            confine.install_seccomp(machine, no_clone=no_clone)
+            layers += ["seccomp"] + (["seccomp_no_clone"] if no_clone else [])
     except confine.Unavailable as exc:
         _unavailable(str(exc))
     return layers
@@ -331,7 +348,8 @@ def main(job_path: str) -> None:
     stdlib = _stdlib_dirs()
     here = os.path.dirname(os.path.realpath(__file__))
     sys.path.insert(0, here)
-    layers = _confine(limits, as_root, os.path.join(here, WORK), stdlib, (report_fd, results_fd))
+    mounts = job.get("mounts", True) is not False
+    layers = _confine(limits, as_root, os.path.join(here, WORK), stdlib, (report_fd, results_fd), mounts)
     sys.path[:] = [p for p in sys.path if p != here]
     work = os.getcwd()
     if limits.get("audit_hook", True):

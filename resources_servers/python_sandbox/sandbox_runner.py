@@ -20,6 +20,8 @@ import marshal
 import os
 import shutil
 import signal
+import stat
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +40,11 @@ OUTPUT_LIMIT_EXIT = 95
 MAX_READ_BYTES = 2_000_000
 MAX_REPORT_BYTES = 65_536
 MAX_DETAIL_CHARS = 500
+# Without a tmpfs (mountless mode) the server measures the run folder this often; the
+# deepest folder tree it measures, so a walk holds a few descriptors and ends quickly.
+DISK_POLL_SECONDS = 0.025
+MAX_TREE_DEPTH = 32
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class SandboxUnavailableError(RuntimeError):
@@ -52,7 +59,8 @@ class SandboxLimits:
     max_file_bytes: int = 1_000_000
     max_open_files: int = 64
     max_processes: int = 0
-    max_disk_bytes: int = 16_000_000  # the child's private tmpfs
+    max_disk_bytes: int = 16_000_000  # the child's private tmpfs, or its watched run folder
+    max_disk_files: int = 2048  # files and folders in it
     # Switches for the tests that prove each layer holds on its own; servers keep them on.
     isolate_network: bool = True
     drop_root: bool = True
@@ -67,7 +75,8 @@ class SandboxRun:
 
     ``status``: ``finished`` (the harness ran every test), ``load_error`` (the code did not
     import or define the entry point), ``violation`` (the audit hook stopped it),
-    ``cpu_limit``, ``file_limit``, ``timeout`` (wall clock), or ``crashed`` (any other end,
+    ``cpu_limit``, ``file_limit``, ``disk_limit`` (mountless mode: the run folder outgrew
+    its bound), ``timeout`` (wall clock), or ``crashed`` (any other end,
     including a results line the harness would not have written). ``layers`` come from the
     report pipe only, never from anything the submission could have written.
     """
@@ -110,6 +119,132 @@ def _compiled(path: Path) -> bytes:
     return importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code)
 
 
+@functools.cache
+def mounts_allowed() -> bool:
+    """Whether the sandbox child may mount (its tmpfs, its bind mounts); asked once, in a throwaway child.
+
+    False when the server itself runs in a Landlock domain that limits files (gymkit's
+    confinement of server code): the kernel then refuses mount(2) in every namespace, and
+    the sandbox runs in its mountless mode instead of not at all.
+    """
+    folder = str(CONFINE.parent)
+    code = f"import sys; sys.path.insert(0, {folder!r}); import sandbox_confine as c; print(c.mount_refused())"
+    done = subprocess.run(
+        [_interpreter(), "-I", "-S", "-B", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+    )
+    return done.stdout.strip() != "True"
+
+
+def _disk_over(work: Path, max_bytes: int, max_files: int) -> str:
+    """Why ``work`` is past its bounds (bytes allocated, files and folders, depth), or "".
+
+    The submission may be changing the tree meanwhile: the walk holds one descriptor per
+    level, never follows a link, and stops at the first bound passed, so its cost is
+    bounded by the limits, not by what the submission made. What it cannot measure counts
+    as past the bounds.
+    """
+    total = count = 0
+    try:
+        top = os.open(work, _DIR_FLAGS)
+    except OSError as exc:
+        return f"the run folder cannot be measured ({exc.strerror})"
+    stack = [(top, os.scandir(top))]
+    try:
+        while stack:
+            fd, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                entries.close()
+                os.close(fd)
+                continue
+            count += 1
+            if count > max_files:
+                return f"disk limit: more than {max_files} files and folders"
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # removed since it was listed
+            total += info.st_blocks * 512
+            if total > max_bytes:
+                return f"disk limit: more than {max_bytes} bytes"
+            if stat.S_ISDIR(info.st_mode):
+                if len(stack) >= MAX_TREE_DEPTH:
+                    return f"disk limit: folders nested deeper than {MAX_TREE_DEPTH}"
+                try:
+                    sub = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    continue
+                stack.append((sub, os.scandir(sub)))
+    except OSError as exc:
+        return f"disk limit: the run folder cannot be measured ({exc.strerror})"
+    finally:
+        for fd, entries in stack:
+            entries.close()
+            os.close(fd)
+    return ""
+
+
+def _open_dir(name: str, parent: int) -> int:
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)
+    except PermissionError:
+        # A folder made with mode 0: it is the server's own uid's (or root's), so it may open it up.
+        os.chmod(name, 0o700, dir_fd=parent, follow_symlinks=False)
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)
+
+
+def _remove_tree(folder: str) -> None:
+    """Remove ``folder`` and everything in it, however deep, holding two descriptors at a time.
+
+    shutil.rmtree recurses, one descriptor and one Python frame per level: a tree a few
+    thousand folders deep (a submission makes one in milliseconds) would stay behind.
+    Here each folder's subfolders are moved up into ``folder`` and emptied there in a later
+    pass. Nothing runs in the tree by now: the child's process group is gone.
+    """
+    try:
+        top = os.open(folder, _DIR_FLAGS)
+    except FileNotFoundError:
+        return
+    moved = 0
+    try:
+        while True:
+            with os.scandir(top) as found:
+                names = [(e.name, e.is_dir(follow_symlinks=False)) for e in found]
+            if not names:
+                break
+            for name, is_dir in names:
+                if not is_dir:
+                    os.unlink(name, dir_fd=top)
+                    continue
+                sub = _open_dir(name, top)
+                try:
+                    with os.scandir(sub) as found:
+                        inner = [(e.name, e.is_dir(follow_symlinks=False)) for e in found]
+                    for child, child_is_dir in inner:
+                        if child_is_dir:
+                            moved += 1
+                            # The submission writes only below work/, never into folder itself.
+                            os.rename(child, f".gymkit-rm-{moved}", src_dir_fd=sub, dst_dir_fd=top)
+                        else:
+                            os.unlink(child, dir_fd=sub)
+                finally:
+                    os.close(sub)
+                os.rmdir(name, dir_fd=top)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        os.close(top)
+    with contextlib.suppress(OSError):
+        os.rmdir(folder)
+
+
 def _prepare(
     root: Path, code: str, entry_point: str, tests: list[list[Any]], limits: SandboxLimits, fds: dict[str, int]
 ) -> None:
@@ -122,7 +257,7 @@ def _prepare(
     # rejects them as the submission's load_error, where encoding would fail in the server.
     (root / "solution.py").write_bytes(code.encode("utf-8", errors="surrogatepass"))
     # Arguments only, never expected values; no path that names the server's folder.
-    job = {"entry_point": entry_point, "tests": tests, "limits": asdict(limits), **fds}
+    job = {"entry_point": entry_point, "tests": tests, "limits": asdict(limits), "mounts": mounts_allowed(), **fds}
     (root / "job.json").write_text(json.dumps(job), encoding="utf-8")
 
 
@@ -238,8 +373,23 @@ def _violation(stderr: str) -> str:
     return detail
 
 
-def _collect(run: SandboxRun, root: Path, report: _Report, total: int, returncode: int | None, timed_out: bool) -> None:
-    """Everything read after the child ended: blocking file reads and parsing, run in a worker thread."""
+def _collect(
+    run: SandboxRun,
+    root: Path,
+    report: _Report,
+    total: int,
+    returncode: int | None,
+    timed_out: bool,
+    disk: str,
+    watched: SandboxLimits | None,
+) -> None:
+    """Everything read after the child ended: blocking file reads and parsing, run in a worker thread.
+
+    ``watched``: the limits of a mountless run, whose folder is measured once more now that
+    nothing writes to it, so a run that outgrew its bound between two polls never scores.
+    """
+    if watched is not None and not disk:
+        disk = _disk_over(root / "work", watched.max_disk_bytes, watched.max_disk_files)
     malformed = ""
     done = False
     try:
@@ -250,8 +400,8 @@ def _collect(run: SandboxRun, root: Path, report: _Report, total: int, returncod
         run.errors.clear()
         run.status, run.detail = "crashed", ""
     run.detail = run.detail or _violation(_read_capped(root / "stderr.txt"))
-    run.layers = list(report.layers or [])
-    _classify(run, returncode, timed_out, done, report=report, malformed=malformed)
+    run.layers = list(report.layers or []) + (["disk_watch"] if watched is not None and report.layers else [])
+    _classify(run, returncode, timed_out, done, report=report, malformed=malformed, disk=disk)
 
 
 def _classify(
@@ -262,13 +412,16 @@ def _classify(
     *,
     report: _Report | None = None,
     malformed: str = "",
+    disk: str = "",
 ) -> None:
     run.returncode = returncode
     report = report or _Report()
     if report.unavailable is not None:
         # Only the report pipe says this; an exit status of 96 alone is the submission's.
         raise SandboxUnavailableError(report.unavailable or "python_sandbox: a required sandbox mechanism is missing")
-    if timed_out:
+    if disk:
+        run.status, run.detail = "disk_limit", disk
+    elif timed_out:
         run.status, run.detail = "timeout", run.detail or "wall-clock limit reached"
     elif returncode == VIOLATION_EXIT:
         run.status = "violation"
@@ -332,24 +485,53 @@ async def run_sandboxed(
                 # The server keeps no write end: the pipe ends when the child's copies do.
                 os.close(report_w)
                 report_w = -1
-            timed_out = False
+            watched = None if mounts_allowed() else limits
             try:
-                await asyncio.wait_for(proc.wait(), timeout=limits.wall_seconds)
-            except TimeoutError:
-                timed_out = True
-                _kill_group(proc.pid)
-                await proc.wait()
+                timed_out, disk = await _await_child(proc, limits, root / "work" if watched else None)
             finally:
                 _kill_group(proc.pid)  # anything the child left behind in its group
+                if proc.returncode is None:
+                    await proc.wait()
         report = _parse_report(_drain(report_r))
-        await asyncio.to_thread(_collect, run, root, report, len(tests), proc.returncode, timed_out)
+        await asyncio.to_thread(_collect, run, root, report, len(tests), proc.returncode, timed_out, disk, watched)
     finally:
         if report_w >= 0:
             os.close(report_w)
         os.close(report_r)
         run.elapsed_seconds = round(time.monotonic() - start, 3)
-        await asyncio.to_thread(shutil.rmtree, folder, True)
+        await asyncio.to_thread(_remove_tree, folder)
     return run
+
+
+async def _await_child(proc: asyncio.subprocess.Process, limits: SandboxLimits, work: Path | None) -> tuple[bool, str]:
+    """Wait for the child until the wall-clock limit; (timed out, disk bound passed).
+
+    ``work``: a mountless run's folder, measured every DISK_POLL_SECONDS while the child
+    runs; past its bounds the group is killed at once. With a tmpfs the kernel bounds it.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limits.wall_seconds
+    waiter = asyncio.ensure_future(proc.wait())
+    try:
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                _kill_group(proc.pid)
+                await waiter
+                return True, ""
+            step = remaining if work is None else min(remaining, DISK_POLL_SECONDS)
+            finished, _ = await asyncio.wait({waiter}, timeout=step)
+            if finished:
+                return False, ""
+            if work is not None:
+                over = await asyncio.to_thread(_disk_over, work, limits.max_disk_bytes, limits.max_disk_files)
+                if over:
+                    _kill_group(proc.pid)
+                    await waiter
+                    return False, over
+    finally:
+        if not waiter.done():
+            waiter.cancel()
 
 
 def probe(limits: SandboxLimits | None = None) -> SandboxRun:
