@@ -236,8 +236,10 @@ class _Run:
         calls_ceiling, rollouts_ceiling = in_flight_ceiling()
         limiter, how = self._limiter(calls_ceiling)
         max_rollouts = min(self.concurrency, rollouts_ceiling) if self.concurrency else rollouts_ceiling
-        # The limiter and the rollout count bound the sockets; aiohttp's own cap would only queue.
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, force_close=False)
+        # At most 2,048 connections (model and server together): past that, thousands of
+        # connects at once move the rollouts in lockstep and results arrive in bursts.
+        sockets = min(2048, self.concurrency or (calls_ceiling + max_rollouts))
+        connector = aiohttp.TCPConnector(limit=sockets, limit_per_host=0, force_close=False)
         async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as http:
             pool = ReplicaPool(endpoint.base_urls)
             client = ModelClient(endpoint, http, limiter, pool)

@@ -9,7 +9,7 @@ Throughput comes from batching, not threads: llama.cpp decodes the sequences of 
 slots in one batch (continuous batching), and for a 135M model a step over several
 sequences costs little more than a step over one. So the model gets one thread (llama.cpp's
 threads wait for each other spinning: a second one collapses under any other load on a
-2-core machine) and four slots per core, and collection sends as many calls at once as
+2-core machine) and two slots per core, and collection sends as many calls at once as
 there are slots. The samples of one prompt share its prefix: each
 request goes to the slot whose cached prompt is most like it and reuses that cache. The
 model never calls a tool by itself; with the Hermes-style
@@ -143,7 +143,7 @@ def default_layout() -> tuple[int, int]:
     """(inference threads, slots) for the cores this process may use; GYMKIT_EMBEDDED_THREADS/_SLOTS override."""
     cores = _cores()
     threads = _env_int("GYMKIT_EMBEDDED_THREADS") or 1
-    slots = _env_int("GYMKIT_EMBEDDED_SLOTS") or min(16, 4 * cores)
+    slots = _env_int("GYMKIT_EMBEDDED_SLOTS") or min(16, 2 * cores)
     return threads, slots
 
 
