@@ -19,6 +19,7 @@ from gymkit.inputs import iter_json_rows, read_json, read_text
 from gymkit.project import ServerPaths
 
 if TYPE_CHECKING:
+    from gymkit.audit import AuditResult
     from gymkit.reverify import ReverifyReport
     from gymkit.validation import DataProblem
 
@@ -174,6 +175,16 @@ class Fixtures:
         from gymkit.checks.step3_testing import collect_tests
 
         return collect_tests(self.paths.dir, self.options.collect_timeout)
+
+    @cached_property
+    def audit(self) -> AuditResult | GymkitError:
+        """The audit's result, or the error that kept it from running (a check reports it, never raises)."""
+        from gymkit.audit import AuditOptions, run_audit
+
+        try:
+            return run_audit(self.paths, AuditOptions(target=self.paths.name, timeout=self.options.verify_timeout))
+        except GymkitError as exc:
+            return exc
 
     @cached_property
     def reverify(self) -> ReverifyReport:

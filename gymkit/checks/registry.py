@@ -124,6 +124,7 @@ def all_checks() -> list[type[Check]]:
         step1_tasks,
         step2_implementation,
         step2_readme,
+        step3_audit,
         step3_testing,
         step4_rollouts,
         step5_profile,

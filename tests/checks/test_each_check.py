@@ -120,6 +120,8 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str]] = {
     "GYM401": (_remove("data/example_rollouts.jsonl"), "is missing"),
     "GYM402": (_rollouts(_first_row("reward", 1.5)), "[0, 1]"),
     "GYM403": (_rollouts(lambda rows: rows.pop()), "has no rollout"),
+    # Any number in the answer counts: a hedge listing candidates is paid.
+    "GYM304": (_edit("app.py", "numbers[-1] == body.expected_answer", "body.expected_answer in numbers"), "GYM3A08"),
     "GYM404": (_rollouts(_first_row("reward", 0.0)), "stored reward 0.0, verify now returns 1.0"),
     "GYM405": (_drop_readme_section("Running"), "gymkit serve"),
     "GYM501": (_remove("reports/reward_profile"), "is missing"),
