@@ -7,9 +7,13 @@ an *act* payload answers `a + b` only after its forbidden action (write, signal,
 socket, fork, ...) succeeded, and the test also checks the action left no trace. A reward
 of 0 with the server alive afterwards is what "the sandbox held" means.
 
-The battery runs in four servers: as root and as uid 65534 (the non-root path uses an
-unprivileged user namespace), each with the audit hook on (the shipped config) and off
-(what a submission that defeated the hook would face: the kernel alone).
+The battery runs as root and as uid 65534 (the non-root path uses an unprivileged user
+namespace), with the audit hook on (the shipped config) and off (what a submission that
+defeated the hook would face: the kernel alone), and in both of the sandbox's modes: under
+gymkit's own confinement of server code (the default, and all CI runs), where Landlock
+refuses mount(2) and the sandbox runs mountless, in all four; unconfined (the server as
+NeMo Gym runs it, or GYMKIT_CONFINE=0 locally), with its tmpfs and bind mounts, in the two
+kernel-only servers, which keeps the battery's time near two minutes.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gymkit import confine
 from gymkit.serving import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,6 +173,11 @@ READS = {
         "if not os.path.lexists('link.jsonl'):\n"
         "    os.symlink(os.path.join(SERVER, 'data', 'validation.jsonl'), 'link.jsonl')\nyield _read('link.jsonl')"
     ),
+    "hardlink_into_work": (
+        # mountless, work/ shares the server's file system: a hard link there would be readable
+        "if not os.path.exists('mine.jsonl'):\n"
+        "    os.link(os.path.join(SERVER, 'data', 'validation.jsonl'), 'mine.jsonl')\nyield _read('mine.jsonl')"
+    ),
     "hardlink_into_server": (
         # to /tmp: work/ is a tmpfs, and hard links cannot cross file systems
         "target = f'/tmp/gymkit-escape-{TOKEN}'\nif not os.path.exists(target):\n"
@@ -275,6 +285,26 @@ ACTS = {
         "written = 0\nfor i in range(200):\n    with open(f'fill-{i}', 'wb') as fh:\n"
         "        fh.write(b'x' * 900_000)\n    written += 900_000\nreturn written > 100_000_000"
     ),
+    # The disk bound: a tmpfs's size and inodes, or (mountless) the server's watch of the run folder.
+    "disk_many_files": ("for i in range(5000):\n    open(f'n{i}', 'w').close()\nreturn len(os.listdir('.')) >= 5000"),
+    "disk_one_big_file": (
+        "with open('big', 'wb') as fh:\n    for _ in range(40):\n        fh.write(b'x' * 1_000_000)\n"
+        "return os.path.getsize('big') > 16_000_000"
+    ),
+    "disk_sparse_file": (
+        "with open('sparse', 'wb') as fh:\n    fh.seek(10**10)\n    fh.write(b'x')\n"
+        "return os.path.getsize('sparse') > 10**9"
+    ),
+    "disk_deep_tree": (
+        "for _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')\n"
+        "open('leaf', 'wb').write(b'x' * 100_000)\nreturn True"
+    ),
+    "disk_wide_tree": (
+        "for i in range(40):\n    os.makedirs(f'w{i}/a/b')\n"
+        "    open(f'w{i}/a/b/f', 'wb').write(b'x' * 900_000)\nreturn True"
+    ),
+    "disk_many_folders": "for i in range(5000):\n    os.mkdir(f'e{i}')\nreturn True",
+    "chmod_own_run_folder": "os.chmod('.', 0o777)\nreturn True",
     "raise_own_limits": "import resource\nresource.setrlimit(resource.RLIMIT_CPU, (3600, 3600))\nreturn True",
     "prlimit_the_server": (
         "import resource\nresource.prlimit(SERVER_PID, resource.RLIMIT_NOFILE, (1, 1))\nreturn True"
@@ -434,8 +464,8 @@ def _nobody_python() -> str | None:
 
 
 class Battery:
-    def __init__(self, user: str, audit_hook: bool, base: Path) -> None:
-        self.user, self.audit_hook, self.base = user, audit_hook, base
+    def __init__(self, user: str, audit_hook: bool, base: Path, confined: bool = True) -> None:
+        self.user, self.audit_hook, self.base, self.confined = user, audit_hook, base, confined
         self.token = secrets.token_hex(6)
         self.server_dir = base / "python_sandbox"
         _readable_copy(self.server_dir)
@@ -478,14 +508,25 @@ class Battery:
             site = [p for p in sys.path if p.endswith("site-packages")]
             env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *site])
             wrapper = self.base / "python-as-nobody"
+            # The supervisor's private TMPDIR is root's (mode 700): the server gets a folder of
+            # its own inside it (passable, not listable), as a non-root gymkit's server owns its TMPDIR.
             wrapper.write_text(
-                f'#!/bin/sh\nexec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups {found} "$@"\n',
+                '#!/bin/sh\nset -e\nd="$TMPDIR/server"\nmkdir -m 700 "$d"\nchmod 711 "$TMPDIR"\n'
+                f'chown {NOBODY}:{NOBODY} "$d"\nexport TMPDIR="$d" TMP="$d" TEMP="$d"\n'
+                f'exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups {found} "$@"\n',
                 encoding="utf-8",
             )
             wrapper.chmod(0o755)
             python = str(wrapper)
-        self.process = ServerProcess(self.server_dir, python=python, env=env, timeout=60)
-        self.process.__enter__()
+        with pytest.MonkeyPatch.context() as patch:
+            if not self.confined:
+                # What NeMo Gym does (it starts servers itself): gymkit's switch, honoured only outside CI.
+                patch.delenv("CI", raising=False)
+                patch.setenv("GYMKIT_CONFINE", "0")
+            else:
+                patch.delenv("GYMKIT_CONFINE", raising=False)
+            self.process = ServerProcess(self.server_dir, python=python, env=env, timeout=60)
+            self.process.__enter__()
         assert self.process._proc is not None
         self.pid = self.process._proc.pid
         self.url = self.process.url
@@ -545,6 +586,10 @@ class Battery:
         found = [p for p in found if os.path.exists(p)]
         found += [str(p) for p in self.server_dir.rglob(f"*{self.token}*")]
         found += [str(p) for p in Path("/tmp").glob(f"gymkit-sandbox-*/escape-{self.token}")]
+        # Every run's folder is gone once its verify answered, however deep a tree it held.
+        tmp = self.process._proc.tmp if self.process._proc is not None else None
+        if tmp is not None:
+            found += [str(p) for p in [*tmp.glob("gymkit-sandbox-*"), *tmp.glob("*/gymkit-sandbox-*")]]
         if self._hash() != self.data_hash:
             found.append("the server's data/ changed")
         try:
@@ -556,17 +601,25 @@ class Battery:
         return found
 
 
-MODES = [("root", True), ("root", False), ("nobody", True), ("nobody", False)]
+# (user, audit hook, confined by gymkit): every server confined, the kernel-only ones unconfined too.
+MODES = [
+    *[(u, h, True) for u, h in (("root", True), ("root", False), ("nobody", True), ("nobody", False))],
+    ("root", False, False),
+    ("nobody", False, False),
+]
+MODE_IDS = [f"{u}-{'hook' if h else 'kernel_only'}-{'confined' if c else 'unconfined'}" for u, h, c in MODES]
 
 
-@pytest.fixture(scope="module", params=MODES, ids=[f"{u}-{'hook' if h else 'kernel_only'}" for u, h in MODES])
+@pytest.fixture(scope="module", params=MODES, ids=MODE_IDS)
 def battery(request: pytest.FixtureRequest) -> Iterator[Battery]:
     if os.geteuid() != 0:
         pytest.skip("the battery switches between root and uid 65534, so it starts as root")
-    user, hook = request.param
+    user, hook, confined = request.param
+    if confined and not confine.enabled():
+        pytest.skip("gymkit cannot confine server code on this machine (no Landlock ABI >= 3)")
     base = Path(tempfile.mkdtemp(prefix="gymkit-battery-"))
     base.chmod(0o755)
-    battery = Battery(user, hook, base)
+    battery = Battery(user, hook, base, confined)
     try:
         battery.start()
         yield battery
@@ -591,8 +644,16 @@ def test_a_correct_solution_still_scores_one(battery: Battery) -> None:
     result = battery.verify("def f(a, b):\n    import math, collections\n    return a + b", ADD_TESTS)
     assert result["reward"] == 1.0, result["sandbox"]
     layers = set(result["sandbox"]["layers"])
-    expected = {"pid_namespace", "network_namespace", "tmpfs", "no_new_privs", "seccomp"}
-    expected |= {"unprivileged_user"} if battery.user == "root" else {"user_namespace", "no_capabilities"}
+    expected = {"pid_namespace", "network_namespace", "no_new_privs", "seccomp"}
+    if battery.confined:
+        # Inside gymkit's domain the kernel refuses mount(2): no tmpfs, a watched run folder.
+        expected |= {"mountless", "disk_watch", "user_namespace", "no_capabilities"}
+        expected |= {"seccomp_no_clone"} if battery.user == "root" else set()
+        assert not layers & {"tmpfs", "mount_namespace", "unprivileged_user"}, layers
+    else:
+        expected |= {"tmpfs", "mount_namespace"}
+        expected |= {"unprivileged_user"} if battery.user == "root" else {"user_namespace", "no_capabilities"}
+        assert not layers & {"mountless", "disk_watch"}, layers
     assert expected <= layers and any(x.startswith("landlock_abi") for x in layers), layers
     assert ("audit_hook" in layers) == battery.audit_hook
 
