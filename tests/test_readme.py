@@ -43,6 +43,16 @@ def test_ci_installs_and_tests_exactly_as_the_readme_says() -> None:
     assert any(line.startswith(tests) for line in commands[at[-1] :])
 
 
+def test_ci_installs_the_system_packages_the_readme_names() -> None:
+    """Each ``apt-get install`` the README shows is a line .ci/run runs before the tests."""
+    shown = [b for b in _blocks("bash") if b.startswith("apt-get install")]
+    assert shown, "the README says how to install the browser the viewer's tests drive"
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    tests = next(i for i, line in enumerate(ci) if line.startswith(".venv/bin/python -m pytest"))
+    for command in shown:
+        assert command in ci[:tests], command
+
+
 def test_the_pr_workflow_installs_what_the_readme_installs() -> None:
     install = _blocks("bash")[0]
     pips = [step.removeprefix(".venv/bin/pip ") for step in install.split(" && ") if step.startswith(".venv/bin/pip ")]
