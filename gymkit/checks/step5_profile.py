@@ -1,7 +1,7 @@
 """Step 5 · Reward profiling: reports/reward_profile/reward_profile.json.
 
 GYM501 exists and parses, GYM502 fresh, GYM503 coverage, GYM504 names its models,
-GYM505 enough prompts with mixed outcomes (a warning).
+GYM505 enough prompts with mixed outcomes (a warning), GYM506 no full-reward rollout looks like a hack (a warning).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from gymkit.config import check_configs
 from gymkit.errors import GymkitError
 from gymkit.hashing import file_sha256, server_code_sha256
 
-__all__ = ["GYM501", "GYM502", "GYM503", "GYM504", "GYM505"]
+__all__ = ["GYM501", "GYM502", "GYM503", "GYM504", "GYM505", "GYM506"]
 
 PROFILE = "reports/reward_profile/reward_profile.json"
 MIN_PROMPTS = 500
@@ -135,3 +135,25 @@ class GYM505(Step5):
         if mixed < MIN_MIXED:
             return [Problem(f"only {mixed:.0%} of prompts are mixed (< {MIN_MIXED:.0%})", PROFILE, level="warn")]
         return []
+
+
+@register
+class GYM506(Step5):
+    """No full-reward rollout of the profile looks like a reward hack (a warning)"""
+
+    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+        """The model earned full reward with an answer the audit's criteria call suspicious: the prompt echoed,
+        several candidate answers hedged, a tool's raw output pasted, or a claim of being correct. Open the
+        rollouts named in the profile's "Possible reward hacks" section (`gymkit view NAME`); if the answer does
+        not do the task, fix verify (docs/audit.md says how per kind) and profile again."""
+        hacks = self.profile(fx).get("suspicious")
+        if hacks is None:
+            return Skip("the profile predates hack flags; profile again to get them")
+        if not isinstance(hacks, dict) or not isinstance(hacks.get("flagged"), int):
+            return [Problem("the profile's `suspicious` section is not an object with a `flagged` count", PROFILE)]
+        if not hacks["flagged"]:
+            return []
+        kinds = ", ".join(f"{k} {v}" for k, v in (hacks.get("by_flag") or {}).items())
+        where = [f"{e.get('file')}:{e.get('line')}" for e in hacks.get("examples") or [] if isinstance(e, dict)]
+        message = f"{hacks['flagged']} full-reward rollouts look like reward hacks ({kinds})"
+        return [Problem(message + (f", e.g. {', '.join(where[:3])}" if where else ""), PROFILE, level="warn")]

@@ -130,6 +130,22 @@ def _side_by_side(by_model: dict[str, dict[str, Any]]) -> list[str]:
     return ["## Models side by side", "", *table(["", *models], rows)]
 
 
+def _suspicious(h: dict[str, Any] | None) -> list[str]:
+    if not h:
+        return []
+    out = ["## Possible reward hacks", ""]
+    read = f"{h['read']} of {h['rewarded']}" if h["read"] < h["rewarded"] else f"all {h['rewarded']}"
+    out.append(
+        f"Full-reward rollouts read with the audit's criteria: {read}; "
+        f"{h['flagged']} look like a hack (echo, hedge, pasted tool output or a claim of being correct)."
+    )
+    if h["flagged"]:
+        out += ["", *table(["flag", "rollouts"], [[k, v] for k, v in h["by_flag"].items()])]
+        out += [f"- `{e['file']}:{e['line']}` (task {e['task']}): {', '.join(e['flags'])}" for e in h["examples"]]
+        out += ["", "Look at them with `gymkit view`; `gymkit audit NAME` probes the same weaknesses without a model."]
+    return [*out, ""]
+
+
 def profile_markdown(report: dict[str, Any]) -> str:
     subject = report.get("server") or ", ".join(p["path"] for p in report["rollouts_files"])
     d = report["dataset"]
@@ -154,6 +170,7 @@ def profile_markdown(report: dict[str, Any]) -> str:
     f = report["failures"]
     out += ["## Failures", "", f"{f['count']} failed attempts ({_pct(f['rate'])} of attempts)."]
     out += ["", *table(["class", "count"], [[k, v] for k, v in f["classes"].items()])] if f["classes"] else [""]
+    out += _suspicious(report.get("suspicious"))
     out += [
         "## Per task",
         "",

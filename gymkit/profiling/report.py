@@ -48,6 +48,7 @@ def profile_files(
     ``_ng_rollout_index`` below the samples of the collection (when this is one).
     """
     table = RolloutTable()
+    table.hacks.threshold = threshold
     num_tasks = _count_rows(dataset) if dataset is not None else None
     planned = (extra or {}).get("collection")
     samples = planned.get("samples") if isinstance(planned, dict) else None
@@ -86,6 +87,10 @@ def build_profile(
     overall = table.view()
     report |= section(overall, threshold)
     report["failures"] = _failures(table.sources, len(table), server_dir)
+    hacks = table.hacks.report()
+    for example in hacks["examples"]:
+        example["file"] = shown_path(Path(example["file"]), server_dir)
+    report["suspicious"] = hacks
     per_task = [PerTask(overall)]
     plot_data = {}
     if len(models) > 1:

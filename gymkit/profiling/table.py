@@ -21,6 +21,7 @@ from gymkit.errors import InvalidDataError
 from gymkit.indices import RolloutIndices
 from gymkit.inputs import iter_json_rows
 from gymkit.profiling.grouping import NO_TOOLS, model_name, numeric_fields, task_key, tool_use
+from gymkit.profiling.hacks import HackFlags
 
 __all__ = ["MAX_MAGNITUDE", "Column", "RolloutTable", "failures_path"]
 
@@ -77,6 +78,7 @@ class RolloutTable:
     # Sampling settings seen, per model (a handful of distinct JSON blobs).
     sampling: dict[str, Counter[bytes]] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
+    hacks: HackFlags = field(default_factory=HackFlags)
 
     def __len__(self) -> int:
         return len(self.reward)
@@ -129,6 +131,7 @@ class RolloutTable:
             self.tool_invalid.append(use.invalid.get(name, 0))
             self.tool_errors.append(use.errors.get(name, 0))
         self.sampling.setdefault(model, Counter())[_sampling_blob(row)] += 1
+        self.hacks.add(row, float(reward), path, line)
 
     def view(self, model: str | None = None) -> TableView:
         """Arrays for all rollouts, or for one model's."""

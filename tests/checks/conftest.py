@@ -53,6 +53,14 @@ def write_reports(
         "tool_calls": {},
         "usage": {},
         "failures": 0,
+        "suspicious": {
+            "threshold": 1.0,
+            "rewarded": rows * 4,
+            "read": rows * 4,
+            "flagged": 0,
+            "by_flag": {},
+            "examples": [],
+        },
         "per_task": [],
     }
     body.update(profile or {})

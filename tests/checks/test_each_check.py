@@ -129,6 +129,28 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str]] = {
     "GYM503": (_reports(profile={"samples_per_prompt": 4}), "needs at least 16"),
     "GYM504": (_reports(profile={"models": []}), "expected a list of model names"),
     "GYM505": (_reports(profile={"prompts": {"all_fail": 0.9, "all_pass": 0.08, "mixed": 0.02}}), "only 2%"),
+    "GYM506": (
+        _reports(
+            profile={
+                "suspicious": {
+                    "threshold": 1.0,
+                    "rewarded": 40,
+                    "read": 40,
+                    "flagged": 3,
+                    "by_flag": {"tool_output_paste": 3},
+                    "examples": [
+                        {
+                            "file": "reports/reward_profile/collection/r.jsonl",
+                            "line": 7,
+                            "task": 2,
+                            "flags": ["tool_output_paste"],
+                        }
+                    ],
+                }
+            }
+        ),
+        "3 full-reward rollouts look like reward hacks (tool_output_paste 3), e.g. reports/reward_profile/collection/r",
+    ),
     "GYM601": (_remove("reports/training/training.json"), "is missing"),
     "GYM602": (_edit("reports/training/metrics.csv", "19,0.58", "19,0.10"), "changed since"),
     "GYM603": (_reports(training={"improved": False}), "`improved` is False"),
@@ -139,7 +161,7 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str]] = {
         "contains credentials",
     ),
 }
-WARN_ONLY = {"GYM505"}
+WARN_ONLY = {"GYM505", "GYM506"}
 
 
 def test_every_check_has_a_failing_case() -> None:
