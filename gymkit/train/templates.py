@@ -21,13 +21,13 @@ SMOKE_CHAT_TEMPLATE = """\
 {%- if tools %}<|im_start|>system
 {% if messages[0].role == 'system' %}{{ messages[0].content }}
 
-{% endif %}To call a tool, reply with one JSON object within <tool_call></tool_call> tags, like this:
-{% for tool in tools %}{% set f = tool.function or tool %}<tool_call>
+{% endif %}To call a tool, reply with one JSON object within <tool_call></tool_call> tags and nothing else.
+{% for tool in tools %}{% set f = tool.function or tool %}
+{{ f.name }}: {{ f.description }} Call it like this:
+<tool_call>
 {"name": "{{ f.name }}", "arguments": {{ '{' }}{% for p in f.parameters.properties %}"{{ p }}": "..."\
 {% if not loop.last %}, {% endif %}{% endfor %}{{ '}' }}}
-</tool_call>
-({{ f.description }})
-{% endfor %}<|im_end|>
+</tool_call>{% endfor %}<|im_end|>
 {% elif messages[0].role != 'system' %}<|im_start|>system
 You are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>
 {% endif %}
