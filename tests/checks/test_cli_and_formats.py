@@ -36,7 +36,7 @@ def test_text_output_groups_by_step_and_ends_with_a_summary(tmp_path: Path, monk
     assert len(steps) == 8 and steps[1].startswith(" ✗ Step 2 · Implementation")
     assert any("✗ GYM214 README.md:" in line and "copyleft" in line for line in lines)
     assert any(line.strip().startswith("fix: The server is distributed") for line in lines)
-    assert lines[-1] == "1 server: 1 failed, 0 warnings, 30 passed, 0 skipped"
+    assert lines[-1] == "1 server: 1 failed, 0 warnings, 31 passed, 0 skipped"
     assert "\x1b[" not in result.output
 
 
@@ -123,7 +123,7 @@ def test_empty_waiver_reason_fails_and_does_not_waive(tmp_path: Path, monkeypatc
 def test_select_and_ignore_by_code_and_prefix(tmp_path: Path) -> None:
     server = build_server(tmp_path)
     codes = {f.code for f in run_checks(server, select=["GYM5", "GYM101"], ignore=["GYM505"]).findings}
-    assert codes == {"GYM101", "GYM501", "GYM502", "GYM503", "GYM504"}
+    assert codes == {"GYM101", "GYM501", "GYM502", "GYM503", "GYM504", "GYM506"}
 
 
 def test_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
