@@ -159,5 +159,10 @@ class ServerProcess:
         proc, self._proc = self._proc, None
         return proc.stop() if proc is not None else ""
 
+    def exited(self, timeout: float = 0.0) -> bool:
+        """True once the server process has ended, waiting up to ``timeout`` seconds for it to."""
+        proc = self._proc
+        return proc is None or proc.wait(timeout) is not None
+
     def __exit__(self, *exc: object) -> None:
         self._stop()

@@ -22,6 +22,7 @@ from gymkit.launch import start_server as ServerProcess  # the runtime the serve
 __all__ = ["ServerDiedError", "ServerSupervisor"]
 
 RESTARTS = 1
+_EXIT_WAIT = 1.0  # seconds a server that failed a request gets to show it is exiting
 _PROBE_TIMEOUT = 2.0
 
 
@@ -53,6 +54,11 @@ class ServerSupervisor:
             process.__exit__(None, None, None)
 
     async def _alive(self) -> bool:
+        # A crashing server can still accept on its port for a moment while it exits, so its
+        # process says first; a listening port is believed only of a process still running.
+        process = self._process
+        if process is not None and await asyncio.to_thread(getattr(process, "exited", lambda _t: False), _EXIT_WAIT):
+            return False
         parts = urlsplit(self.url)
         try:
             _, writer = await asyncio.wait_for(
