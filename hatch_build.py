@@ -3,7 +3,7 @@
 copier merges a template change by rendering the version a server was made from next to the
 current one, and needs both as commits of a git repository. A wheel has no repository, so
 this hook writes one: a commit for each commit of this repository that changed the template
-(tagged with ``git describe`` of that commit, which ``gymkit new`` records as ``_commit``),
+(tagged ``gymkit-`` and ``git describe`` of that commit, which ``gymkit new`` records as ``_commit``),
 and one more for uncommitted template edits. Only the template's files are in it. Built from
 a tree without git history (an sdist), the history is the one version being built.
 """
@@ -92,14 +92,16 @@ def build_history(root: Path, work: Path, bundle: Path, version: str) -> None:
                 tar.extractall(work, filter="data")
             dates = tuple(_text(root, "show", "-s", f"--format={f}", commit) for f in ("%aI", "%cI"))
             described = _text(root, "describe", "--tags", "--always", commit)
-            _commit(work, f"template at gymkit {described}", described, (dates[0], dates[1]))
+            # Prefixed: copier reads a tag such as 8e12345 (a short hash) as version 8, stage "e",
+            # which is no PEP 440 stage, and then refuses to update at all.
+            _commit(work, f"template at gymkit {described}", f"gymkit-{described}", (dates[0], dates[1]))
         listed = _text(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *TEMPLATE_PATHS)
         _copy_tree(root, work, [rel for rel in listed.split("\0") if rel])
         if not commits or _text(work, "status", "--porcelain"):
             base = _text(root, "describe", "--tags", "--always", "HEAD")
             _git(work, "add", "-A")
             tree = _text(work, "write-tree")[:7]
-            _commit(work, f"uncommitted template changes on gymkit {base}", f"{base}-dirty.{tree}")
+            _commit(work, f"uncommitted template changes on gymkit {base}", f"gymkit-{base}-dirty.{tree}")
     _git(work, "bundle", "create", str(bundle), "--all")
 
 

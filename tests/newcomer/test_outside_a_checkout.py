@@ -100,7 +100,7 @@ def test_first_day_from_a_wheel(installed: dict[str, Path]) -> None:
     assert run([*pip, "--no-deps", "--force-reinstall", second], gym).returncode == 0
     code, out = gymkit(installed, "update", "demo")
     assert code == 0, out
-    new_version = git(source, "describe", "--tags", "--always", "HEAD")
+    new_version = "gymkit-" + git(source, "describe", "--tags", "--always", "HEAD")
     assert out.strip() == f"demo: updated, template {answers['_commit']} -> {new_version}"
     assert (server / "README.md").read_text().rstrip().endswith(ADDED)
     updated = yaml.safe_load((server / ".copier-answers.yml").read_text())
