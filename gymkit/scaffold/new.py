@@ -13,7 +13,8 @@ from typing import Any
 
 from gymkit.config import DatasetLicense, Domain
 from gymkit.errors import ServerNotFoundError, UserError
-from gymkit.project import MAX_SERVER_NAME, SERVER_NAME_SHAPE, SERVERS_DIR, find_repo_root
+from gymkit.project import SERVERS_DIR, find_repo_root
+from gymkit.rules import MAX_SERVER_NAME, SERVER_NAME_SHAPE, SPDX_SHAPE, YAML_WORDS
 from gymkit.scaffold._packaged import packaged_template, packaged_version
 from gymkit.scaffold._source import (
     ANSWERS_FILE,
@@ -31,9 +32,7 @@ from gymkit.scaffold._source import (
 
 __all__ = ["NewServer", "new_server", "validate_name"]
 
-# YAML 1.1 reads these as booleans or null, so the name would not be a key in configs/NAME.yaml.
-_YAML_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
-_SPDX = re.compile(r"^[A-Za-z0-9.+-]+( (AND|OR|WITH) [A-Za-z0-9.+-]+)*$")
+_SPDX = re.compile(SPDX_SHAPE)
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ def validate_name(name: str, servers_dir: Path) -> None:
         raise UserError(f"{name[:20]}... is {len(name)} characters long; a server name has at most {MAX_SERVER_NAME}")
     if keyword.iskeyword(name):
         raise UserError(f"{name!r} is a Python keyword; choose another name", hint=f"for example: {name}_task")
-    if name in _YAML_WORDS:
+    if name in YAML_WORDS:
         raise UserError(
             f"{name!r} means true, false or null in YAML; choose another name", hint=f"for example: {name}_task"
         )

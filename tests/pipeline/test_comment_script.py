@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -105,13 +104,6 @@ def reports(tmp_path: Path) -> Path:
     (body / "pr-body.json").write_text('{"status": 1}')
     (body / "pr-body.txt").write_text("event.json: '## Licensing' is empty; write the licences\n")
     return root
-
-
-def test_steps_match_the_check_registry() -> None:
-    registry = pytest.importorskip("gymkit.checks.registry")
-    match = re.search(r"const STEPS = \[(.*?)\];", _script(2), re.DOTALL)
-    assert match
-    assert re.findall(r'"([^"]+)"', match.group(1)) == list(registry.STEPS.values())
 
 
 def test_new_comment_has_the_eight_step_table(tmp_path: Path, reports: Path) -> None:
