@@ -20,7 +20,13 @@ What the hashes cover, for a server folder (paths relative to it):
 
 A config YAML under the top-level ``configs/`` counts by what it says, less comments and its
 ``gymkit:`` blocks (waivers with their reasons): those are about the checklist, and rewording a
-waiver must not cost a new profile. Every other file counts by its bytes.
+waiver must not cost a new profile. Requirements count by what pip would install: in
+``requirements.txt`` and the files it includes, each line as :mod:`packaging` reads it (names
+folded as pip folds them, extras and version clauses sorted, markers and options in one
+spelling), so comments, blank lines, line breaks and spacing count for nothing; in the server's
+own ``pyproject.toml``, what the TOML says, with its dependency lists read the same way. The
+order of requirements does count: pip and uv prefer the first-listed one when they backtrack,
+so a reordering can install other versions. Every other file counts by its bytes.
 """
 
 from __future__ import annotations
@@ -29,11 +35,14 @@ import hashlib
 import json
 import os
 import re
+import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import yaml
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 __all__ = [
     "CACHE_NAMES",
@@ -181,25 +190,16 @@ def _resolve(base: Path, written: str) -> Path:
     return (base / os.path.expanduser(written)).resolve()
 
 
-def local_requirement_files(server_dir: Path) -> list[Path]:
-    """Every file on disk that installing the server's requirements.txt reads, besides the index.
-
-    requirements.txt itself, the files it includes with ``-r``/``-c`` (recursively), and every
-    file of the local wheels, archives and folders it installs (``-e ./pkg``, ``name @ file:...``,
-    ``./vendor/x.whl``, ``-f ./wheels``), caches left out. Relative paths resolve as pip does
-    when run in the server's folder. Resolved absolute paths, sorted; missing ones are left out
-    (pip reports those itself).
-    """
+def _installed_files(server_dir: Path) -> dict[Path, bool]:
+    """Resolved path -> whether it is a requirements text, of every file installing the server reads."""
     server_dir = server_dir.resolve()
-    found: set[Path] = set()
+    found: dict[Path, bool] = {}
     pending = [server_dir / "requirements.txt"]
-    seen: set[Path] = set()
     while pending:
         path = pending.pop().resolve()
-        if path in seen or not path.is_file():
+        if found.get(path) or not path.is_file():
             continue
-        seen.add(path)
-        found.add(path)
+        found[path] = True
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
@@ -210,10 +210,88 @@ def local_requirement_files(server_dir: Path) -> list[Path]:
                 continue
             target = _resolve(server_dir, written)
             if target.is_file():
-                found.add(target)
+                found.setdefault(target, False)
             elif target.is_dir():
-                found.update(p.resolve() for p in _walk(target) if p.suffix != ".pyc" and p.is_file())
-    return sorted(found)
+                for file in _walk(target):
+                    if file.suffix != ".pyc" and file.is_file():
+                        found.setdefault(file.resolve(), False)
+    return found
+
+
+def local_requirement_files(server_dir: Path) -> list[Path]:
+    """Every file on disk that installing the server's requirements.txt reads, besides the index.
+
+    requirements.txt itself, the files it includes with ``-r``/``-c`` (recursively), and every
+    file of the local wheels, archives and folders it installs (``-e ./pkg``, ``name @ file:...``,
+    ``./vendor/x.whl``, ``-f ./wheels``), caches left out. Relative paths resolve as pip does
+    when run in the server's folder. Resolved absolute paths, sorted; missing ones are left out
+    (pip reports those itself).
+    """
+    return sorted(_installed_files(server_dir))
+
+
+# --- requirements by their meaning ---------------------------------------------------------------
+
+_OPTION = re.compile(r"^(--[A-Za-z0-9-]+|-[A-Za-z])=?(.*)$")
+# pip's short options, spelled long so that -r x and --requirement=x read alike.
+_LONG = {"-r": "--requirement", "-c": "--constraint", "-e": "--editable", "-f": "--find-links", "-i": "--index-url"}
+
+
+def _canonical_options(text: str) -> str:
+    words: list[str] = []
+    for word in text.split():
+        if match := _OPTION.match(word):
+            words += [_LONG.get(match.group(1), match.group(1)), *filter(None, [match.group(2)])]
+        else:
+            words.append(word)
+    return " ".join(words)
+
+
+def _canonical_requirement(text: str) -> str:
+    """A requirement as packaging reads it, or its text with spacing folded when packaging cannot."""
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        return " ".join(text.split())  # a line pip rejects, or a bare path or URL: its words decide
+    requirement.name = canonicalize_name(requirement.name)
+    return str(requirement)
+
+
+def _canonical_line(line: str) -> str:
+    if line.startswith("-"):
+        return _canonical_options(line)
+    # As pip splits a line: the requirement runs up to the first word that is an option (--hash=...).
+    words = line.split()
+    first = next((i for i, word in enumerate(words) if word.startswith("-")), len(words))
+    options = _canonical_options(" ".join(words[first:]))
+    return " ".join(filter(None, [_canonical_requirement(" ".join(words[:first])), options]))
+
+
+def _requirements_meaning(text: str) -> bytes:
+    return "".join(_canonical_line(line) + "\n" for line in _logical_lines(text)).encode()
+
+
+def _canonical_dependencies(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_canonical_requirement(item) if isinstance(item, str) else item for item in node]
+    if isinstance(node, dict):  # optional-dependencies, dependency-groups: name -> list
+        return {key: _canonical_dependencies(value) for key, value in node.items()}
+    return node
+
+
+def _pyproject_meaning(data: bytes) -> bytes | None:
+    try:
+        parsed = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    project = parsed.get("project")
+    if isinstance(project, dict):
+        for key in ("dependencies", "optional-dependencies"):
+            if key in project:
+                project[key] = _canonical_dependencies(project[key])
+    if "dependency-groups" in parsed:
+        parsed["dependency-groups"] = _canonical_dependencies(parsed["dependency-groups"])
+    return json.dumps(parsed, sort_keys=True, default=str).encode()
 
 
 # --- the code hash ------------------------------------------------------------------------------
@@ -227,27 +305,42 @@ def _without_gymkit(node: Any) -> Any:
     return node
 
 
-def _hashed_bytes(path: Path, rel: PurePosixPath) -> bytes:
-    """What of a file's content a hash covers: a config by its meaning, anything else by its bytes."""
-    data = path.read_bytes()
-    if len(rel.parts) != 2 or rel.parts[0] != "configs" or rel.suffix not in (".yaml", ".yml"):
-        return data
+def _config_meaning(data: bytes) -> bytes | None:
     try:
         config = yaml.safe_load(data)
     except yaml.YAMLError:
-        return data  # a broken config fails its own check; its bytes still say when it changes
+        return None  # a broken config fails its own check; its bytes still say when it changes
     return json.dumps(_without_gymkit(config), sort_keys=True, default=str).encode()
+
+
+def _hashed_bytes(path: Path, rel: PurePosixPath | None, requirements: bool) -> bytes:
+    """What of a file's content a hash covers: configs and requirements by their meaning, the rest by bytes.
+
+    ``rel`` is the path inside the server (None outside it); ``requirements`` says pip reads the
+    file as a requirements text.
+    """
+    data = path.read_bytes()
+    meaning = None
+    if requirements:
+        meaning = _requirements_meaning(data.decode("utf-8", errors="replace"))
+    elif rel is not None and rel.parts == ("pyproject.toml",):
+        meaning = _pyproject_meaning(data)
+    elif rel is not None and len(rel.parts) == 2 and rel.parts[0] == "configs" and rel.suffix in (".yaml", ".yml"):
+        meaning = _config_meaning(data)
+    return data if meaning is None else meaning
 
 
 def server_code_sha256(server_dir: Path) -> str:
     """One hash over the server's code (paths and content): what decides a reward (see the module docs).
 
-    A config counts by what it says, less comments and ``gymkit:`` blocks; other files by their bytes.
+    Configs and requirements count by what they say, less comments (and a config's ``gymkit:``
+    blocks); other files by their bytes.
     """
     server_dir = server_dir.resolve()
     inside = {rel for rel in hashed_files(server_dir) if not is_test_or_data(rel)}
+    installed = _installed_files(server_dir)
     outside = []
-    for path in local_requirement_files(server_dir):
+    for path in sorted(installed):
         if path.is_relative_to(server_dir):
             # What the environment installs is code wherever it sits (a tests/requirements.txt too).
             inside.add(PurePosixPath(path.relative_to(server_dir).as_posix()))
@@ -256,9 +349,9 @@ def server_code_sha256(server_dir: Path) -> str:
     digest = hashlib.sha256()
     for rel in sorted(inside):
         digest.update(rel.as_posix().encode() + b"\0")
-        digest.update(_hashed_bytes(server_dir / rel, rel) + b"\0")
+        digest.update(_hashed_bytes(server_dir / rel, rel, installed.get((server_dir / rel).resolve(), False)) + b"\0")
     for path in outside:
         # Named by the path the server reaches it by.
         digest.update(f"outside:{os.path.relpath(path, server_dir)}".encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+        digest.update(_hashed_bytes(path, None, installed[path]) + b"\0")
     return digest.hexdigest()

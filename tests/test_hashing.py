@@ -159,6 +159,8 @@ def test_a_requirement_outside_the_server_counts(tmp_path: Path, graded: Path) -
     shared.write_text("six==1.16.0\n")
     (graded / "requirements.txt").write_text("-r ../foo/requirements.txt\n")
     before = server_code_sha256(graded)
+    shared.write_text("# shared by every server\nsix == 1.16.0\n")
+    assert server_code_sha256(graded) == before
     shared.write_text("six==1.17.0\n")
     assert server_code_sha256(graded) != before
 
@@ -207,3 +209,110 @@ def test_requirement_references_read_pip_syntax() -> None:
         ("find-links", "./wheels"),
         ("path", "vendor/e.zip"),
     ]
+
+
+# --- requirements count by what pip would install, not by their bytes ---------------------------
+
+PINNED = "numpy==2.0.0\nrequests[socks,security]>=2.31,<3 ; python_version >= '3.11'\n-r extra.txt\n"
+
+
+@pytest.fixture
+def pinned(server: Path) -> Path:
+    (server / "requirements.txt").write_text(PINNED)
+    (server / "extra.txt").write_text("six==1.16.0\n")
+    return server
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# what the server needs\n" + PINNED + "\n\n# the end\n",
+        PINNED.replace("\n", "  # pinned for the grader\n"),
+        PINNED.replace("\n", "\r\n"),
+        "\n\n" + PINNED.replace("numpy==2.0.0", "  numpy == 2.0.0  ") + "   \n",
+        PINNED.replace("numpy==2.0.0", "NumPy==2.0.0"),  # pip folds case, "_" and "." in names
+        PINNED.replace("[socks,security]>=2.31,<3", "[security, socks] <3, >=2.31"),
+        PINNED.replace("python_version >= '3.11'", 'python_version>="3.11"'),
+        PINNED.replace("-r extra.txt", "--requirement=extra.txt"),
+        PINNED.replace("-r extra.txt", "-r \\\n  extra.txt"),
+    ],
+)
+def test_requirements_rewritten_to_the_same_meaning_keep_the_hash(pinned: Path, text: str) -> None:
+    before = server_code_sha256(pinned)
+    (pinned / "requirements.txt").write_text(text)
+    assert server_code_sha256(pinned) == before
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        PINNED.replace("numpy==2.0.0", "numpy==2.0.1"),
+        PINNED.replace("[socks,security]", "[socks]"),
+        PINNED.replace(" ; python_version >= '3.11'", ""),
+        PINNED.replace("-r extra.txt", "-c extra.txt"),
+        PINNED + "--index-url https://example.invalid/simple\n",
+        PINNED + "./vendor/x.whl\n",
+        # Order is kept: pip and uv prefer the first-listed requirement when they backtrack.
+        "requests[socks,security]>=2.31,<3 ; python_version >= '3.11'\nnumpy==2.0.0\n-r extra.txt\n",
+    ],
+)
+def test_requirements_that_could_install_something_else_change_the_hash(pinned: Path, text: str) -> None:
+    before = server_code_sha256(pinned)
+    (pinned / "requirements.txt").write_text(text)
+    assert server_code_sha256(pinned) != before
+
+
+@pytest.mark.parametrize(
+    ("file", "start", "same", "changed"),
+    [
+        ("extra.txt", "six==1.16.0\n", "# shared pins\nsix == 1.16.0  # for the grader\n", "six==1.17.0\n"),
+        # A server that installs its own folder: requirements.txt is still read as requirements.
+        ("requirements.txt", "-e .\n" + PINNED, "-e .  # the server is a package\n" + PINNED, "-e ./pkg\n" + PINNED),
+        # A line pip would reject counts by its text.
+        ("requirements.txt", "numpy===\n", "numpy===  # broken\n", "numpy==!\n"),
+    ],
+)
+def test_included_own_folder_and_broken_requirements_count_by_meaning(
+    pinned: Path, file: str, start: str, same: str, changed: str
+) -> None:
+    (pinned / file).write_text(start)
+    before = server_code_sha256(pinned)
+    (pinned / file).write_text(same)
+    assert server_code_sha256(pinned) == before
+    (pinned / file).write_text(changed)
+    assert server_code_sha256(pinned) != before
+
+
+def test_the_test_stamp_agrees_with_the_profile_on_requirements(pinned: Path) -> None:
+    from gymkit.testing.stamp import code_fingerprint
+
+    before = code_fingerprint(pinned)[0]
+    (pinned / "requirements.txt").write_text("# pins\n" + PINNED)
+    assert code_fingerprint(pinned)[0] == before
+    (pinned / "requirements.txt").write_text(PINNED.replace("2.0.0", "2.1.0"))
+    assert code_fingerprint(pinned)[0] != before
+
+
+PYPROJECT = """\
+[project]
+name = "adder"
+version = "0.1.0"
+dependencies = ["numpy==2.0.0", "requests>=2.31"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "same"),
+    [
+        ("# the server's own project\n" + PYPROJECT.replace('"requests>=2.31"]', '"requests >= 2.31"]  # http'), True),
+        (PYPROJECT.replace('["numpy==2.0.0", "requests>=2.31"]', '[\n  "numpy==2.0.0",\n  "Requests>=2.31",\n]'), True),
+        (PYPROJECT.replace("numpy==2.0.0", "numpy==2.0.1"), False),
+        (PYPROJECT.replace("0.1.0", "0.2.0"), False),
+    ],
+)
+def test_a_pyproject_server_counts_by_what_its_pyproject_says(server: Path, text: str, same: bool) -> None:
+    (server / "requirements.txt").unlink()
+    (server / "pyproject.toml").write_text(PYPROJECT)
+    before = server_code_sha256(server)
+    (server / "pyproject.toml").write_text(text)
+    assert (server_code_sha256(server) == before) is same
