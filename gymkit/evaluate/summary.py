@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from gymkit.artifacts.rollout import rollout_meta
 from gymkit.profiling.grouping import tool_use
 
 __all__ = ["RowSummary", "final_answer", "summarise"]
@@ -102,9 +103,9 @@ def summarise(row: dict[str, Any]) -> RowSummary:
     ok = isinstance(reward, int | float) and not isinstance(reward, bool) and math.isfinite(reward)
     has_usage, tokens = _usage(response)
     use = tool_use(row)
-    meta = row.get("_gymkit") if isinstance(row.get("_gymkit"), dict) else {}
+    meta = rollout_meta(row)
     # The collector counts calls refused before the server answered; the output only shows the rest.
-    recorded = meta.get("tool_errors") if isinstance(meta.get("tool_errors"), int) else 0
+    recorded = (meta.tool_errors if meta else None) or 0
     errors = max(sum(use.errors.values()), recorded)
     return RowSummary(
         reward=float(reward) if ok else None,

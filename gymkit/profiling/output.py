@@ -10,6 +10,8 @@ from pathlib import Path
 
 import orjson
 
+from gymkit.artifacts.io import artifact_bytes
+from gymkit.artifacts.profile import RewardProfile
 from gymkit.errors import UserError
 from gymkit.jsonl import dumps
 from gymkit.profiling.markdown import profile_markdown
@@ -76,7 +78,7 @@ def write_profile(profile: Profile, folder: Path, *, plots: bool = True) -> list
         files |= profile_plots(profile.report, profile.plot_data)
     files["per_task.jsonl"] = (dumps(row) + b"\n" for rows in profile.per_task for row in rows)
     files[PROFILE_MD] = profile_markdown(profile.report).encode()
-    report = profile.report | {"files": sorted([*files, PROFILE_JSON])}
-    files[PROFILE_JSON] = orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
+    report = RewardProfile.model_validate(profile.report | {"files": sorted([*files, PROFILE_JSON])})
+    files[PROFILE_JSON] = artifact_bytes(report)
     write_report_folder(folder, files, PROFILE_JSON)
     return sorted(files)

@@ -12,6 +12,7 @@ import numpy as np
 import orjson
 
 from gymkit import __version__
+from gymkit.artifacts.profile import RewardProfile
 from gymkit.config import check_configs
 from gymkit.errors import InvalidDataError
 from gymkit.hashing import file_sha256, server_code_sha256
@@ -22,7 +23,7 @@ from gymkit.profiling.table import RolloutTable, failures_path
 
 __all__ = ["SCHEMA_VERSION", "Profile", "build_profile", "dataset_info", "profile_files", "shown_path"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = RewardProfile.SCHEMA_VERSION
 
 
 @dataclass

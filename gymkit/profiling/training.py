@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 from gymkit import __version__
+from gymkit.artifacts.io import artifact_bytes
+from gymkit.artifacts.training import TrainingReport
 from gymkit.errors import InvalidDataError, UserError
 from gymkit.hashing import file_sha256
 from gymkit.inputs import iter_json_rows, read_text
@@ -153,7 +154,7 @@ def training_from_file(
     assert step is not None and train is not None
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     report: dict[str, Any] = {
-        "schema_version": 1,
+        "schema_version": TrainingReport.SCHEMA_VERSION,
         "gymkit_version": __version__,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         # Committed with the server: a path that only exists on this machine would fail GYM602 elsewhere.
@@ -229,6 +230,6 @@ def write_training(result: Training, folder: Path) -> None:
         "training_curves.png": training_plot(result.curves),
         "training.md": training_markdown(result.report).encode(),
     }
-    report = result.report | {"files": sorted([*files, TRAINING_JSON])}
-    files[TRAINING_JSON] = orjson.dumps(report, option=orjson.OPT_INDENT_2)
+    report = TrainingReport.model_validate(result.report | {"files": sorted([*files, TRAINING_JSON])})
+    files[TRAINING_JSON] = artifact_bytes(report)
     write_report_folder(folder, files, TRAINING_JSON)

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from gymkit import __version__
+from gymkit.artifacts.run import RunIdentity
 from gymkit.errors import UserError
 from gymkit.hashing import file_sha256
 from gymkit.jsonl import atomic_write_bytes, dumps
@@ -171,7 +172,7 @@ class _Run:
         self.progress = progress
         self.plan = plan
 
-    def _plan(self, identity: dict[str, Any]) -> tuple[list[tuple[int, int]], list[dict[str, Any]]]:
+    def _plan(self, identity: RunIdentity) -> tuple[list[tuple[int, int]], list[dict[str, Any]]]:
         """(pending jobs, rows kept); refuses a resume of another run before anything is written."""
         planned = [(t, r) for t in range(len(self.tasks)) for r in range(self.repeats)]
         if not self.resume:
@@ -184,7 +185,7 @@ class _Run:
         check_plan(self.output, rows, self.tasks, self.repeats)
         return [job for job in planned if job not in kept], rows
 
-    def _open_outputs(self, identity: dict[str, Any], kept: list[dict[str, Any]]) -> None:
+    def _open_outputs(self, identity: RunIdentity, kept: list[dict[str, Any]]) -> None:
         """Prepare the output and failures files for appending."""
         try:
             self.output.parent.mkdir(parents=True, exist_ok=True)

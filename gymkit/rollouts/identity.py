@@ -18,13 +18,12 @@ from typing import Any
 import orjson
 
 from gymkit import __version__
+from gymkit.artifacts.io import read_artifact, write_artifact
+from gymkit.artifacts.rollout import rollout_meta
+from gymkit.artifacts.run import RunIdentity
 from gymkit.errors import UserError
-from gymkit.jsonl import atomic_write_bytes
 
 __all__ = ["check_plan", "check_resume", "identity_path", "refuse_shrink", "task_sha256", "write_identity"]
-
-# Recorded for the person reading the file; a difference does not change the rows.
-INFO_KEYS = frozenset({"input", "gymkit_version", "started_at"})
 
 
 def identity_path(output: Path) -> Path:
@@ -36,44 +35,37 @@ def task_sha256(task: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
-def build_identity(**settings: Any) -> dict[str, Any]:
-    return {**settings, "gymkit_version": __version__, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+def build_identity(**settings: Any) -> RunIdentity:
+    """The run record of a collection started now; an unknown setting is a bug, refused here."""
+    return RunIdentity(**settings, gymkit_version=__version__, started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
 
-def write_identity(output: Path, identity: dict[str, Any]) -> None:
-    atomic_write_bytes(identity_path(output), orjson.dumps(identity, option=orjson.OPT_INDENT_2) + b"\n")
+def write_identity(output: Path, identity: RunIdentity) -> None:
+    write_artifact(identity_path(output), identity)
 
 
-def _read_identity(output: Path) -> dict[str, Any] | None:
+def _recorded(output: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The settings ``output`` was started with: its run record, or what its first row says."""
     path = identity_path(output)
-    try:
-        data = orjson.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise UserError(
-            f"{path}: not a readable run record ({exc})", hint="delete it to resume without the check"
-        ) from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: not a run record (expected a JSON object)", hint="delete it")
-    return data
+    if path.exists() or path.is_symlink():
+        return read_artifact(path, RunIdentity, hint="delete it to resume without the check").settings()
+    # A file from before run records existed: its rows say which model and sampling made them.
+    meta = rollout_meta(rows[0]) if rows else None
+    return meta.model_dump(include={"model", "endpoint", "sampling"}, exclude_unset=True) if meta else {}
 
 
 def _shown(value: Any) -> str:
     return orjson.dumps(value).decode()[:80]
 
 
-def check_resume(output: Path, current: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+def check_resume(output: Path, identity: RunIdentity, rows: list[dict[str, Any]]) -> None:
     """Refuse to resume ``output`` with settings other than those it was started with."""
-    recorded = _read_identity(output)
-    if recorded is None and rows:
-        # A file from before run records existed: its rows say which model and sampling made them.
-        meta = rows[0].get("_gymkit") or {}
-        recorded = {k: meta[k] for k in ("model", "endpoint", "sampling") if k in meta}
+    recorded = _recorded(output, rows)
+    current = identity.settings()
     differences = [
         f"{key} {_shown(recorded[key])} (now {_shown(current.get(key))})"
-        for key in sorted(recorded or {})
-        if key not in INFO_KEYS and key in current and recorded[key] != current[key]  # type: ignore[index]
+        for key in sorted(recorded)
+        if key in current and recorded[key] != current[key]
     ]
     if differences:
         raise UserError(
@@ -93,7 +85,8 @@ def check_plan(output: Path, rows: list[dict[str, Any]], tasks: list[dict[str, A
                 f"{len(tasks)} tasks x {repeats} repeats",
                 hint="resume with the --limit and --repeats it was started with, or write to another --output",
             )
-        recorded = (row.get("_gymkit") or {}).get("task_sha256")
+        meta = rollout_meta(row)
+        recorded = meta.task_sha256 if meta else None
         if recorded is not None and recorded != hashes[task]:
             raise UserError(
                 f"cannot resume {output}: its row for task {task} was made from another task than line "

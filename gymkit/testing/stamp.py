@@ -11,16 +11,17 @@ counts but its README, the template's answers, the reports gymkit writes and cac
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from gymkit import __version__
+from gymkit.artifacts.io import read_artifact, write_artifact
+from gymkit.artifacts.stamp import StageRecord, StageStatus, TestStampFile
+from gymkit.errors import InvalidDataError
 from gymkit.hashing import file_sha256, hashed_files, is_test_or_data, local_requirement_files, server_code_sha256
-from gymkit.jsonl import atomic_write_text
 from gymkit.project import SERVERS_DIR
 from gymkit.testing.environment import CACHE_DIR
 
@@ -36,8 +37,7 @@ __all__ = [
     "write_stamp",
 ]
 
-SCHEMA_VERSION = 1
-StageStatus = Literal["passed", "failed", "not run"]
+SCHEMA_VERSION = TestStampFile.SCHEMA_VERSION
 STAGES = ("environment", "tests", "smoke", "data")
 _CODE = "(server code)"  # the server code hash, kept with the per-file hashes
 
@@ -136,18 +136,30 @@ class TestStamp:
             out.append(text)
         return out
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "server": self.server,
-            "passed": self.passed,
-            "created_at": self.created_at,
-            "duration_seconds": round(self.duration_seconds, 3),
-            "gymkit_version": self.gymkit_version,
-            "code_sha256": self.code_sha256,
-            "stages": {name: stage.to_json() for name, stage in self.stages.items()},
-            "files": self.files,
-        }
+    def to_file(self) -> TestStampFile:
+        return TestStampFile(
+            server=self.server,
+            passed=self.passed,
+            created_at=self.created_at,
+            duration_seconds=round(self.duration_seconds, 3),
+            gymkit_version=self.gymkit_version,
+            code_sha256=self.code_sha256,
+            stages={name: StageRecord.model_validate(stage.to_json()) for name, stage in self.stages.items()},
+            files=self.files,
+        )
+
+    @classmethod
+    def from_file(cls, data: TestStampFile) -> TestStamp:
+        stages = {name: StageResult(s.status, s.seconds, s.detail, s.counts) for name, s in data.stages.items()}
+        return cls(
+            data.server,
+            data.code_sha256,
+            data.files,
+            stages,
+            data.duration_seconds,
+            data.created_at,
+            data.gymkit_version,
+        )
 
 
 def write_stamp(server_dir: Path, stamp: TestStamp) -> Path:
@@ -159,15 +171,8 @@ def write_stamp(server_dir: Path, stamp: TestStamp) -> Path:
     if not (cache / ".gitignore").exists():
         # A gym whose own .gitignore does not name the cache still never commits it.
         (cache / ".gitignore").write_text("# written by gymkit: local results, not evidence for a PR\n*\n")
-    atomic_write_text(path, json.dumps(stamp.to_json(), indent=2) + "\n")
+    write_artifact(path, stamp.to_file())
     return path
-
-
-def _stage(body: Any) -> StageResult:
-    if not isinstance(body, dict) or body.get("status") not in ("passed", "failed", "not run"):
-        raise ValueError("a stage without a valid status")
-    counts = body.get("counts")
-    return StageResult(body["status"], float(body.get("seconds", 0)), str(body.get("detail", "")), counts)
 
 
 def read_stamp(server_dir: Path) -> tuple[TestStamp | None, str | None]:
@@ -176,19 +181,7 @@ def read_stamp(server_dir: Path) -> tuple[TestStamp | None, str | None]:
     if not path.is_file():
         return None, None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("schema_version") != SCHEMA_VERSION:
-            return None, f"schema_version is {data.get('schema_version')!r}; this gymkit reads {SCHEMA_VERSION}"
-        stages = {name: _stage(body) for name, body in data["stages"].items()}
-        stamp = TestStamp(
-            server=str(data["server"]),
-            code_sha256=str(data["code_sha256"]),
-            files=dict(data.get("files", {})),
-            stages=stages,
-            duration_seconds=float(data.get("duration_seconds", 0)),
-            created_at=str(data.get("created_at", "")),
-            gymkit_version=str(data.get("gymkit_version", "")),
-        )
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        return None, f"{path.name} does not parse: {exc}"
-    return stamp, None
+        data = read_artifact(path, TestStampFile)
+    except InvalidDataError as exc:
+        return None, f"{path.name}: {exc.problem}"
+    return TestStamp.from_file(data), None
