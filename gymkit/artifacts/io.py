@@ -42,7 +42,7 @@ class Artifact(BaseModel):
     # The name the schema is published under (docs/schemas/NAME.schema.json).
     SCHEMA_NAME: ClassVar[str] = ""
 
-    schema_version: int = Field(default=1, ge=1, description="Absent in files from before it existed: 1.")
+    schema_version: int = Field(default=1, ge=1, strict=True, description="Absent in files from before it existed: 1.")
 
 
 def field_problem(exc: ValidationError) -> str:
