@@ -130,6 +130,6 @@ def test_histogram_plot_bars_are_centred_on_unevenly_spaced_rewards() -> None:
     counts, _ = np.histogram(values, bins=edges)
     bars = [bound for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True) if n for bound in (lo, hi)]
     # One bar per value, each 0.1 wide (the closest two values) and centred on it: 1.0 is not
-    # drawn as a bar from 0.15 to 1.05.
-    assert bars == pytest.approx([-0.05, 0.05, 0.05, 0.15, 0.95, 1.05])
+    # drawn as a bar from 0.15 to 1.05. Bars stop at the ends of the reward range, [0, 1].
+    assert bars == pytest.approx([0.0, 0.05, 0.05, 0.15, 0.95, 1.0])
     assert counts.sum() == 4 and sorted(counts[counts > 0].tolist()) == [1, 1, 2]
