@@ -140,3 +140,13 @@ def test_rollout_metadata_of_real_collections_reads(server: str) -> None:
             assert meta.model_dump(exclude_unset=True) == row["_gymkit"]
             seen += 1
     assert seen >= 5
+
+
+def test_the_checklist_fixtures_reports_read_through_the_models(tmp_path: Path) -> None:
+    from tests.checks.conftest import build_server
+
+    server = build_server(tmp_path)
+    profile = read_artifact(server / "reports" / "reward_profile" / "reward_profile.json", RewardProfile)
+    training = read_artifact(server / "reports" / "training" / "training.json", TrainingReport)
+    assert profile.num_prompts == profile.dataset.num_rows and profile.prompts.counts["mixed"] > 0
+    assert training.steps.count == training.train.points and training.improved
