@@ -301,7 +301,8 @@ def _fail(path: Path, root: yaml.Node | None, where: tuple[Any, ...], problem: s
         hint = "allowed domains: " + ", ".join(d.value for d in Domain)
     if where and where[-1] == "license":
         hint = "allowed licences: " + "; ".join(lic.value for lic in DatasetLicense)
-    return InvalidServerConfigError(f"{location}: {field}: {problem}" if field else f"{location}: {problem}", hint=hint)
+    what = f"{field}: {problem}" if field else problem
+    return InvalidServerConfigError(f"{location}: {what}", hint=hint, path=path, line=line, problem=what)
 
 
 def _pydantic_problem(error: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
@@ -325,11 +326,14 @@ def load_config(path: Path, *, root_dir: Path | None = None) -> ServerConfigFile
     try:
         text = read_text(path, root=root_dir or repo_root(path) or path.parent.parent, limit=MAX_CONFIG_BYTES)
     except InvalidDataError as exc:
-        raise InvalidServerConfigError(exc.message, hint=exc.hint) from None
+        where = {"path": exc.path, "line": exc.line, "problem": exc.problem}
+        raise InvalidServerConfigError(exc.message, hint=exc.hint, **where) from None
     try:
         root, data = _parse(text)
     except yaml.YAMLError as exc:
-        raise InvalidServerConfigError(yaml_problem(path, exc)) from None
+        mark = getattr(exc, "problem_mark", None)
+        line, what = (mark.line + 1 if mark else None), f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        raise InvalidServerConfigError(yaml_problem(path, exc), path=path, line=line, problem=what) from None
     if not isinstance(data, dict) or not data:
         raise _fail(path, root, (), "expected a mapping of server instances (see configs/ of any reference server)")
 

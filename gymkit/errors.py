@@ -39,7 +39,23 @@ class ServerNotFoundError(UserError, LookupError):
 
 
 class InvalidServerConfigError(UserError, ValueError):
-    """A configs/*.yaml that does not follow the NeMo Gym config shape."""
+    """A configs/*.yaml that does not follow the NeMo Gym config shape.
+
+    ``path`` and ``line`` say where, when known, and ``problem`` is the message without them,
+    so a report can show the place as fields instead of parsing it back out of the message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        path: object = None,
+        line: int | None = None,
+        problem: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.path, self.line, self.problem = path, line, problem or message
 
 
 class InvalidDataError(UserError, ValueError):

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gymkit.checks.readme import Readme
 from gymkit.config import ServerConfigFile, load_config
+from gymkit.contribution.readme import Readme
 from gymkit.errors import GymkitError, InvalidDataError, UserError
 from gymkit.inputs import parse_json, read_json, read_text
 from gymkit.project import ServerPaths

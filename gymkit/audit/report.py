@@ -15,18 +15,17 @@ from typing import Any
 
 from gymkit.audit.fields import final_text
 from gymkit.audit.probes import PROBES
-from gymkit.checks.registry import Finding
-from gymkit.checks.render import Format, render
-from gymkit.checks.runner import ServerReport
+from gymkit.findings import Finding, ServerReport, Status
+from gymkit.findings.render import Format, render
 
-__all__ = ["STEP", "AuditFinding", "excerpt", "render_audit", "waive"]
+__all__ = ["STEP", "AuditFinding", "excerpt", "render_audit"]
 
 STEP = 3
 EXCERPT_CHARS = 240
 JSON_TEXT_CHARS = 4000
 
 
-@dataclass
+@dataclass(frozen=True)
 class AuditFinding(Finding):
     """A finding plus what reproduces it: the probe, the row, the reward and the response sent."""
 
@@ -43,7 +42,7 @@ class AuditFinding(Finding):
         return data
 
 
-def finding(probe: str, status: Any, message: str, **extra: Any) -> AuditFinding:
+def finding(probe: str, status: Status, message: str, **extra: Any) -> AuditFinding:
     spec = PROBES[probe]
     return AuditFinding(spec.code, STEP, status, message, spec.title, spec.fix, probe=probe, **extra)
 
@@ -82,14 +81,5 @@ def _shortened(response: dict[str, Any]) -> dict[str, Any]:
     return cut(response)
 
 
-def waive(findings: Sequence[Finding], waivers: dict[str, Any]) -> None:
-    """The checklist's rule: only a non-empty written reason waives, and a waived failure still shows."""
-    for f in findings:
-        reason = waivers.get(f.code)
-        if f.status in ("fail", "warn") and isinstance(reason, str) and reason.strip():
-            f.status = "warn"
-            f.waived = " ".join(reason.split())
-
-
-def render_audit(name: str, path: str, findings: list[Finding], fmt: Format) -> str:
-    return render([ServerReport(name, path, findings)], fmt)
+def render_audit(name: str, path: str, findings: Sequence[Finding], fmt: Format) -> str:
+    return render([ServerReport(name, path, list(findings))], fmt)

@@ -20,8 +20,9 @@ from gymkit.audit.fields import Pool
 from gymkit.audit.fixture import FixtureCase, gold_cases, load_fixture
 from gymkit.audit.http import Outcome, Sender
 from gymkit.audit.probes import EPS, PROBES, Case, build_cases
-from gymkit.audit.report import AuditFinding, excerpt, finding, waive
+from gymkit.audit.report import AuditFinding, excerpt, finding
 from gymkit.errors import GymkitError, UserError
+from gymkit.findings import Status, apply_waivers, load_waivers
 from gymkit.jsonl import iter_rows
 from gymkit.launch import start_server as ServerProcess  # the runtime the server is written for
 from gymkit.project import ServerPaths
@@ -116,7 +117,7 @@ class _Audit:
         self.findings.append(
             finding(
                 probe,
-                "fail",
+                Status.FAIL,
                 f"{text}; reproduce: {reproduce}",
                 row=row,
                 reward=reward,
@@ -210,7 +211,7 @@ class _Audit:
                 n = len(cases) if self.partial_repeats is None else self.partial_repeats
             elif name == "malformed":
                 n = len(_MALFORMED)
-            status = "pass" if n else "skip"
+            status = Status.PASS if n else Status.SKIP
             reason = f"{spec.title} ({n} case{'s' if n != 1 else ''})" if n else "no row offers this probe"
             self.findings.append(finding(name, status, reason))
 
@@ -248,7 +249,5 @@ def run_audit(paths: ServerPaths, options: AuditOptions) -> AuditResult:
         raise UserError(f"{paths.name} did not start: {exc.message}") from None
     audit.findings = [f for f in audit.findings if audit.wanted(f.probe or "")]
     audit.passes(keep)
-    from gymkit.checks.fixtures import Fixtures
-
-    waive(audit.findings, Fixtures(paths).waivers)
-    return AuditResult(audit.findings, len(keep), sent, time.perf_counter() - started)
+    findings = apply_waivers(audit.findings, load_waivers(paths.dir, paths.root))
+    return AuditResult(findings, len(keep), sent, time.perf_counter() - started)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gymkit.checks import STEPS, CheckOptions, all_checks, run_checks
-from gymkit.checks.readme import Readme
+from gymkit.contribution.readme import Readme
 from gymkit.config import load_config
 from gymkit.errors import GymkitError
 from gymkit.inputs import iter_json_rows, read_bytes, read_json, read_text

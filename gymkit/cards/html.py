@@ -13,17 +13,18 @@ from typing import Any
 from gymkit import __version__
 from gymkit.cards.gather import Card
 from gymkit.evaluate.summary import summarise
+from gymkit.findings import Status
 
 __all__ = ["render_card"]
 
 FOLD = 700
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-_STYLE = """
+_STYLE = (
+    """
 body{font:14px/1.5 system-ui,sans-serif;max-width:1100px;margin:2rem auto;padding:0 1rem;color:#1d1d1f;
 background:#fbfbfa}h1{margin-bottom:.2rem}h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e4e4e7;
-vertical-align:top}.s{font-weight:600;border-radius:4px;padding:0 .4rem;color:#fff}.pass{background:#1f8a4c}
-.fail{background:#c0392b}.warn{background:#c58a00}.skip{background:#8a8a8f}.muted{color:#6b6b70}
+vertical-align:top}.s{font-weight:600;border-radius:4px;padding:0 .4rem;color:#fff}.muted{color:#6b6b70}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;margin:0;font:12.5px/1.45 ui-monospace,monospace}
 .turn{border:1px solid #dedee2;border-left:4px solid #ccc;border-radius:6px;padding:.35rem .6rem;margin:.3rem 0;
 background:#fff}.role{font-size:11px;text-transform:uppercase;color:#6b6b70}.final{border-left-color:#1f8a4c}
@@ -32,6 +33,9 @@ background:#fff}.role{font-size:11px;text-transform:uppercase;color:#6b6b70}.fin
 border-radius:8px}.figs img{max-width:100%;border:1px solid #eee}.figs{display:grid;grid-template-columns:1fr 1fr;
 gap:.8rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .6rem;margin:0}dt{font-weight:600}dd{margin:0}
 """
+    + "".join(f".{s}{{background:{s.html_colour}}}" for s in Status)
+    + "\n"
+)
 
 
 def _e(value: Any) -> str:

@@ -6,8 +6,9 @@ as text, JSON, Markdown or GitHub workflow annotations.
 
 from __future__ import annotations
 
+from gymkit.checks.catalog import all_checks
 from gymkit.checks.fixtures import CheckOptions, Fixtures
-from gymkit.checks.registry import STEPS, Check, Finding, Problem, Skip, all_checks
+from gymkit.checks.registry import STEPS, Check, Finding, Skip, problem
 from gymkit.checks.runner import ServerReport, is_selected, run_checks
 
 __all__ = [
@@ -16,10 +17,10 @@ __all__ = [
     "CheckOptions",
     "Finding",
     "Fixtures",
-    "Problem",
     "ServerReport",
     "Skip",
     "all_checks",
     "is_selected",
+    "problem",
     "run_checks",
 ]

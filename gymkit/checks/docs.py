@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gymkit.checks.registry import STEPS, all_checks
+from gymkit.checks.catalog import all_checks
+from gymkit.findings import STEPS
 
 __all__ = ["render_checklist"]
 

@@ -6,15 +6,17 @@ cost one read of README.md, and an unreadable file becomes one finding, not ten 
 
 from __future__ import annotations
 
-import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from gymkit.checks.readme import Readme
 from gymkit.config import ServerConfigFile, find_config, load_config
+from gymkit.contribution.readme import Readme
 from gymkit.errors import GymkitError, InvalidDataError
+from gymkit.findings import read_waivers
 from gymkit.inputs import iter_json_rows, read_json, read_text
 from gymkit.project import ServerPaths
 
@@ -23,9 +25,9 @@ if TYPE_CHECKING:
     from gymkit.reverify import ReverifyReport
     from gymkit.validation import DataProblem
 
-__all__ = ["CheckOptions", "Fixtures", "Located", "locate"]
+__all__ = ["CheckOptions", "Fixtures"]
 
-_LOCATION = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+): (?P<rest>.*)$", re.DOTALL)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -40,25 +42,13 @@ class CheckOptions:
     run_tests: bool = False
 
 
-@dataclass(frozen=True)
-class Located:
-    message: str
-    file: str | None
-    line: int | None
-
-
-def locate(message: str) -> Located:
-    """Split ``path:line: problem`` (the shape of gymkit's error messages) into its parts."""
-    match = _LOCATION.match(message)
-    if match:
-        return Located(match["rest"], match["file"], int(match["line"]))
-    return Located(message, None, None)
-
-
 class Fixtures:
     def __init__(self, paths: ServerPaths, options: CheckOptions | None = None) -> None:
         self.paths = paths
         self.options = options or CheckOptions()
+        self._memo: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
 
     # -- configs/ -------------------------------------------------------------------------
     @cached_property
@@ -69,34 +59,26 @@ class Fixtures:
             return None
 
     @cached_property
-    def _config(self) -> tuple[ServerConfigFile | None, str | None]:
+    def _config(self) -> tuple[ServerConfigFile | None, GymkitError | None]:
         if self.config_path is None:
             return None, None
         try:
             return load_config(self.config_path, root_dir=self.paths.root), None
         except GymkitError as exc:
-            return None, exc.message + (f" ({exc.hint})" if exc.hint else "")
+            return None, exc
 
     @property
     def config(self) -> ServerConfigFile | None:
         return self._config[0]
 
     @property
-    def config_error(self) -> str | None:
+    def config_error(self) -> GymkitError | None:
+        """Why the config does not load; an ``InvalidServerConfigError`` says where as fields."""
         return self._config[1]
 
     @cached_property
     def _waivers(self) -> tuple[dict[str, Any], str | None]:
-        if self.config is None:
-            return {}, None
-        extra = self.config.resources_server.model_extra or {}
-        block = extra.get("gymkit")
-        if block is None:
-            return {}, None
-        waive = block.get("waive", {}) if isinstance(block, dict) else None
-        if not isinstance(waive, dict):
-            return {}, "`gymkit:` must be a mapping with `waive: {CODE: reason}`"
-        return {str(code): reason for code, reason in waive.items()}, None
+        return read_waivers(self.config)
 
     @property
     def waivers(self) -> dict[str, Any]:
@@ -170,11 +152,14 @@ class Fixtures:
             return str(path)
 
     # -- running things -------------------------------------------------------------------
-    @cached_property
-    def collected_tests(self) -> tuple[list[str], str | None]:
-        from gymkit.checks.step3_testing import collect_tests
-
-        return collect_tests(self.paths.dir, self.options.collect_timeout)
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` once per server: a check's own expensive input, shared by its prefetch and check."""
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return cast(T, self._memo[key])
 
     @cached_property
     def audit(self) -> AuditResult | GymkitError:

@@ -8,46 +8,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from gymkit.findings.model import STEPS, Finding, problem
 
 if TYPE_CHECKING:
     from gymkit.checks.fixtures import Fixtures
 
-__all__ = [
-    "STEPS",
-    "Check",
-    "Finding",
-    "Problem",
-    "Skip",
-    "Status",
-    "all_checks",
-    "register",
-]
-
-Status = Literal["pass", "fail", "warn", "skip"]
-
-# The contribution guide's eight steps, in its words.
-STEPS: dict[int, str] = {
-    1: "Curate tasks",
-    2: "Implementation",
-    3: "Testing",
-    4: "Example rollouts",
-    5: "Reward profiling",
-    6: "Training validation",
-    7: "PR information",
-    8: "Review and reproduction",
-}
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong, found by a check; ``warn`` problems do not fail the run."""
-
-    message: str
-    file: str | None = None
-    line: int | None = None
-    level: Literal["fail", "warn"] = "fail"
+__all__ = ["STEPS", "Check", "Finding", "Skip", "problem", "register", "registered"]
 
 
 @dataclass(frozen=True)
@@ -55,23 +24,6 @@ class Skip:
     """Returned by a check whose input is absent or failed an earlier check."""
 
     reason: str
-
-
-@dataclass
-class Finding:
-    code: str
-    step: int
-    status: Status
-    message: str
-    title: str = ""
-    fix: str = ""
-    file: str | None = None
-    line: int | None = None
-    waived: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The finding as the JSON report carries it: empty optional keys left out."""
-        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
 
 
 class Check:
@@ -94,7 +46,7 @@ class Check:
     def fix(cls) -> str:
         return inspect.getdoc(cls.check) or ""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         raise NotImplementedError
 
     @classmethod
@@ -117,20 +69,6 @@ def register(cls: type[Check]) -> type[Check]:
     return cls
 
 
-def all_checks() -> list[type[Check]]:
-    """Every registered check, by code (so by step)."""
-    # Importing the step modules registers their checks.
-    from gymkit.checks import (  # noqa: F401
-        step1_tasks,
-        step2_implementation,
-        step2_readme,
-        step3_audit,
-        step3_testing,
-        step4_rollouts,
-        step5_profile,
-        step6_training,
-        step7_pr,
-        step8_review,
-    )
-
+def registered() -> list[type[Check]]:
+    """The checks registered so far, by code; :func:`gymkit.checks.catalog.all_checks` registers them all."""
     return [_REGISTRY[code] for code in sorted(_REGISTRY)]

@@ -5,33 +5,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
+from gymkit.checks.catalog import all_checks
 from gymkit.checks.fixtures import CheckOptions, Fixtures
-from gymkit.checks.registry import Check, Finding, Skip, all_checks
+from gymkit.checks.registry import Check, Skip
+from gymkit.findings import Finding, ServerReport, Status, apply_waivers
 
 __all__ = ["ServerReport", "is_selected", "run_checks"]
-
-
-@dataclass
-class ServerReport:
-    name: str
-    path: str
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return any(f.status == "fail" for f in self.findings)
-
-    def step_status(self, step: int) -> str:
-        """fail > warn > pass > skip over a step's findings ("skip" when it has none)."""
-        statuses = {f.status for f in self.findings if f.step == step}
-        return next((s for s in ("fail", "warn", "pass", "skip") if s in statuses), "skip")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "path": self.path, "findings": [f.to_json() for f in self.findings]}
 
 
 def is_selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
@@ -80,7 +62,7 @@ class _Run:
         cls = self.checks[code]
         unmet = sorted(r for r in cls.requires if self.status(r) != "pass")
         needs = f"needs {', '.join(unmet)} to pass first"
-        findings = [self._finding(cls, "skip", needs)] if unmet else self._run(cls)
+        findings = [self._finding(cls, Status.SKIP, needs)] if unmet else self._run(cls)
         self.results[code] = findings
         return findings
 
@@ -89,28 +71,16 @@ class _Run:
             outcome = cls().check(self.fx)
             problems = outcome if isinstance(outcome, Skip) else list(outcome)
         except Exception as exc:  # noqa: BLE001 - a bug in one check must not hide the other findings
-            return [self._finding(cls, "fail", f"the check itself failed: {type(exc).__name__}: {exc}")]
+            return [self._finding(cls, Status.FAIL, f"the check itself failed: {type(exc).__name__}: {exc}")]
         if isinstance(problems, Skip):
-            return [self._finding(cls, "skip", problems.reason)]
+            return [self._finding(cls, Status.SKIP, problems.reason)]
         if not problems:
-            return [self._finding(cls, "pass", cls.title())]
-        return [self._finding(cls, p.level, p.message, p.file, p.line) for p in problems]
+            return [self._finding(cls, Status.PASS, cls.title())]
+        return [replace(p, code=cls.code(), step=cls.step, title=cls.title(), fix=cls.fix()) for p in problems]
 
     @staticmethod
-    def _finding(
-        cls: type[Check], status: Any, message: str, file: str | None = None, line: int | None = None
-    ) -> Finding:
-        return Finding(cls.code(), cls.step, status, message, cls.title(), cls.fix(), file, line)
-
-
-def _waive(findings: list[Finding], waivers: dict[str, Any]) -> None:
-    for finding in findings:
-        reason = waivers.get(finding.code)
-        # GYM209 reports empty reasons, so an empty or self-referencing waiver never applies.
-        applies = isinstance(reason, str) and reason.strip() and finding.code != "GYM209"
-        if finding.status in ("fail", "warn") and applies:
-            finding.status = "warn"
-            finding.waived = str(reason).strip()
+    def _finding(cls: type[Check], status: Status, message: str) -> Finding:
+        return Finding(cls.code(), cls.step, status, message, cls.title(), cls.fix())
 
 
 def run_checks(
@@ -131,5 +101,5 @@ def run_checks(
     run.prefetch(codes)
     for code in codes:
         report.findings.extend(run.evaluate(code))
-    _waive(report.findings, run.fx.waivers)
+    report.findings = apply_waivers(report.findings, run.fx.waivers)
     return report

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gymkit.checks.fixtures import Fixtures
-from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.config import DatasetLicense
 
 __all__ = ["GYM101", "GYM102", "GYM103"]
@@ -22,12 +22,12 @@ class Step1(Check):
 class GYM101(Step1):
     """data/example.jsonl exists"""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Create `data/example.jsonl` with at least five representative task rows, one JSON object per
         line: `{"responses_create_params": {"input": [{"role": "user", "content": "..."}]}, ...task fields}`."""
         if fx.paths.example.is_file():
             return []
-        return [Problem("data/example.jsonl is missing", "data/example.jsonl")]
+        return [problem("data/example.jsonl is missing", "data/example.jsonl")]
 
 
 @register
@@ -36,14 +36,14 @@ class GYM102(Step1):
 
     requires = frozenset({"GYM101"})
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Fix the named line: each row needs `responses_create_params` with an `input`, only Responses API
         keys inside it, and task fields at the top level. Add rows until there are five, and remove
         duplicated rows."""
         problems = fx.example_problems
         if problems is None:
             return Skip("no data/example.jsonl")
-        return [Problem(p.message, fx.rel(p.path), p.line) for p in problems]
+        return [problem(p.message, fx.rel(p.path), p.line) for p in problems]
 
 
 @register
@@ -52,7 +52,7 @@ class GYM103(Step1):
 
     requires = frozenset({"GYM202"})
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """In the agent block of `configs/NAME.yaml`, list `datasets:` entries of `type: train` and
         `type: validation`, each with `jsonl_fpath` (or a `huggingface_identifier`) and a `license` chosen
         from the allowed names; replace `TBD` with the real licence."""
@@ -63,10 +63,10 @@ class GYM103(Step1):
         kinds = {d.type for d in datasets}
         problems = []
         if "train" not in kinds:
-            problems.append(Problem("no dataset of type train is declared", config_file))
+            problems.append(problem("no dataset of type train is declared", config_file))
         if "validation" not in kinds:
-            problems.append(Problem("no dataset of type validation is declared", config_file, level="warn"))
+            problems.append(problem("no dataset of type validation is declared", config_file, level="warn"))
         for dataset in datasets:
             if dataset.type in ("train", "validation") and dataset.license == DatasetLicense.TBD:
-                problems.append(Problem(f"dataset {dataset.name!r} has licence TBD", config_file))
+                problems.append(problem(f"dataset {dataset.name!r} has licence TBD", config_file))
         return problems

@@ -11,8 +11,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from gymkit.checks.fixtures import Fixtures, locate
-from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.checks.fixtures import Fixtures
+from gymkit.checks.registry import Check, Finding, Skip, problem, register, registered
 from gymkit.hashing import hashed_files, requirement_references
 
 __all__ = ["GYM201", "GYM202", "GYM203", "GYM204", "GYM205", "GYM209", "outside_references", "path_escapes"]
@@ -26,12 +26,12 @@ class Step2(Check):
 class GYM201(Step2):
     """configs/ has a YAML config for the server"""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Create `configs/NAME.yaml` (NAME = the server's folder) with a resources-server block and an
         agent block, as `gymkit new` writes it."""
         if fx.config_path is not None:
             return []
-        return [Problem(f"no configs/{fx.paths.name}.yaml (or single configs/*.yaml)", "configs")]
+        return [problem(f"no configs/{fx.paths.name}.yaml (or single configs/*.yaml)", "configs")]
 
 
 @register
@@ -40,36 +40,39 @@ class GYM202(Step2):
 
     requires = frozenset({"GYM201"})
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Fix the field named in the message. `domain` must be one of: math, coding, agent, knowledge,
         instruction_following, long_context, safety, games, translation, e2e, rlhf, other."""
-        if fx.config_error is None:
+        error = fx.config_error
+        if error is None:
             return []
-        where = locate(fx.config_error)
-        return [Problem(where.message, fx.rel(fx.paths.dir / where.file) if where.file else None, where.line)]
+        path, line = getattr(error, "path", None), getattr(error, "line", None)
+        message = getattr(error, "problem", None) or error.message
+        message += f" ({error.hint})" if error.hint else ""
+        return [problem(message, fx.rel(Path(str(path))) if path else None, line)]
 
 
 @register
 class GYM203(Step2):
     """app.py defines a resources server with a verify method"""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """`app.py` needs a class deriving from `BaseResourcesServer` with `async def verify(self, body)`
         that returns a `BaseVerifyResponse` with a `reward`, and a module-level `server = MyServer()`."""
         if not fx.paths.app.is_file():
-            return [Problem("app.py is missing", "app.py")]
+            return [problem("app.py is missing", "app.py")]
         try:
             tree = ast.parse(fx.paths.app.read_text(encoding="utf-8"), filename="app.py")
         except SyntaxError as exc:
-            return [Problem(f"syntax error: {exc.msg}", "app.py", exc.lineno)]
+            return [problem(f"syntax error: {exc.msg}", "app.py", exc.lineno)]
         except (OSError, UnicodeDecodeError) as exc:
-            return [Problem(f"cannot read app.py: {exc}", "app.py")]
+            return [problem(f"cannot read app.py: {exc}", "app.py")]
         classes = [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.bases]
         verifying = [
             c for c in classes if any(isinstance(f, ast.AsyncFunctionDef) and f.name == "verify" for f in c.body)
         ]
         if not verifying:
-            return [Problem("no class in app.py defines `async def verify`", "app.py")]
+            return [problem("no class in app.py defines `async def verify`", "app.py")]
         return []
 
 
@@ -77,10 +80,10 @@ class GYM203(Step2):
 class GYM204(Step2):
     """requirements.txt exists"""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Create `requirements.txt` listing the server's own dependencies (it may be empty apart from a
         comment when the server needs nothing beyond gymkit)."""
-        return [] if fx.paths.requirements.is_file() else [Problem("requirements.txt is missing", "requirements.txt")]
+        return [] if fx.paths.requirements.is_file() else [problem("requirements.txt is missing", "requirements.txt")]
 
 
 # --- GYM205: what a server reaches outside its folder ------------------------------------------
@@ -212,7 +215,7 @@ def outside_references(server_dir: Path) -> list[tuple[str, int, str]]:
 class GYM205(Step2):
     """The server is self-contained: no requirement or import path reaches outside its folder"""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """A server is tested, profiled and reviewed as its own folder, and a pull request selects the
         servers whose files it changes, so code or pins taken from elsewhere (another server, the gym)
         change it unseen. Copy what it needs into the folder (a vendored wheel under `vendor/`, a module
@@ -220,7 +223,7 @@ class GYM205(Step2):
         `requirements.txt` (`-r`, `-c`, `-e`, `file:`, local wheels) and no `sys.path` entries that
         leave the folder. Detection in Python files is from the syntax tree, best effort."""
         problems = [
-            Problem(f"{ref!r} points outside the server's folder", file, line)
+            problem(f"{ref!r} points outside the server's folder", file, line)
             for file, line, ref in outside_references(fx.paths.dir)
         ]
         for rel in hashed_files(fx.paths.dir):
@@ -231,7 +234,7 @@ class GYM205(Step2):
             except (OSError, UnicodeDecodeError):
                 continue
             for line, what in path_escapes(source, rel):
-                problems.append(Problem(f"{what} adds a folder outside the server to the import path", str(rel), line))
+                problems.append(problem(f"{what} adds a folder outside the server to the import path", str(rel), line))
         return problems
 
 
@@ -241,22 +244,21 @@ class GYM209(Step2):
 
     requires = frozenset({"GYM202"})
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Waivers live in the resources-server block of the config:
         `gymkit: {waive: {GYM501: "why this check cannot apply to this server"}}`. Write the reason, or
         remove the waiver and fix the check."""
-        from gymkit.checks.registry import all_checks
-
         if fx.config is None:
             return Skip("config did not load")
-        known = {c.code() for c in all_checks()}
+        # The runner has loaded the whole catalog before any check runs.
+        known = {c.code() for c in registered()}
         config_file = fx.rel(fx.config.path)
-        problems = [Problem(fx.waiver_error, config_file)] if fx.waiver_error else []
+        problems = [problem(fx.waiver_error, config_file)] if fx.waiver_error else []
         for code, reason in fx.waivers.items():
             if code not in known:
-                problems.append(Problem(f"waiver for unknown check {code}", config_file))
+                problems.append(problem(f"waiver for unknown check {code}", config_file))
             elif not isinstance(reason, str) or not reason.strip():
-                problems.append(Problem(f"waiver for {code} has no written reason", config_file))
+                problems.append(problem(f"waiver for {code} has no written reason", config_file))
             elif code == "GYM209":
-                problems.append(Problem("GYM209 itself cannot be waived", config_file))
+                problems.append(problem("GYM209 itself cannot be waived", config_file))
         return problems

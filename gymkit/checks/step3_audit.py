@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gymkit.checks.fixtures import Fixtures
-from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.errors import GymkitError
 
 __all__ = ["GYM304"]
@@ -29,7 +29,7 @@ class GYM304(Check):
         if fx.options.reverify:
             fx.audit  # noqa: B018 - computing the cached fixture is the point
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Run `gymkit audit NAME --show` and read each failing probe's response: verify paid reward for an
         answer that does not do the task. docs/audit.md says, per probe, how to fix the verifier. A probe that
         cannot apply to this task may be waived with a written reason (`gymkit: {waive: {GYM3A08: "why"}}`)."""
@@ -37,10 +37,10 @@ class GYM304(Check):
             return Skip("the audit starts the server; turned off with --no-reverify")
         result = fx.audit
         if isinstance(result, GymkitError):
-            return [Problem(f"the audit could not run: {result.message}", "app.py")]
+            return [problem(f"the audit could not run: {result.message}", "app.py")]
         problems = []
         for f in result.findings:
             if f.status == "fail":
                 how = f" (`{f.reproduce}`)" if f.reproduce else ""
-                problems.append(Problem(f"{f.code} {f.probe}: {f.message}{how}", "app.py"))
+                problems.append(problem(f"{f.code} {f.probe}: {f.message}{how}", "app.py"))
         return problems

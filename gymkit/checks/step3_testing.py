@@ -21,7 +21,7 @@ from pathlib import Path
 
 from gymkit import childproc
 from gymkit.checks.fixtures import Fixtures
-from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.confine import Confinement
 from gymkit.testing.session import pytest_args
 
@@ -38,10 +38,10 @@ class Step3(Check):
 class GYM301(Step3):
     """tests/test_app.py exists"""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Write `tests/test_app.py` with at least one test of your verify: a correct answer gets reward
         1.0, a wrong one 0.0 (`gymkit new` writes a starting point)."""
-        return [] if (fx.paths.dir / TEST_FILE).is_file() else [Problem(f"{TEST_FILE} is missing", TEST_FILE)]
+        return [] if (fx.paths.dir / TEST_FILE).is_file() else [problem(f"{TEST_FILE} is missing", TEST_FILE)]
 
 
 def pytest_command(server_dir: Path, *args: str) -> tuple[list[str], dict[str, str]]:
@@ -73,6 +73,10 @@ def collect_tests(server_dir: Path, timeout: float) -> tuple[list[str], str | No
     return ids, None
 
 
+def _collected(fx: Fixtures) -> tuple[list[str], str | None]:
+    return fx.memo("collected_tests", lambda: collect_tests(fx.paths.dir, fx.options.collect_timeout))
+
+
 @register
 class GYM302(Step3):
     """pytest collects at least one test from tests/test_app.py"""
@@ -82,16 +86,16 @@ class GYM302(Step3):
 
     @classmethod
     def prefetch(cls, fx: Fixtures) -> None:
-        fx.collected_tests  # noqa: B018 - computing the cached fixture is the point
+        _collected(fx)
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Run `python -m pytest --collect-only tests/test_app.py` in the server folder and fix what it
         reports; test functions are named `test_*` and the file imports without errors."""
-        ids, error = fx.collected_tests
+        ids, error = _collected(fx)
         if error:
-            return [Problem(error, TEST_FILE)]
+            return [problem(error, TEST_FILE)]
         if not ids:
-            return [Problem("pytest collected no tests", TEST_FILE)]
+            return [problem("pytest collected no tests", TEST_FILE)]
         return []
 
 
@@ -99,7 +103,7 @@ def _command(name: str) -> str:
     return f"gymkit test {name}"
 
 
-def stamp_problems(server_dir: Path) -> list[Problem]:
+def stamp_problems(server_dir: Path) -> list[Finding]:
     """What keeps the last ``gymkit test`` result from counting for the code as it is now."""
     from gymkit.testing.stamp import changed_files, code_fingerprint, read_stamp, stamp_path
 
@@ -107,25 +111,25 @@ def stamp_problems(server_dir: Path) -> list[Problem]:
     stamp, error = read_stamp(server_dir)
     where = str(stamp_path(server_dir))
     if error:
-        return [Problem(f"the result of `{_command(name)}` is unreadable ({error}); run it again", where)]
+        return [problem(f"the result of `{_command(name)}` is unreadable ({error}); run it again", where)]
     if stamp is None:
-        return [Problem(f"no result of `{_command(name)}` for this server yet: run it (CI runs it before the check)")]
+        return [problem(f"no result of `{_command(name)}` for this server yet: run it (CI runs it before the check)")]
     code_sha, files = code_fingerprint(server_dir)
     if stamp.code_sha256 != code_sha:
         changed = changed_files(stamp.files, files)
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         since = f" ({shown})" if shown else ""
-        return [Problem(f"the code changed since `{_command(name)}` ran at {stamp.created_at}{since}; run it again")]
+        return [problem(f"the code changed since `{_command(name)}` ran at {stamp.created_at}{since}; run it again")]
     if not stamp.passed:
         failed = ", ".join(stamp.failures())
         return [
-            Problem(
+            problem(
                 f"`{_command(name)}` failed at {stamp.created_at}: {failed}; run it, its FAILED lines say how to rerun"
             )
         ]
     tests = stamp.stages["tests"].counts or {}
     if not tests.get("passed"):
-        return [Problem(f"`{_command(name)}` passed without running a test; add tests to {TEST_FILE}", TEST_FILE)]
+        return [problem(f"`{_command(name)}` passed without running a test; add tests to {TEST_FILE}", TEST_FILE)]
     return []
 
 
@@ -151,7 +155,7 @@ class GYM303(Step3):
         if getattr(fx.options, "run_tests", False) and stamp_problems(fx.paths.dir):
             _ran_session(fx.paths.dir.resolve())
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Run `gymkit test NAME` (or `nox -s "test-server(NAME)"`) and fix what its FAILED lines report: it
         tests the server in its own environment and records the result in .gymkit-cache/tests/NAME.json, which
         this check reads. A result counts only for the code it tested: after an edit, run it again."""

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gymkit.checks.fixtures import Fixtures
-from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.config import check_configs
 from gymkit.errors import GymkitError
 from gymkit.hashing import file_sha256, server_code_sha256
@@ -40,13 +40,13 @@ class GYM501(Step5):
 
     requires = frozenset()
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Run `nox -s profile-rewards -- NAME` (or `gymkit profile NAME`) on the train or validation
         dataset with a Qwen3-4B-class model, and commit `reports/reward_profile/`."""
         if fx.reward_profile is None:
-            return [Problem(f"{PROFILE} is missing", PROFILE)]
+            return [problem(f"{PROFILE} is missing", PROFILE)]
         if isinstance(fx.reward_profile, str):
-            return [Problem(f"{PROFILE} {fx.reward_profile}", PROFILE)]
+            return [problem(f"{PROFILE} {fx.reward_profile}", PROFILE)]
         return []
 
 
@@ -54,7 +54,7 @@ class GYM501(Step5):
 class GYM502(Step5):
     """The reward profile is fresh: dataset and server code are unchanged since it was made"""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Re-run the profile (`nox -s profile-rewards -- NAME`): the dataset or the server's code
         (Python files, requirements.txt, configs/) changed after it was computed."""
         profile = self.profile(fx)
@@ -62,19 +62,19 @@ class GYM502(Step5):
         dataset = profile.get("dataset") if isinstance(profile.get("dataset"), dict) else {}
         path = dataset.get("path")
         if not isinstance(path, str):
-            problems.append(Problem("the profile does not name its dataset (dataset.path)", PROFILE))
+            problems.append(problem("the profile does not name its dataset (dataset.path)", PROFILE))
         elif not fx.resolve(path).resolve().is_relative_to(fx.paths.root.resolve()) or not fx.resolve(path).is_file():
-            problems.append(Problem(f"the profiled dataset {path} is not in the repository", PROFILE))
+            problems.append(problem(f"the profiled dataset {path} is not in the repository", PROFILE))
         elif file_sha256(fx.resolve(path)) != dataset.get("sha256"):
-            problems.append(Problem(f"{path} changed since the profile was made", PROFILE))
+            problems.append(problem(f"{path} changed since the profile was made", PROFILE))
         recorded = profile.get("server_code_sha256")
         unsafe = _unhashable(fx)
         if not recorded:
-            problems.append(Problem("the profile does not record server_code_sha256; profile by server name", PROFILE))
+            problems.append(problem("the profile does not record server_code_sha256; profile by server name", PROFILE))
         elif unsafe:
-            problems.append(Problem(f"the server's code hash cannot be computed: {unsafe}", "configs"))
+            problems.append(problem(f"the server's code hash cannot be computed: {unsafe}", "configs"))
         elif recorded != server_code_sha256(fx.paths.dir):
-            problems.append(Problem("the server's code changed since the profile was made", PROFILE))
+            problems.append(problem("the server's code changed since the profile was made", PROFILE))
         return problems
 
 
@@ -91,7 +91,7 @@ def _unhashable(fx: Fixtures) -> str | None:
 class GYM503(Step5):
     """The reward profile covers at least 500 prompts (or all) with 16 samples each"""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Profile at least 500 prompts (all of them when the dataset is smaller) with 16 samples per
         prompt: `nox -s profile-rewards -- NAME --num-prompts 500 --samples 16`."""
         profile = self.profile(fx)
@@ -101,9 +101,9 @@ class GYM503(Step5):
         needed = min(MIN_PROMPTS, rows) if isinstance(rows, int) and rows > 0 else MIN_PROMPTS
         problems = []
         if not isinstance(prompts, int) or prompts < needed:
-            problems.append(Problem(f"{prompts!r} prompts profiled; needs at least {needed}", PROFILE))
+            problems.append(problem(f"{prompts!r} prompts profiled; needs at least {needed}", PROFILE))
         if not isinstance(samples, int) or samples < MIN_SAMPLES:
-            problems.append(Problem(f"{samples!r} samples per prompt; needs at least {MIN_SAMPLES}", PROFILE))
+            problems.append(problem(f"{samples!r} samples per prompt; needs at least {MIN_SAMPLES}", PROFILE))
         return problems
 
 
@@ -111,29 +111,29 @@ class GYM503(Step5):
 class GYM504(Step5):
     """The reward profile names the model(s) it sampled"""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Profile through an endpoint that reports its model name (the profile records it in
         `models`); the guide asks for Qwen3-4B, Qwen3-30B-A3B or an equivalent."""
         models = self.profile(fx).get("models")
         if isinstance(models, list) and models and all(isinstance(m, str) and m.strip() for m in models):
             return []
-        return [Problem(f"`models` is {models!r}; expected a list of model names", PROFILE)]
+        return [problem(f"`models` is {models!r}; expected a list of model names", PROFILE)]
 
 
 @register
 class GYM505(Step5):
     """Enough prompts have mixed outcomes to give a training signal"""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Few prompts have both passing and failing samples, so GRPO gets little signal from them.
         Make tasks harder (if most all-pass) or easier (if most all-fail), or filter the dataset to
         prompts the model sometimes solves."""
         prompts = self.profile(fx).get("prompts")
         mixed = prompts.get("mixed") if isinstance(prompts, dict) else None
         if not isinstance(mixed, int | float):
-            return [Problem("the profile has no prompts.mixed fraction", PROFILE)]
+            return [problem("the profile has no prompts.mixed fraction", PROFILE)]
         if mixed < MIN_MIXED:
-            return [Problem(f"only {mixed:.0%} of prompts are mixed (< {MIN_MIXED:.0%})", PROFILE, level="warn")]
+            return [problem(f"only {mixed:.0%} of prompts are mixed (< {MIN_MIXED:.0%})", PROFILE, level="warn")]
         return []
 
 
@@ -141,7 +141,7 @@ class GYM505(Step5):
 class GYM506(Step5):
     """No full-reward rollout of the profile looks like a reward hack (a warning)"""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """The model earned full reward with an answer the audit's criteria call suspicious: the prompt echoed,
         several candidate answers hedged, a tool's raw output pasted, or a claim of being correct. Open the
         rollouts named in the profile's "Possible reward hacks" section (`gymkit view NAME`); if the answer does
@@ -150,10 +150,10 @@ class GYM506(Step5):
         if hacks is None:
             return Skip("the profile predates hack flags; profile again to get them")
         if not isinstance(hacks, dict) or not isinstance(hacks.get("flagged"), int):
-            return [Problem("the profile's `suspicious` section is not an object with a `flagged` count", PROFILE)]
+            return [problem("the profile's `suspicious` section is not an object with a `flagged` count", PROFILE)]
         if not hacks["flagged"]:
             return []
         kinds = ", ".join(f"{k} {v}" for k, v in (hacks.get("by_flag") or {}).items())
         where = [f"{e.get('file')}:{e.get('line')}" for e in hacks.get("examples") or [] if isinstance(e, dict)]
         message = f"{hacks['flagged']} full-reward rollouts look like reward hacks ({kinds})"
-        return [Problem(message + (f", e.g. {', '.join(where[:3])}" if where else ""), PROFILE, level="warn")]
+        return [problem(message + (f", e.g. {', '.join(where[:3])}" if where else ""), PROFILE, level="warn")]

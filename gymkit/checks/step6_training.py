@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gymkit.checks.fixtures import Fixtures
-from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.hashing import file_sha256
 
 __all__ = ["GYM601", "GYM602", "GYM603"]
@@ -33,14 +33,14 @@ class GYM601(Step6):
 
     requires = frozenset()
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Train with GRPO (Qwen3-4B-class model), export the metrics (CSV or JSONL with a step column
         and a reward/accuracy column) and run `gymkit training-report NAME --metrics METRICS`; commit
         `reports/training/`."""
         if fx.training is None:
-            return [Problem(f"{TRAINING} is missing", TRAINING)]
+            return [problem(f"{TRAINING} is missing", TRAINING)]
         if isinstance(fx.training, str):
-            return [Problem(f"{TRAINING} {fx.training}", TRAINING)]
+            return [problem(f"{TRAINING} {fx.training}", TRAINING)]
         return []
 
 
@@ -48,17 +48,17 @@ class GYM601(Step6):
 class GYM602(Step6):
     """The training report is fresh: its metrics file is unchanged"""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Commit the metrics file the report names and re-run `gymkit training-report` after changing
         it."""
         metrics = self.report(fx).get("metrics_file")
         if not isinstance(metrics, dict) or not isinstance(metrics.get("path"), str):
-            return [Problem("the report does not name its metrics file (metrics_file.path)", TRAINING)]
+            return [problem("the report does not name its metrics file (metrics_file.path)", TRAINING)]
         path = fx.resolve(metrics["path"])
         if not path.is_file():
-            return [Problem(f"the metrics file {metrics['path']} is not in the repository", TRAINING)]
+            return [problem(f"the metrics file {metrics['path']} is not in the repository", TRAINING)]
         if file_sha256(path) != metrics.get("sha256"):
-            return [Problem(f"{metrics['path']} changed since the report was made", TRAINING)]
+            return [problem(f"{metrics['path']} changed since the report was made", TRAINING)]
         return []
 
 
@@ -66,7 +66,7 @@ class GYM602(Step6):
 class GYM603(Step6):
     """Training shows improvement"""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """The training reward did not rise significantly. Check the profile (GYM505: are prompts mixed?),
         the reward's correctness and the learning rate, then train again."""
         report = self.report(fx)
@@ -74,4 +74,4 @@ class GYM603(Step6):
             return []
         train = report.get("train") if isinstance(report.get("train"), dict) else {}
         detail = f" (first {train.get('first')}, last {train.get('last')}, p={train.get('p_value')})" if train else ""
-        return [Problem(f"`improved` is {report.get('improved')!r}{detail}", TRAINING)]
+        return [problem(f"`improved` is {report.get('improved')!r}{detail}", TRAINING)]

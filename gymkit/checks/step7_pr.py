@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gymkit.checks.fixtures import Fixtures
-from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.prbody import check_pr_body, render_pr_body
 
 __all__ = ["GYM701"]
@@ -21,9 +21,9 @@ class GYM701(Check):
     step = 7
     requires = frozenset({"GYM202", "GYM210"})
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """`gymkit pr-body NAME` fills the PR description from README.md, the config and the reports.
         Fill the README section it names (for synthetic data, a `Synthetic data: ...` line naming the
         models used, or `None`), then paste the output into the PR."""
         problems = check_pr_body(render_pr_body(fx.paths))
-        return [Problem(f"PR description: {p.message}", "README.md") for p in problems]
+        return [problem(f"PR description: {p.message}", "README.md") for p in problems]

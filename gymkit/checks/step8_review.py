@@ -10,7 +10,7 @@ import urllib.parse
 from collections.abc import Iterable
 
 from gymkit.checks.fixtures import Fixtures
-from gymkit.checks.registry import Check, Problem, Skip, register
+from gymkit.checks.registry import Check, Finding, Skip, problem, register
 
 __all__ = ["GYM801", "GYM802"]
 
@@ -26,7 +26,7 @@ class Step8(Check):
 class GYM801(Step8):
     """Every example rollout records the model and endpoint that produced it"""
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Collect the rollouts with `gymkit rollouts NAME`, which stamps each row's `_gymkit` with the
         model, endpoint and sampling settings a reviewer needs to re-collect them."""
         if fx.rollout_rows is None:
@@ -35,7 +35,7 @@ class GYM801(Step8):
         for line, row in fx.rollout_rows:
             meta = row.get("_gymkit")
             if not isinstance(meta, dict) or not meta.get("model") or not meta.get("endpoint"):
-                problems.append(Problem("no _gymkit.model/_gymkit.endpoint on this rollout", ROLLOUTS, line))
+                problems.append(problem("no _gymkit.model/_gymkit.endpoint on this rollout", ROLLOUTS, line))
         return problems
 
 
@@ -45,7 +45,7 @@ class GYM802(Step8):
 
     requires = frozenset({"GYM801"})
 
-    def check(self, fx: Fixtures) -> Iterable[Problem] | Skip:
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Never commit an endpoint URL with a user or password in it; regenerate the rollouts. With a
         hosted model, a reviewer needs access to the same endpoint; the embedded model (`gymkit rollouts
         NAME` without `--base-url`) needs nothing."""
@@ -57,10 +57,10 @@ class GYM802(Step8):
                 continue
             parsed = urllib.parse.urlsplit(endpoint)
             if parsed.username or parsed.password:
-                problems.append(Problem("the recorded endpoint URL contains credentials", ROLLOUTS, line))
+                problems.append(problem("the recorded endpoint URL contains credentials", ROLLOUTS, line))
             else:
                 message = f"recorded with {endpoint}; a reviewer needs access to it to re-collect"
-                problems.append(Problem(message, ROLLOUTS, line, level="warn"))
+                problems.append(problem(message, ROLLOUTS, line, level="warn"))
         # One warning per file is enough when every row came from the same endpoint.
-        unique = {(p.message, p.level): p for p in problems if p.level == "warn"}
-        return [p for p in problems if p.level == "fail"] + list(unique.values())
+        unique = {p.message: p for p in problems if p.status == "warn"}
+        return [p for p in problems if p.status == "fail"] + list(unique.values())

@@ -30,6 +30,21 @@ def _root(
     """Build, test and validate resource servers for LLM reinforcement learning."""
 
 
+# The order commands are listed in by `gymkit --help`, within their panels: the order of the
+# contribution flow, not of module names. A command missing here is listed after these.
+_HELP_ORDER = (
+    "audit", "test", "smoke", "validate-data",
+    "changed", "check", "pr-body", "check-pr-body", "reproduce", "report",
+    "compare", "health", "profile", "training-report", "train", "view",
+    "new", "update",
+    "rollouts", "serve",
+)  # fmt: skip
+
+
+def _help_rank(name: str | None) -> int:
+    return _HELP_ORDER.index(name) if name in _HELP_ORDER else len(_HELP_ORDER)
+
+
 def _command_modules() -> list[str]:
     # Every public module of this package is a command group with a `register(app)` function;
     # discovering them keeps adding a command to one new file.
@@ -50,6 +65,7 @@ def build_app(modules: list[str] | None = None) -> typer.Typer:
     app.callback()(_root)
     for module in _command_modules() if modules is None else modules:
         importlib.import_module(f"{__name__}.{module}").register(app)
+    app.registered_commands.sort(key=lambda c: _help_rank(c.name or (c.callback and c.callback.__name__)))
     for command in app.registered_commands:
         if command.help is None and command.callback is not None:
             command.help = _reflow(inspect.getdoc(command.callback) or "")

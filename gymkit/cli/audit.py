@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from gymkit.audit import PROBES, AuditOptions, render_audit, run_audit
-from gymkit.checks.render import Format
+from gymkit.findings.render import Format
 from gymkit.project import resolve_server
 
 __all__ = ["audit", "register"]

@@ -1,4 +1,4 @@
-"""``gymkit check``, ``pr-body``, ``check-pr-body`` and ``reproduce``: the contribution checklist.
+"""``gymkit check``: the contribution checklist.
 
 Exit codes: 0 nothing failed (warnings and waived findings allowed); 1 a check failed, or
 an error such as an unknown server; 2 a usage error (bad option or value).
@@ -6,23 +6,20 @@ an error such as an unknown server; 2 a usage error (bad option or value).
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, cast
 
 import typer
 
-from gymkit import prbody
-from gymkit.checks import CheckOptions, ServerReport, all_checks, run_checks
-from gymkit.checks.render import FORMATS, Format, render
-from gymkit.checks.reproduce import reproduce as run_reproduce
+from gymkit.checks import CheckOptions, all_checks, run_checks
+from gymkit.cli._shared import PANEL, VerifyTimeout, echo
+from gymkit.findings import ServerReport
+from gymkit.findings.render import FORMATS, Format, render
 from gymkit.jsonl import atomic_write_text
 from gymkit.project import ServerPaths, list_servers, resolve_server
 
-__all__ = ["check", "check_pr_body_command", "pr_body", "register", "reproduce"]
-
-PANEL = "Checks"
+__all__ = ["check", "register"]
 
 Targets = Annotated[
     list[str] | None,
@@ -30,9 +27,6 @@ Targets = Annotated[
 ]
 Codes = Annotated[
     list[str] | None, typer.Option(help="Check codes or prefixes (GYM4 = step 4); repeat or separate with commas.")
-]
-VerifyTimeout = Annotated[
-    float, typer.Option(help="Seconds to wait for one /verify answer during re-verification.", min=0.1)
 ]
 
 
@@ -58,10 +52,6 @@ def _report_target(value: str) -> tuple[Format, Path]:
     if not sep or not path or fmt not in FORMATS:
         raise typer.BadParameter(f"{value!r}: expected FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}")
     return cast(Format, fmt), Path(path)
-
-
-def _echo(text: str) -> None:
-    typer.echo(text, color=False if os.environ.get("NO_COLOR") else None)
 
 
 def check(
@@ -102,74 +92,11 @@ def check(
         reports: list[ServerReport] = list(
             pool.map(lambda paths: run_checks(paths.dir, options=options, select=sel, ignore=ign), servers)
         )
-    _echo(render(reports, fmt))
+    echo(render(reports, fmt))
     for extra_fmt, path in extra:
         atomic_write_text(path, render(reports, extra_fmt) + "\n")
     raise typer.Exit(1 if any(r.failed for r in reports) else 0)
 
 
-def pr_body(
-    server: Annotated[str, typer.Argument(help="Server name under resources_servers/, or its folder.")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
-) -> None:
-    """Render the pull-request description from the server's README, config and reports."""
-    body = prbody.render_pr_body(resolve_server(server))
-    if output is None:
-        _echo(body)
-    else:
-        atomic_write_text(output, body)
-
-
-def check_pr_body_command(
-    file: Annotated[
-        Path, typer.Argument(help="A Markdown file, or a GitHub pull_request event payload (JSON).", dir_okay=False)
-    ],
-) -> None:
-    """Check that a PR description has every required section filled in."""
-    problems = prbody.check_pr_body(prbody.read_pr_body(file))
-    for problem in problems:
-        typer.secho(f"{file}: {problem.message}", fg="red", err=True)
-    if problems:
-        typer.secho("hint: gymkit pr-body NAME renders a complete description", fg="yellow", err=True)
-        raise typer.Exit(1)
-    _echo(f"{file}: all {len(prbody.PR_SECTIONS)} required sections are filled")
-
-
-def reproduce(
-    server: Annotated[str, typer.Argument(help="Server name under resources_servers/, or its folder.")],
-    isolated: Annotated[
-        bool,
-        typer.Option(hidden=True, help="Accepted for older scripts: the tests always run as gymkit test runs them."),
-    ] = True,
-    recollect: Annotated[bool, typer.Option(help="Re-collect the example rollouts with the recorded model.")] = True,
-    endpoint: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible base URL for re-collection when not recorded as embedded.")
-    ] = None,
-    verify_timeout: VerifyTimeout = 30.0,
-) -> None:
-    """Reproduce a contribution as a reviewer: tests, re-verification, re-collection, then the checklist.
-
-    The tests are [bold]gymkit test NAME[/] (the server's own virtualenv), whose result step 3
-    of the checklist reads. Works offline with the embedded model. Exit 1 when tests, re-verification or a check fail.
-    """
-    from gymkit.checks.render_reproduce import render_reproduce
-
-    report = run_reproduce(
-        resolve_server(server).dir,
-        options=CheckOptions(verify_timeout=verify_timeout),
-        isolated=isolated,
-        recollection=recollect,
-        endpoint_url=endpoint,
-        api_key=os.environ.get("GYMKIT_API_KEY") or os.environ.get("OPENAI_API_KEY"),
-    )
-    _echo(render_reproduce(report))
-    raise typer.Exit(1 if report.failed else 0)
-
-
 def register(app: typer.Typer) -> None:
     app.command(rich_help_panel=PANEL)(check)
-    app.command("pr-body", rich_help_panel=PANEL)(pr_body)
-    sections = ", ".join(name for name, _ in prbody.PR_SECTIONS)
-    check_pr_body_command.__doc__ = f"{check_pr_body_command.__doc__}\n\nRequired sections: {sections}."
-    app.command("check-pr-body", rich_help_panel=PANEL)(check_pr_body_command)
-    app.command(rich_help_panel=PANEL)(reproduce)

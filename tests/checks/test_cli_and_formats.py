@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from gymkit.checks import CheckOptions, run_checks
-from gymkit.checks.render import render
 from gymkit.cli import app
+from gymkit.findings.render import render
 from tests.checks.conftest import build_server, write_reports
 
 # Checks that need no child process; the formats do not depend on which checks ran.

@@ -4,8 +4,8 @@ import inspect
 
 import pytest
 
-from gymkit.checks.licenses import compatibility, parse_spdx, repository_license
-from gymkit.checks.readme import Readme, placeholder_lines
+from gymkit.contribution.licenses import compatibility, parse_spdx, repository_license
+from gymkit.contribution.readme import Readme, placeholder_lines
 
 README = inspect.cleandoc(
     """

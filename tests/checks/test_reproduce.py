@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gymkit.checks.reproduce import recollect
 from gymkit.cli import app
 from gymkit.project import ServerPaths
+from gymkit.review.reproduce import recollect
 from tests.checks.conftest import build_server, write_reports
 from tests.rollouts.scripted import MODEL, scripted_model
 

@@ -20,12 +20,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from gymkit import childproc
 from gymkit.checks.fixtures import CheckOptions, Fixtures
-from gymkit.checks.runner import ServerReport, run_checks
+from gymkit.checks.runner import run_checks
 from gymkit.errors import GymkitError
+from gymkit.findings import ServerReport, Status
 from gymkit.jsonl import iter_rows
 from gymkit.project import ServerPaths
 from gymkit.reverify import reverify_rollouts
@@ -33,16 +34,17 @@ from gymkit.testing.stamp import read_stamp
 
 __all__ = ["ReproduceReport", "Stage", "recollect", "reproduce", "run_tests"]
 
-StageStatus = Literal["pass", "fail", "warn", "skip"]
-
 
 @dataclass
 class Stage:
     name: str
-    status: StageStatus
+    status: Status
     summary: str
     details: list[str] = field(default_factory=list)
     required: bool = True
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
 
 
 @dataclass
@@ -91,7 +93,7 @@ def _reverify_stage(paths: ServerPaths, options: CheckOptions) -> tuple[Stage, A
         for row in report.differences
     ]
     matched = len(report.rows) - len(details)
-    status: StageStatus = "pass" if report.ok else "fail"
+    status = Status.PASS if report.ok else Status.FAIL
     return Stage("re-verification", status, f"{matched}/{len(report.rows)} stored rewards reproduced", details), report
 
 

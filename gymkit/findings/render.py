@@ -10,20 +10,16 @@ from typing import Literal, assert_never
 
 import typer
 
-from gymkit.checks.registry import STEPS, Finding
-from gymkit.checks.runner import ServerReport
+from gymkit.findings.model import STEPS, Finding, ServerReport, Status
 
 __all__ = ["FORMATS", "Format", "render", "summary_counts"]
 
 Format = Literal["text", "json", "markdown", "github"]
 FORMATS: tuple[Format, ...] = ("text", "json", "markdown", "github")
 
-_MARK = {"pass": ("✓", "green"), "fail": ("✗", "red"), "warn": ("!", "yellow"), "skip": ("-", "bright_black")}
-_EMOJI = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️"}
-
 
 def summary_counts(reports: Sequence[ServerReport]) -> dict[str, int]:
-    counts = dict.fromkeys(("pass", "fail", "warn", "skip"), 0)
+    counts = dict.fromkeys((s.value for s in Status), 0)
     for report in reports:
         for finding in report.findings:
             counts[finding.status] += 1
@@ -43,7 +39,7 @@ def _where(finding: Finding) -> str:
     # A message that already starts with its file ("data/x.jsonl is missing") needs no prefix.
     if not finding.file or finding.message.startswith(finding.file):
         return ""
-    return f"{finding.file}:{finding.line}: " if finding.line else f"{finding.file}: "
+    return f"{finding.where}: "
 
 
 def _text(reports: Sequence[ServerReport]) -> str:
@@ -54,11 +50,10 @@ def _text(reports: Sequence[ServerReport]) -> str:
             findings = [f for f in report.findings if f.step == step]
             if not findings:
                 continue
-            mark, colour = _MARK[report.step_status(step)]
-            out.append(typer.style(f" {mark} Step {step} · {name}", fg=colour, bold=True))
+            status = report.step_status(step)
+            out.append(typer.style(f" {status.mark} Step {step} · {name}", fg=status.colour, bold=True))
             for i, f in enumerate(findings):
-                mark, colour = _MARK[f.status]
-                line = f"   {typer.style(mark, fg=colour)} {f.code} "
+                line = f"   {typer.style(f.status.mark, fg=f.status.colour)} {f.code} "
                 line += f.title if f.status == "pass" else _where(f) + f.message
                 out.append(line)
                 last_of_code = i + 1 == len(findings) or findings[i + 1].code != f.code
@@ -88,18 +83,17 @@ def _markdown(reports: Sequence[ServerReport]) -> str:
         out += [f"### `{report.name}` ({report.path})", "", "| Step | | Result |", "|---|---|---|"]
         for step, name in STEPS.items():
             findings = [f for f in report.findings if f.step == step]
-            counts = {s: sum(1 for f in findings if f.status == s) for s in ("fail", "warn", "pass", "skip")}
+            counts = {s: sum(1 for f in findings if f.status == s) for s in Status.by_rank()}
             result = ", ".join(f"{n} {s if s != 'pass' else 'passed'}" for s, n in counts.items() if n) or "not run"
-            status = report.step_status(step) if findings else "skip"
-            out.append(f"| {step} · {name} | {_EMOJI[status]} | {result} |")
-        notable = [f for f in report.findings if f.status in ("fail", "warn")]
+            out.append(f"| {step} · {name} | {report.step_status(step).emoji} | {result} |")
+        notable = [f for f in report.findings if f.status.notable]
         if notable:
             out += ["", "| Code | Status | Where | Finding | How to fix |", "|---|---|---|---|---|"]
             for i, f in enumerate(notable):
-                where = f"`{f.file}:{f.line}`" if f.file and f.line else f"`{f.file}`" if f.file else ""
+                where = f"`{f.where}`" if f.where else ""
                 repeated = i > 0 and notable[i - 1].code == f.code
                 fix = f"waived: {f.waived}" if f.waived else "(as above)" if repeated else f.fix
-                out.append(f"| {f.code} | {_EMOJI[f.status]} | {_cell(where)} | {_cell(f.message)} | {_cell(fix)} |")
+                out.append(f"| {f.code} | {f.status.emoji} | {_cell(where)} | {_cell(f.message)} | {_cell(fix)} |")
         out.append("")
     out.append(f"**{_summary(reports)}**")
     return "\n".join(out)
@@ -114,7 +108,7 @@ def _github(reports: Sequence[ServerReport]) -> str:
     out: list[str] = []
     for report in reports:
         for f in report.findings:
-            if f.status not in ("fail", "warn"):
+            if not f.status.notable:
                 continue
             level = "error" if f.status == "fail" else "warning"
             props = [f"file={_escape(report.path + '/' + (f.file or ''), prop=True).rstrip('/')}"]

@@ -1,0 +1,1 @@
+"""A reviewer's reproduction of a contribution (``gymkit reproduce NAME``) and its report."""
