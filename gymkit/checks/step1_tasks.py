@@ -14,6 +14,10 @@ from gymkit.config import DatasetLicense
 __all__ = ["GYM101", "GYM102", "GYM103"]
 
 
+# What a newcomer can write instead of TBD, spelled as the config must spell it.
+_ACCEPTED = "; ".join(f'"{lic.value}"' for lic in DatasetLicense if lic != DatasetLicense.TBD)
+
+
 class Step1(Check):
     step = 1
 
@@ -68,5 +72,6 @@ class GYM103(Step1):
             problems.append(problem("no dataset of type validation is declared", config_file, level="warn"))
         for dataset in datasets:
             if dataset.type in ("train", "validation") and dataset.license == DatasetLicense.TBD:
-                problems.append(problem(f"dataset {dataset.name!r} has licence TBD", config_file))
+                message = f"dataset {dataset.name!r} has licence TBD; accepted: {_ACCEPTED}"
+                problems.append(problem(message, config_file))
         return problems

@@ -12,16 +12,13 @@ from typing import Any
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.config import check_configs
+from gymkit.contribution.thresholds import MIN_MIXED, MIN_PROMPTS, MIN_SAMPLES
 from gymkit.errors import GymkitError
 from gymkit.hashing import file_sha256, server_code_sha256
 
 __all__ = ["GYM501", "GYM502", "GYM503", "GYM504", "GYM505", "GYM506"]
 
 PROFILE = "reports/reward_profile/reward_profile.json"
-MIN_PROMPTS = 500
-MIN_SAMPLES = 16
-# Below this fraction of prompts with both passing and failing samples, GRPO sees little signal.
-MIN_MIXED = 0.1
 
 
 class Step5(Check):

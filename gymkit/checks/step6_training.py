@@ -1,6 +1,7 @@
 """Step 6 · Training validation: reports/training/training.json.
 
-GYM601 exists and parses, GYM602 fresh (metrics file unchanged), GYM603 shows improvement.
+GYM601 exists, parses and is training evidence (not a smoke run), GYM602 fresh (metrics file
+unchanged), GYM603 shows improvement.
 """
 
 from __future__ import annotations
@@ -29,18 +30,26 @@ class Step6(Check):
 
 @register
 class GYM601(Step6):
-    """Training evidence exists and parses"""
+    """Training evidence exists, parses and comes from training, not from a smoke run"""
 
     requires = frozenset()
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
-        """Train with GRPO (Qwen3-4B-class model), export the metrics (CSV or JSONL with a step column
-        and a reward/accuracy column) and run `gymkit training-report NAME --metrics METRICS`; commit
-        `reports/training/`."""
+        """Train with GRPO on a GPU with a real model (Qwen3-4B class): `gymkit train NAME` writes
+        `reports/training/`; or export another trainer's metrics (CSV or JSONL with a step column and a
+        reward/accuracy column) and run `gymkit training-report NAME --metrics METRICS`. Commit
+        `reports/training/`. A CPU smoke (`gymkit train NAME --smoke`) shows the plumbing works, not that
+        the model learns, so it is not training evidence."""
         if fx.training is None:
             return [problem(f"{TRAINING} is missing", TRAINING)]
         if isinstance(fx.training, str):
             return [problem(f"{TRAINING} {fx.training}", TRAINING)]
+        if fx.training.get("kind") == "smoke":
+            message = (
+                f"{TRAINING} is smoke evidence only (kind: smoke, a tiny model on CPU); training evidence comes "
+                f"from `gymkit train {fx.paths.name}` on a GPU with a real model"
+            )
+            return [problem(message, TRAINING)]
         return []
 
 

@@ -8,14 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from gymkit.contribution.thresholds import MIN_MIXED as MIXED_LOW  # one threshold with GYM505
 from gymkit.profiling.passk import max_at_k, pass_at_k
 from gymkit.profiling.stats import Groups, histogram, pearson, summary
 from gymkit.profiling.table import TableView
 
 __all__ = ["MIXED_LOW", "PER_TASK_INLINE", "PerTask", "section"]
 
-# Below this share of prompts with differing rewards, most of a GRPO batch has zero advantage.
-MIXED_LOW = 0.2
 PER_TASK_INLINE = 2000
 _USAGE = ("input_tokens", "output_tokens", "total_tokens")
 
