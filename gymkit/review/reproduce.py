@@ -139,7 +139,7 @@ def recollect(paths: ServerPaths, *, endpoint_url: str | None = None, api_key: s
                 repeats=repeats,
                 endpoint=config,
                 sampling=Sampling(**known),
-                progress=False,
+                progress=True,  # the bar gymkit rollouts shows: rate and time left; silent off a terminal
             )
             fresh = [row for _, row in iter_rows(out)] if out.is_file() else []
         except GymkitError as exc:

@@ -106,3 +106,17 @@ def test_reproduce_offline_with_the_embedded_model(tmp_path: Path) -> None:
         r"mean reward stored 0.600",
         stage.summary,
     ), stage.summary
+
+
+def test_recollection_shows_progress_with_rate_and_time_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    server = build_server(tmp_path)
+    # The bar draws only on a terminal, as in `gymkit rollouts`; FORCE_COLOR makes stderr one here.
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    with scripted_model() as (_, url):
+        _record_endpoint(server, url, MODEL)
+        stage = recollect(ServerPaths(server), endpoint_url=url)
+    assert stage.status in ("pass", "warn"), stage
+    err = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", capfd.readouterr().err)
+    assert re.search(r"rollouts .*\d+\.\d/s +ETA [-\d:]+ +mean reward", err), err[-2000:]
