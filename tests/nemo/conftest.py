@@ -9,6 +9,7 @@ a minute per environment. Tests write only into their own temporary folders.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -71,3 +72,13 @@ def nemo_checkout(nemo_wheel: Path) -> Path:
 def nemo_runtime(nemo_checkout: Path) -> Environment:
     """The environment gymkit builds for the checkout's plain servers: nemo-gym[dev] editable, on 3.12."""
     return prepare_nemo_environment(nemo_checkout / "resources_servers" / "example_single_tool_call", log=print)
+
+
+@pytest.fixture(scope="session")
+def ng_venvs(nemo_checkout: Path) -> Path:
+    """Where ng_run keeps the venvs it builds (one per server), kept between runs like the checkout.
+
+    Keyed by this repository's path: the gymkit server's venv installs gymkit editable from it.
+    """
+    repo = Path(__file__).resolve().parents[2]
+    return nemo_checkout.parent / "ng-venvs" / hashlib.sha256(str(repo).encode()).hexdigest()[:12]

@@ -59,12 +59,20 @@ def _weather(row: dict[str, Any], index: int) -> list[Step]:
     return [("call", ("get_weather", json.dumps({"city": row["city"]}))), ("text", answer)]
 
 
+def _sum(row: dict[str, Any], index: int) -> list[Step]:
+    # The NeMo Gym template's addition tasks (templates/nemo_resource_server); the last one answered wrongly.
+    a, b = (int(n) for n in re.findall(r"-?\d+", _user(row))[:2])
+    answer = a + b if index < 4 else a + b + 1
+    return [("call", ("add", json.dumps({"a": a, "b": b}))), ("text", f"The sum is {answer}")]
+
+
 PLANS = {
     "example_single_tool_call": _single_tool_call,
     "example_session_state_mgmt": _session_state,
     "mcqa": _mcqa,
     "example_multi_step": _plain,
     "weather": _weather,
+    "sum_check": _sum,
 }
 
 
@@ -103,10 +111,11 @@ def planned_model(*server_dirs: Path, full_responses: bool = False) -> Iterator[
 
 
 def echo_request_fields(model: ScriptedModel) -> None:
-    """Have ``model``'s Responses answers echo tools/tool_choice/parallel_tool_calls, as a real endpoint's do.
+    """Have ``model``'s Responses answers carry every field a real endpoint's do.
 
-    NeMo Gym's own agent validates every model answer as a full Response; the scripted endpoint
-    leaves those three out (like a minimal endpoint), which is what gymkit's own agent must cope with.
+    NeMo Gym's model server validates every answer as a full Response (tools, tool_choice,
+    parallel_tool_calls, the usage details); the scripted endpoint leaves those out, like a
+    minimal endpoint, which is what gymkit's own agent must cope with.
     """
 
     @model.app.middleware("http")
@@ -120,4 +129,8 @@ def echo_request_fields(model: ScriptedModel) -> None:
             body.setdefault("tools", params.get("tools") or [])
             body.setdefault("tool_choice", params.get("tool_choice") or "auto")
             body.setdefault("parallel_tool_calls", params.get("parallel_tool_calls", True))
+            usage = body.get("usage")
+            if isinstance(usage, dict):
+                usage.setdefault("input_tokens_details", {"cached_tokens": 0})
+                usage.setdefault("output_tokens_details", {"reasoning_tokens": 0})
         return JSONResponse(body, status_code=answer.status_code)
