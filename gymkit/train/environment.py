@@ -14,15 +14,23 @@ from __future__ import annotations
 import inspect
 import json
 import threading
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
-from http.cookiejar import CookieJar
 from typing import Any
 
+import httpx
+
+from gymkit.rollouts.convert import complete_response
 from gymkit.server import RESERVED_ROUTES
 
-__all__ = ["ServerRolloutError", "ServerStats", "environment_class", "to_response", "tool_specs", "verify_reward"]
+__all__ = [
+    "ServerRolloutError",
+    "ServerStats",
+    "close_environments",
+    "environment_class",
+    "to_response",
+    "tool_specs",
+    "verify_reward",
+]
 
 _JSON_TYPES: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool, "array": list}
 
@@ -59,25 +67,22 @@ class _Client:
     """JSON over HTTP to one server for one rollout; ``reset`` forgets the session cookie."""
 
     def __init__(self, url: str, timeout: float) -> None:
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-        self.reset()
+        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
 
     def reset(self) -> None:
-        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        self.http.cookies.clear()
 
     def post(self, route: str, body: Any) -> tuple[int, str]:
-        request = urllib.request.Request(
-            f"{self.url}/{route}",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
+        """Status and body text; a 4xx/5xx still has a body the model should see."""
+        response = self.http.post(f"/{route}", json=body)
+        return response.status_code, response.text
+
+    def must_post(self, route: str, body: Any) -> tuple[int, str]:
+        """``post`` for seed_session and verify, whose failure to answer stops the run."""
         try:
-            with self._opener.open(request, timeout=self.timeout) as resp:
-                return resp.status, resp.read().decode("utf-8", errors="replace")
-        except urllib.error.HTTPError as exc:  # a 4xx/5xx still has a body the model should see
-            return exc.code, exc.read().decode("utf-8", errors="replace")
+            return self.post(route, body)
+        except httpx.HTTPError as exc:
+            raise ServerRolloutError(f"/{route} did not answer: {exc!r}") from None
 
 
 class ServerEnvironment:
@@ -87,8 +92,11 @@ class ServerEnvironment:
     timeout: float = 120.0
     stats: ServerStats = ServerStats()
 
+    clients: list[_Client] = []  # every instance's, closed by close_environments
+
     def __init__(self) -> None:
         self.client = _Client(self.server_url, self.timeout)
+        self.clients.append(self.client)
         self.row: dict[str, Any] = {}
         self.allowed: frozenset[str] = frozenset()
 
@@ -99,7 +107,7 @@ class ServerEnvironment:
         self.client.reset()
         self.row = json.loads(columns["gymkit_row"])
         self.allowed = declared_tools(self.row["responses_create_params"])
-        status, text = self.client.post("seed_session", self.row)
+        status, text = self.client.must_post("seed_session", self.row)
         with self.stats.lock:
             self.stats.seed_sessions += 1
         if status >= 300:
@@ -114,7 +122,7 @@ class ServerEnvironment:
             return json.dumps({"error": f"Unknown tool {name!r}: not one of this task's tools"})
         try:
             status, text = self.client.post(name, arguments)
-        except OSError as exc:
+        except httpx.HTTPError as exc:
             status, text = 599, json.dumps({"error": f"tool call failed: {exc}"})
         with self.stats.lock:
             self.stats.tool_calls += 1
@@ -170,13 +178,24 @@ def tool_specs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def environment_class(name: str, server_url: str, specs: list[dict[str, Any]], timeout: float = 120.0) -> type:
     """A ServerEnvironment subclass for one running server, with a method per tool in ``specs``."""
-    members: dict[str, Any] = {"server_url": server_url, "timeout": timeout, "stats": ServerStats()}
+    members: dict[str, Any] = {"server_url": server_url, "timeout": timeout, "stats": ServerStats(), "clients": []}
     members |= {spec["name"]: _tool_method(spec) for spec in specs}
     return type(f"{name.title().replace('_', '')}Environment", (ServerEnvironment,), members)
 
 
-def to_response(completion: list[dict[str, Any]]) -> dict[str, Any]:
-    """A Responses API ``response`` for the messages TRL generated (assistant turns and tool results)."""
+def close_environments(env_class: type) -> None:
+    """Close the HTTP connections of every instance of ``env_class`` (TRL keeps its instances to the end)."""
+    for client in env_class.clients:  # type: ignore[attr-defined]
+        client.http.close()
+    env_class.clients.clear()  # type: ignore[attr-defined]
+
+
+def to_response(completion: list[dict[str, Any]], params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A Responses API ``response`` for the messages TRL generated (assistant turns and tool results).
+
+    Completed with the fields of ``params`` (the task's responses_create_params) an endpoint
+    echoes, as ``gymkit rollouts`` sends it: NeMo Gym's /verify requires them.
+    """
     output: list[dict[str, Any]] = []
     pending: list[str] = []  # call ids awaiting their tool message, in order
     for i, message in enumerate(completion):
@@ -201,14 +220,15 @@ def to_response(completion: list[dict[str, Any]]) -> dict[str, Any]:
                     "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments or {}),
                 }
             )
-    return {"object": "response", "output": output, "status": "completed"}
+    return complete_response({"object": "response", "output": output, "status": "completed"}, params or {})
 
 
 def verify_reward(completions: list[list[dict[str, Any]]], environments: list[Any], **_: Any) -> list[float]:
     """GRPO's reward: each rollout posted to the server's ``/verify``, its ``reward`` returned."""
     rewards = []
     for completion, env in zip(completions, environments, strict=True):
-        status, text = env.client.post("verify", {**env.row, "response": to_response(completion)})
+        response = to_response(completion, env.row["responses_create_params"])
+        status, text = env.client.must_post("verify", {**env.row, "response": response})
         if status >= 300:
             raise ServerRolloutError(f"/verify answered HTTP {status}: {text[:300]}")
         reward = json.loads(text).get("reward")

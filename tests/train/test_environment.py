@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gymkit.serving import ServerProcess
-from gymkit.train.environment import environment_class, to_response, tool_specs, verify_reward
+from gymkit.train.environment import close_environments, environment_class, to_response, tool_specs, verify_reward
 from gymkit.train.trainer import group_signal
 
 pytestmark = pytest.mark.train
@@ -25,6 +25,7 @@ def test_tool_schema_renders_the_servers_declared_tool() -> None:
     transformers = pytest.importorskip("transformers")
     env = environment_class("weather", "http://127.0.0.1:9", tool_specs(_rows()))
     schema = transformers.utils.get_json_schema(env().get_weather)["function"]
+    close_environments(env)
     assert schema["name"] == "get_weather"
     assert schema["description"].startswith("Current weather for a city")
     assert schema["parameters"]["properties"]["city"] == {"type": "string", "description": "City name, e.g. Lisbon"}
@@ -72,6 +73,7 @@ def test_a_rollout_through_the_environment_is_scored_by_the_server() -> None:
         ]
         bad = [{"role": "assistant", "content": "It is 99 °C."}]
         rewards = verify_reward([good, bad], [env, env])
+    close_environments(env_class)
     assert rewards == [1.0, 0.0]
     stats = env_class.stats.take()
     assert stats == {"server/seed_sessions": 1, "server/tool_calls": 1, "server/tool_errors": 1, "server/verifies": 2}
@@ -87,3 +89,29 @@ def test_group_signal_tells_mixed_from_uniform_groups() -> None:
         "groups/mixed_with_nonzero_advantage": 1.0,
     }
     assert group_signal(rewards[:3], advantages[:3], 4) == {}
+
+
+def test_the_response_is_complete_as_gymkit_rollouts_sends_it() -> None:
+    from gymkit.wire import Response
+
+    params = _rows(1)[0]["responses_create_params"]
+    completion = [_call("Lima"), {"role": "tool", "content": "{}"}]
+    response = to_response(completion, params)
+    assert response["tools"] == params["tools"]  # NeMo Gym's /verify answers 422 without them
+    assert response["tool_choice"] == "auto"
+    parsed = Response.model_validate(response)
+    assert [item.type for item in parsed.output] == ["function_call", "function_call_output"]
+
+
+def test_a_server_that_does_not_answer_stops_the_run() -> None:
+    import socket
+
+    from gymkit.train.environment import ServerRolloutError
+
+    with socket.socket() as sock:  # a port nothing listens on: bound, never listening
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        env_class = environment_class("weather", url, tool_specs(_rows(1)), timeout=5)
+        with pytest.raises(ServerRolloutError, match="/seed_session did not answer"):
+            env_class().reset(gymkit_row=json.dumps(_rows(1)[0]))
+        close_environments(env_class)
