@@ -6,16 +6,34 @@ was asked (seed_session, tool calls, verify), the share of groups whose rewards 
 (only those carry a GRPO signal), and whether advantages are non-zero exactly there.
 A callback appends every logged step to a JSONL file as it happens, so a run that dies
 still leaves the steps it finished for ``gymkit training-report``.
+
+One addition to generation: ``stop_strings`` in the config's ``generation_kwargs`` work
+with transformers' generate (TRL builds the GenerationConfig but does not hand generate the
+tokenizer stop strings need), and a turn that stopped at one is closed with the end-of-turn
+token, as if the model had ended it there.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MetricsFile", "ParameterProbe", "group_signal", "trainer_class"]
+__all__ = ["MetricsFile", "ParameterProbe", "close_stopped_turn", "group_signal", "trainer_class"]
+
+
+def close_stopped_turn(ids: list[int], stops: list[str], decode: Any, eos: int, pad: int | None) -> list[int]:
+    """``ids`` ended by ``eos`` when generation stopped at one of ``stops`` (the padding after it dropped)."""
+    if ids and ids[-1] == eos:
+        return ids
+    while ids and pad is not None and ids[-1] == pad:
+        ids = ids[:-1]
+    # Generation stops at the first stop string, so one in the last few tokens is where it stopped
+    # (it may end inside the last token); eight tokens hold any stop string used here.
+    tail = decode(ids[-8:])
+    return [*ids, eos] if any(stop in tail for stop in stops) else ids
 
 
 def group_signal(rewards: list[float], advantages: list[float], group: int) -> dict[str, float]:
@@ -46,6 +64,23 @@ def trainer_class() -> type:
         """GRPOTrainer whose log also holds the server's counters and the group diagnostics."""
 
         gymkit_stats: Any = None
+
+        def _generate_single_turn(self, prompt_ids: Any, *args: Any, **kwargs: Any) -> Any:
+            stops = None if self.use_vllm else getattr(self.generation_config, "stop_strings", None)
+            if not stops or self.use_transformers_continuous_batching:
+                return super()._generate_single_turn(prompt_ids, *args, **kwargs)
+            stops = [stops] if isinstance(stops, str) else list(stops)
+            model = self.accelerator.unwrap_model(self.model_wrapped)
+            model.generate = functools.partial(type(model).generate, model, tokenizer=self._tokenizer)
+            try:
+                completion_ids, logprobs = super()._generate_single_turn(prompt_ids, *args, **kwargs)
+            finally:
+                del model.generate
+            tok = self._tokenizer
+            closed = [
+                close_stopped_turn(ids, stops, tok.decode, tok.eos_token_id, tok.pad_token_id) for ids in completion_ids
+            ]
+            return closed, logprobs
 
         def _generate_and_score_completions(self, inputs: Any) -> Any:
             output = super()._generate_and_score_completions(inputs)
