@@ -2,8 +2,8 @@
 
 copier.yml, the PR template, the PR-comment script and the docs cannot import gymkit, so
 the rules they carry (:mod:`gymkit.rules`, :class:`gymkit.config.Domain` and
-:class:`~gymkit.config.DatasetLicense`, the checklist's steps, the PR sections, the embedded
-model's pin) are rendered into them here. Files people also edit get a block between two
+:class:`~gymkit.config.DatasetLicense`, the checklist's steps and statuses, the PR sections,
+the embedded model's pin) are rendered into them here. Files people also edit get a block between two
 marker lines (``BEGIN GENERATED name`` … ``END GENERATED name``); the model pin is replaced
 wherever its package is named with ``==``. ``tests/test_generated.py`` regenerates into a
 temporary folder and fails when a committed copy differs.
@@ -105,10 +105,16 @@ data_license:
 
 def _comment_constants() -> str:
     from gymkit.checks import STEPS
+    from gymkit.findings import Status
     from gymkit.rules import server_name_regex
 
     steps = "".join(f"  {json.dumps(title)},\n" for title in STEPS.values())
-    return f"const SERVER_NAME = /{server_name_regex()}/;\nconst STEPS = [\n{steps}];\n"
+    icons = ", ".join(f"{s.value}: {json.dumps(f'{s.emoji} {s.value}', ensure_ascii=False)}" for s in Status.by_rank())
+    ranks = ", ".join(f"{s.value}: {s.rank}" for s in Status.by_rank())
+    return (
+        f"const SERVER_NAME = /{server_name_regex()}/;\nconst STEPS = [\n{steps}];\n"
+        f"const ICON = {{ {icons} }};\nconst RANK = {{ {ranks} }};\n"
+    )
 
 
 def _pr_sections() -> str:
