@@ -1,4 +1,4 @@
-"""``gymkit profile`` and ``gymkit training-report``: checklist steps 5 and 6."""
+"""``gymkit profile``: checklist step 5, the reward profile of a server's rollouts."""
 
 from __future__ import annotations
 
@@ -7,26 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
-from gymkit.cli.rollouts import (
-    CONCURRENCY_HELP,
-    BoundOptions,
-    MaxResponseBytes,
-    MaxRetries,
-    MaxSteps,
-    ModelTimeout,
-    RetryMaxTime,
-    RolloutTimeout,
-    ServerTimeout,
-    print_summary,
-)
+from gymkit.cli import _options as options
+from gymkit.cli.rollouts import print_summary
 from gymkit.errors import UserError
 from gymkit.rollouts.config import DEFAULT_ROLLOUT_TIMEOUT, DEFAULT_SERVER_TIMEOUT
 
-__all__ = ["profile", "register", "training_report"]
+__all__ = ["profile", "register"]
 
 _PANEL = "Rollouts & rewards"
-_ENDPOINT = "Model endpoint (collection mode; default: the embedded model)"
-_SAMPLING = "Sampling (collection mode)"
 
 
 def profile(
@@ -58,42 +46,32 @@ def profile(
     ] = None,
     num_prompts: Annotated[int, typer.Option(help="Prompts to sample (all when the dataset has fewer).", min=1)] = 500,
     samples: Annotated[int, typer.Option(help="Responses per prompt.", min=1)] = 16,
-    seed: Annotated[int, typer.Option(help="Seed of the prompt subset: the same seed picks the same prompts.")] = 0,
+    subset_seed: Annotated[
+        int, typer.Option(help="options.Seed of the prompt subset: the same seed picks the same prompts.")
+    ] = 0,
     pass_threshold: Annotated[float, typer.Option(help="A rollout passes when its reward is >= this.")] = 1.0,
-    base_url: Annotated[
-        list[str] | None,
-        typer.Option(help="OpenAI-compatible base URL (repeat to spread load).", rich_help_panel=_ENDPOINT),
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="Model name at the endpoint.", rich_help_panel=_ENDPOINT)] = None,
-    api_key: Annotated[
-        str | None, typer.Option(help="API key. Env: GYMKIT_API_KEY or OPENAI_API_KEY.", rich_help_panel=_ENDPOINT)
-    ] = None,
-    api: Annotated[str | None, typer.Option(help="responses or chat.", rich_help_panel=_ENDPOINT)] = None,
-    endpoint_config: Annotated[
-        Path | None,
-        typer.Option(help="YAML with base_url(s), api_key, model, api.", exists=True, rich_help_panel=_ENDPOINT),
-    ] = None,
-    temperature: Annotated[
-        float,
-        typer.Option(
-            help="Sampling temperature; >0 so samples of a prompt differ.", min=0.0, rich_help_panel=_SAMPLING
-        ),
-    ] = 1.0,
-    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling.", rich_help_panel=_SAMPLING)] = None,
-    max_output_tokens: Annotated[int | None, typer.Option(help="Per model call.", rich_help_panel=_SAMPLING)] = None,
+    base_url: options.BaseUrls = None,
+    model: options.ModelName = None,
+    api_key: options.ApiKey = None,
+    api: options.ApiName = None,
+    endpoint_config: options.EndpointFile = None,
+    temperature: Annotated[float, options.temperature_option("Above 0, so that the samples of a prompt differ.")] = 1.0,
+    top_p: options.TopP = None,
+    max_output_tokens: options.MaxOutputTokens = None,
+    seed: options.Seed = None,
     sampling_seed: Annotated[
-        int | None, typer.Option(help="Seed sent to the model (--seed picks the prompts).", rich_help_panel=_SAMPLING)
+        int | None, typer.Option(hidden=True, help="Deprecated spelling of --seed (until the next release).")
     ] = None,
-    concurrency: Annotated[int | None, typer.Option(help=CONCURRENCY_HELP, min=1)] = None,
-    max_steps: MaxSteps = None,
-    model_timeout: ModelTimeout = None,
-    max_retries: MaxRetries = None,
-    retry_max_time: RetryMaxTime = None,
-    max_response_bytes: MaxResponseBytes = None,
-    rollout_timeout: RolloutTimeout = DEFAULT_ROLLOUT_TIMEOUT,
-    server_timeout: ServerTimeout = DEFAULT_SERVER_TIMEOUT,
+    concurrency: options.Concurrency = None,
+    max_steps: options.MaxSteps = None,
+    model_timeout: options.ModelTimeout = None,
+    max_retries: options.MaxRetries = None,
+    retry_max_time: options.RetryMaxTime = None,
+    max_response_bytes: options.MaxResponseBytes = None,
+    rollout_timeout: options.RolloutTimeout = DEFAULT_ROLLOUT_TIMEOUT,
+    server_timeout: options.ServerTimeout = DEFAULT_SERVER_TIMEOUT,
     restart: Annotated[bool, typer.Option(help="Start the collection afresh instead of resuming it.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: options.Quiet = False,
     plots: Annotated[bool, typer.Option(help="Draw the PNG plots (the JSON and Markdown are always written).")] = True,
 ) -> None:
     """Profile rewards: distribution, pass@k, GRPO signal, tool calls and their correlation with reward.
@@ -116,46 +94,45 @@ def profile(
         )
     else:
         from gymkit.profiling.collect import collect_and_profile, default_dataset
-        from gymkit.rollouts import Sampling, endpoint_from_settings
 
-        limits = BoundOptions(
-            max_steps=max_steps,
-            model_timeout=model_timeout,
-            max_retries=max_retries,
-            retry_max_time=retry_max_time,
-            max_response_bytes=max_response_bytes,
-            rollout_timeout=rollout_timeout,
-            server_timeout=server_timeout,
-        )
-
+        seed = _seed(seed, sampling_seed)
+        settings = options.model_settings(locals())
         result = collect_and_profile(
             paths,  # type: ignore[arg-type]  # no --rollouts means a server was named
             folder,
             dataset=dataset or default_dataset(paths),  # type: ignore[arg-type]
             num_prompts=num_prompts,
             samples=samples,
-            seed=seed,
+            seed=subset_seed,
             threshold=pass_threshold,
-            endpoint=endpoint_from_settings(
-                base_urls=base_url,
-                api_key=api_key,
-                model=model,
-                api=api,
-                config_file=endpoint_config,
-                **limits.model_limits,
-            ),
-            sampling=Sampling(
-                temperature=temperature, top_p=top_p, max_output_tokens=max_output_tokens, seed=sampling_seed
-            ),
+            endpoint=settings.endpoint,
+            sampling=settings.sampling,
             concurrency=concurrency,
-            bounds=limits.bounds,
-            model_limits=limits.model_limits,
+            bounds=settings.bounds,
+            model_limits=settings.model_limits,
             restart=restart,
             progress=not quiet,
             on_collected=print_summary,
+            notice=options.long_run_notice("--num-prompts N or --samples K"),
         )
     write_profile(result, folder, plots=plots)
     _summarise(result.report, folder)
+
+
+def _seed(seed: int | None, sampling_seed: int | None) -> int | None:
+    """--seed, or the deprecated --sampling-seed; until the next release, a note on what --seed became."""
+    if sampling_seed is not None:
+        typer.secho(
+            "warning: --sampling-seed is deprecated; use --seed, the model's sampling seed", fg="yellow", err=True
+        )
+        return sampling_seed if seed is None else seed
+    if seed is not None:
+        # Until the next release: --seed picked the prompts here before, and a command written
+        # then still runs (with the default subset), so it is told what changed.
+        typer.secho(
+            "note: --seed is sent to the model; the prompt subset's seed is --subset-seed", fg="yellow", err=True
+        )
+    return seed
 
 
 def _summarise(report: dict[str, Any], folder: Path) -> None:
@@ -169,43 +146,5 @@ def _summarise(report: dict[str, Any], folder: Path) -> None:
     typer.echo(f"wrote {folder / 'reward_profile.json'} and reward_profile.md")
 
 
-def training_report(
-    metrics: Annotated[Path, typer.Option(help="Training log: CSV (a W&B export works) or JSONL.", exists=True,
-                                          dir_okay=False)],
-    server: Annotated[str | None, typer.Argument(help="Server whose reports/training/ receives the report.")] = None,
-    output: Annotated[Path | None, typer.Option(help="Report folder (default: the server's reports/training/).",
-                                                file_okay=False)] = None,
-    step_col: Annotated[str | None, typer.Option(help="Step column (default: detected).")] = None,
-    train_col: Annotated[str | None, typer.Option(help="Training accuracy/reward column (default: detected).")] = None,
-    test_col: Annotated[str | None, typer.Option(help="Validation/test benchmark column (default: detected).")] = None,
-    alpha: Annotated[float, typer.Option(help="Significance level of the trend test.", min=0.0001, max=0.5)] = 0.05,
-) -> None:  # fmt: skip
-    """Plot GRPO training curves and test whether training improved (Mann-Kendall trend test)."""
-    from gymkit.profiling.training import training_from_file, write_training
-    from gymkit.project import resolve_server
-
-    if server is None and output is None:
-        raise UserError("name a server or pass --output DIR", hint="gymkit training-report --metrics FILE NAME")
-    paths = resolve_server(server) if server else None
-    folder = output or paths.training  # type: ignore[union-attr]  # paths is set when output is not
-    result = training_from_file(
-        metrics,
-        step_col=step_col,
-        train_col=train_col,
-        test_col=test_col,
-        alpha=alpha,
-        server_dir=paths.dir if paths else None,
-    )
-    write_training(result, folder)
-    for key in ("train", "test_benchmark"):
-        part = result.report.get(key)
-        if part and part["p_value"] is not None:
-            verdict = "improved" if part["improved"] else "no significant improvement"
-            typer.echo(f"{key} ({part['column']}): {part['first']:.4g} -> {part['last']:.4g}, "
-                       f"{part['test']} p = {part['p_value']:.3g}: {verdict}")  # fmt: skip
-    typer.echo(f"wrote {folder / 'training.json'} and training.md")
-
-
 def register(app: typer.Typer) -> None:
     app.command(rich_help_panel=_PANEL)(profile)
-    app.command("training-report", rich_help_panel=_PANEL)(training_report)

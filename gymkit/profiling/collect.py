@@ -19,13 +19,14 @@ import orjson
 
 from gymkit.errors import UserError
 from gymkit.hashing import file_sha256, server_code_sha256
-from gymkit.jsonl import atomic_write_bytes, atomic_write_text, iter_rows
+from gymkit.jsonl import atomic_write_jsonl, atomic_write_text, iter_rows
 from gymkit.profiling.report import Profile, profile_files, shown_path
 from gymkit.project import ServerPaths
 from gymkit.rollouts.config import Bounds, EndpointConfig, Sampling
 
 if TYPE_CHECKING:
     from gymkit.rollouts import CollectionSummary
+    from gymkit.rollouts.estimate import LongRunNotice
 
 __all__ = ["Collection", "collect_and_profile", "default_dataset", "plan_collection", "select_prompts"]
 
@@ -74,7 +75,7 @@ def plan_collection(
     ``server_code`` is the server's code hash: rewards scored by other code are not resumed.
     """
     chosen = select_prompts(dataset, num_prompts, seed)
-    settings = {
+    settings: dict[str, Any] = {
         "server_code_sha256": server_code,
         "dataset_sha256": file_sha256(dataset),
         "seed": seed,
@@ -89,11 +90,7 @@ def plan_collection(
     atomic_write_text(work / ".gitignore", "# sampled rollouts are large and reproducible; keep them out of git\n*\n")
     inputs = work / f"inputs_{tag}.jsonl"
     wanted = set(chosen)
-    lines = []
-    for position, (_, row) in enumerate(iter_rows(dataset)):
-        if position in wanted:
-            lines.append(orjson.dumps(row) + b"\n")
-    atomic_write_bytes(inputs, b"".join(lines))
+    atomic_write_jsonl(inputs, (row for position, (_, row) in enumerate(iter_rows(dataset)) if position in wanted))
     settings["dataset_rows"] = chosen if len(chosen) <= 2000 else None
     return Collection(inputs, work / f"rollouts_{tag}.jsonl", settings)
 
@@ -110,12 +107,12 @@ def collect_and_profile(
     endpoint: EndpointConfig | None,
     sampling: Sampling,
     concurrency: int | None = None,
-    max_steps: int | None = None,
     bounds: Bounds | None = None,
     model_limits: dict[str, Any] | None = None,
     restart: bool = False,
     progress: bool = True,
     on_collected: Callable[[CollectionSummary], None] | None = None,
+    notice: LongRunNotice | None = None,
 ) -> Profile:
     """Collect (or resume collecting) ``samples`` rollouts of each selected prompt, then profile them."""
     from gymkit.rollouts import collect_rollouts
@@ -141,10 +138,10 @@ def collect_and_profile(
         force=restart,
         endpoint=endpoint,
         sampling=sampling,
-        max_steps=max_steps,
         bounds=bounds,
         model_limits=model_limits,
         progress=progress,
+        notice=notice,
     )
     if on_collected is not None:
         on_collected(summary)

@@ -34,6 +34,7 @@ from gymkit.rollouts.config import (
     Sampling,
     redact_url,
 )
+from gymkit.rollouts.estimate import EstimatingProgress, LongRunNotice
 from gymkit.rollouts.identity import (
     build_identity,
     check_plan,
@@ -46,7 +47,6 @@ from gymkit.rollouts.identity import (
 from gymkit.rollouts.limiter import AdaptiveLimit, CallLimiter, FixedLimit
 from gymkit.rollouts.limits import config_max_steps, in_flight_ceiling, raise_open_files_limit
 from gymkit.rollouts.pool import ReplicaPool
-from gymkit.rollouts.progress import Progress
 from gymkit.rollouts.rowfiles import existing_rows, failures_path_for, finish_files, load_tasks, row_key
 from gymkit.rollouts.runner import RolloutRunner
 from gymkit.rollouts.supervisor import ServerDiedError, ServerSupervisor
@@ -78,10 +78,6 @@ class CollectionSummary:
     concurrency: str = ""  # how calls in flight were set, and where the limit ended
 
     @property
-    def rollouts_per_second(self) -> float:
-        return (self.written + self.failed) / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
     def complete(self) -> bool:
         return self.rows == self.planned
 
@@ -103,6 +99,7 @@ def collect_rollouts(
     bounds: Bounds | None = None,
     model_limits: dict[str, Any] | None = None,
     progress: bool = True,
+    notice: LongRunNotice | None = None,
 ) -> CollectionSummary:
     """Run ``repeats`` rollouts of the first ``limit`` tasks of ``input_path``; None endpoint = embedded model.
 
@@ -110,7 +107,7 @@ def collect_rollouts(
     The embedded model gets as many calls in flight as it has slots.
     ``max_steps`` (or ``bounds.max_steps``) defaults to the server config's, else 16 turns.
     ``model_limits`` (EndpointConfig fields: timeout, max_retries, ...) apply to the embedded
-    model; an endpoint carries its own.
+    model; an endpoint carries its own. ``notice`` hears the run's length when it is long.
     """
     sampling = sampling or Sampling()
     bounds = bounds or Bounds()
@@ -127,6 +124,7 @@ def collect_rollouts(
     raise_open_files_limit()
     pinned = max(1, concurrency) if concurrency is not None else None
     run = _Run(tasks, output_path, repeats, pinned, sampling, bounds, progress, resume, plan)
+    run.notice = notice
     with contextlib.ExitStack() as stack:
         if endpoint is None:
             from gymkit.rollouts.embedded import EmbeddedModel
@@ -167,6 +165,7 @@ class _Run:
         self.repeats = repeats
         self.concurrency = concurrency
         self.slots: int | None = None  # the embedded model's
+        self.notice: LongRunNotice | None = None
         self.sampling = sampling
         self.bounds = bounds
         self.progress = progress
@@ -270,7 +269,15 @@ class _Run:
             runner = RolloutRunner(
                 self.tasks, self.hashes, self.bounds, self.meta, self.out_fd, self.fail_fd, self._overrides()
             )
-            bar = Progress(total=len(pending) + len(kept), done=len(kept), enabled=self.progress)
+            embedded = endpoint.label == EMBEDDED
+            if embedded and pending and self.notice is not None:
+                self.notice.before_embedded(len(pending))
+            bar = EstimatingProgress(
+                notice=None if embedded else self.notice,
+                total=len(pending) + len(kept),
+                done=len(kept),
+                enabled=self.progress,
+            )
             try:
                 await runner.run_all(
                     pending, client, server, endpoint, bar, pinned=self.concurrency, max_rollouts=max_rollouts

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -140,9 +140,6 @@ class EndpointConfig:
     def display(self) -> str:
         """What rollouts record as ``_gymkit.endpoint``: a label or the first URL without credentials."""
         return self.label or ",".join(redact_url(url) for url in self.base_urls)
-
-    def with_model(self, model: str) -> EndpointConfig:
-        return replace(self, model=model)
 
 
 def _normalise(url: str) -> str:

@@ -93,7 +93,7 @@ def test_collect_profile_and_resume(tmp_path: Path, model: tuple[str, Counter[st
     shutil.copytree(SERVER, server)
     (server / "data").mkdir()
     write_rows(server / "data" / "train.jsonl", _tasks(12))
-    args = ["profile", str(server), "--num-prompts", "5", "--samples", "2", "--seed", "3", "--base-url", url]
+    args = ["profile", str(server), "--num-prompts", "5", "--samples", "2", "--subset-seed", "3", "--base-url", url]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     report = orjson.loads((server / "reports" / "reward_profile" / "reward_profile.json").read_bytes())
