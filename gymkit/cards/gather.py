@@ -11,11 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gymkit.artifacts import Artifact, RewardProfile, TrainingReport, read_optional
 from gymkit.checks import STEPS, CheckOptions, all_checks, run_checks
-from gymkit.contribution.readme import Readme
 from gymkit.config import load_config
+from gymkit.contribution.readme import Readme
 from gymkit.errors import GymkitError
-from gymkit.inputs import iter_json_rows, read_bytes, read_json, read_text
+from gymkit.inputs import iter_json_rows, read_bytes, read_text
+from gymkit.profiling.output import PROFILE_JSON
+from gymkit.profiling.training import TRAINING_JSON
 from gymkit.project import ServerPaths
 
 __all__ = ["Card", "gather_card"]
@@ -82,14 +85,11 @@ def _steps(card: Card, paths: ServerPaths, reverify: bool) -> None:
         })  # fmt: skip
 
 
-def _json(path: Path, root: Path) -> dict[str, Any] | str | None:
-    if not path.is_file():
-        return None
-    try:
-        data = read_json(path, root=root)
-    except GymkitError as exc:
-        return f"{path.name} cannot be read: {exc.message}"
-    return data if isinstance(data, dict) else f"{path.name} is not a JSON object"
+def _report(path: Path, model: type[Artifact], root: Path) -> dict[str, Any] | str | None:
+    report = read_optional(path, model, root=root)
+    if isinstance(report, str):
+        return f"{path.name} cannot be read: {report}"
+    return report.model_dump(exclude_unset=True) if report else None
 
 
 def _images(folder: Path, root: Path) -> dict[str, str]:
@@ -133,9 +133,9 @@ def gather_card(paths: ServerPaths, *, audit: bool = False, reverify: bool = Fal
     _readme(card, paths)
     _config(card, paths)
     _steps(card, paths, reverify)
-    card.profile = _json(paths.reward_profile / "reward_profile.json", paths.root)
+    card.profile = _report(paths.reward_profile / PROFILE_JSON, RewardProfile, paths.root)
     card.profile_images = _images(paths.reward_profile, paths.root)
-    card.training = _json(paths.training / "training.json", paths.root)
+    card.training = _report(paths.training / TRAINING_JSON, TrainingReport, paths.root)
     card.training_images = _images(paths.training, paths.root)
     card.examples = _examples(paths)
     if audit:
