@@ -148,12 +148,26 @@ def _pr_checklist() -> str:
     return "".join(f"- [ ] {step}. {title}: {CHECKLIST[step]}\n" for step, title in STEPS.items())
 
 
+def _scaffold_choices() -> str:
+    from gymkit.config import DatasetLicense, Domain
+    from gymkit.rules import MAX_SERVER_NAME
+
+    return (
+        "| answer | accepted |\n|---|---|\n"
+        f"| `--domain` | {', '.join(f'`{d.value}`' for d in Domain)} |\n"
+        f"| `--data-license` | {', '.join(f'`{lic.value}`' for lic in DatasetLicense)} |\n"
+        f"| `NAME` | lowercase letters, digits and `_`, starting with a letter; at most {MAX_SERVER_NAME} "
+        "characters |\n"
+    )
+
+
 BLOCKS = (
     Block("copier.yml", "server_name and domain", "#", _copier_name_and_domain),
     Block("copier.yml", "code_license and data_license", "#", _copier_licences),
     Block(".github/workflows/pr-comment.yml", "comment constants", "//", _comment_constants),
     Block(".github/PULL_REQUEST_TEMPLATE.md", "sections", "<!--", _pr_sections),
     Block(".github/PULL_REQUEST_TEMPLATE.md", "checklist", "<!--", _pr_checklist),
+    Block("docs/scaffold.md", "scaffold choices", "<!--", _scaffold_choices),
 )
 
 # Files that name the embedded model's pin in commands people copy; each must name it.
