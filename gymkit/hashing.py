@@ -253,8 +253,15 @@ def _canonical_requirement(text: str) -> str:
         requirement = Requirement(text)
     except InvalidRequirement:
         return " ".join(text.split())  # a line pip rejects, or a bare path or URL: its words decide
-    requirement.name = canonicalize_name(requirement.name)
-    return str(requirement)
+    # Spelled out here, not str(requirement): packaging's own spelling differs between releases.
+    text = canonicalize_name(requirement.name)
+    if requirement.extras:
+        text += f"[{','.join(sorted(requirement.extras))}]"
+    if requirement.url:
+        text += f" @ {requirement.url}"
+    else:
+        text += ",".join(sorted(str(clause) for clause in requirement.specifier))
+    return f"{text} ; {requirement.marker}" if requirement.marker else text
 
 
 def _canonical_line(line: str) -> str:

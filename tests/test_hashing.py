@@ -268,6 +268,7 @@ def test_requirements_that_could_install_something_else_change_the_hash(pinned: 
         ("extra.txt", "six==1.16.0\n", "# shared pins\nsix == 1.16.0  # for the grader\n", "six==1.17.0\n"),
         # A server that installs its own folder: requirements.txt is still read as requirements.
         ("requirements.txt", "-e .\n" + PINNED, "-e .  # the server is a package\n" + PINNED, "-e ./pkg\n" + PINNED),
+        ("requirements.txt", "g @ file:./v/g.whl\n", "G@file:./v/g.whl  # vendored\n", "g @ file:./v/h.whl\n"),
         # A line pip would reject counts by its text.
         ("requirements.txt", "numpy===\n", "numpy===  # broken\n", "numpy==!\n"),
     ],
