@@ -2,21 +2,32 @@
 
 GYM401 the file exists, GYM402 valid rows with rewards in [0, 1], GYM403 one rollout per
 example row, GYM404 re-verification reproduces the stored rewards, GYM405 the README says
-how to start the server.
+how to start the server, GYM406 every tool the examples advertise is served, GYM407 no
+example rollout's tool call got an error back (a warning).
+
+GYM406 reads the routes from the running server's OpenAPI document: what it serves, whatever
+runtime, base classes or helper modules define its tools. It starts the server, so
+``--no-reverify`` skips it with the other checks that do, and it starts nothing when no row
+advertises a tool.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 from collections.abc import Iterable
+from pathlib import Path
 
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
+from gymkit.errors import GymkitError
 from gymkit.reverify import match_rollouts
 
-__all__ = ["GYM401", "GYM402", "GYM403", "GYM404", "GYM405"]
+__all__ = ["GYM401", "GYM402", "GYM403", "GYM404", "GYM405", "GYM406", "GYM407", "served_routes"]
 
 ROLLOUTS = "data/example_rollouts.jsonl"
+EXAMPLES = "data/example.jsonl"
 
 
 class Step4(Check):
@@ -129,3 +140,107 @@ class GYM405(Step4):
         return (
             [] if _START_COMMAND.search(text) else [problem("no `gymkit serve NAME` command in README.md", "README.md")]
         )
+
+
+def served_routes(server_dir: Path, *, startup_timeout: float, timeout: float) -> tuple[frozenset[str], str | None]:
+    """The POST routes of the running server, from its OpenAPI document: (names, None) or (empty, why not)."""
+    from gymkit.launch import start_server
+
+    try:
+        with (
+            start_server(server_dir, timeout=startup_timeout) as server,
+            urllib.request.urlopen(f"{server.url}/openapi.json", timeout=timeout) as response,
+        ):
+            spec = json.loads(response.read())
+    except GymkitError as exc:
+        return frozenset(), f"the server did not start: {exc.message}"
+    except (OSError, ValueError) as exc:  # URLError is an OSError; a JSON error a ValueError
+        return frozenset(), f"GET /openapi.json did not answer with the server's routes: {exc}"
+    paths = spec.get("paths") if isinstance(spec, dict) else None
+    if not isinstance(paths, dict):
+        return frozenset(), "the server's /openapi.json lists no paths"
+    return frozenset(p.strip("/") for p, ops in paths.items() if isinstance(ops, dict) and "post" in ops), None
+
+
+def _advertised(fx: Fixtures) -> dict[int, frozenset[str]]:
+    from gymkit.rollouts.agent import declared_tools
+
+    rows = fx.example_rows or []
+    found = {}
+    for line, row in rows:
+        params = row.get("responses_create_params")
+        tools = declared_tools(params) if isinstance(params, dict) else frozenset()
+        if tools:
+            found[line] = tools
+    return found
+
+
+def _served(fx: Fixtures) -> tuple[frozenset[str], str | None]:
+    timeouts = {"startup_timeout": fx.options.startup_timeout, "timeout": fx.options.verify_timeout}
+    return fx.memo("served_routes", lambda: served_routes(fx.paths.dir, **timeouts))
+
+
+@register
+class GYM406(Step4):
+    """Every tool data/example.jsonl advertises is one the server serves"""
+
+    requires = frozenset({"GYM102", "GYM202", "GYM203"})
+    slow = True
+
+    @classmethod
+    def prefetch(cls, fx: Fixtures) -> None:
+        if fx.options.reverify and _advertised(fx):
+            _served(fx)
+
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
+        """A row's `responses_create_params.tools` offers the model tools; a call to one the server does not
+        serve gets an error back and teaches the model nothing. Rename the tool in the rows to the server's
+        method name (a tool is an `async def NAME(self, body: Model)` of the server), add the method, or remove
+        the tool from the rows."""
+        advertised = _advertised(fx)
+        if not advertised:
+            return []
+        if not fx.options.reverify:
+            return Skip("reading the server's routes starts it; turned off with --no-reverify")
+        from gymkit.server import RESERVED_ROUTES
+
+        routes, error = _served(fx)
+        if error:
+            return [problem(error, "app.py")]
+        serves = ", ".join(sorted(routes - RESERVED_ROUTES)) or "no tools"
+        return [
+            problem(f"advertises tool {name!r}, which the server does not serve (it serves: {serves})", EXAMPLES, line)
+            for line, tools in advertised.items()
+            for name in sorted(tools - routes)
+        ]
+
+
+@register
+class GYM407(Step4):
+    """No example rollout has a tool call that got an error back (a warning)"""
+
+    requires = frozenset({"GYM402"})
+
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
+        """A tool call whose output is an error (an unknown tool, arguments the tool's model refuses, a tool
+        that raised) is a rollout the model learns little from. Open the row (`gymkit view NAME`): fix the tool
+        or its description and schema in the rows, then collect the rollouts again (`gymkit rollouts NAME`)."""
+        from gymkit.evaluate.summary import summarise
+        from gymkit.profiling.grouping import tool_use
+
+        if fx.rollout_rows is None:
+            return Skip("rollouts did not parse")
+        problems = []
+        for line, row in fx.rollout_rows:
+            summary = summarise(row)
+            failed = summary.tool_errors + summary.invalid_arguments
+            if not failed:
+                continue
+            use = tool_use(row)
+            by_tool = {**use.invalid}
+            for name, count in use.errors.items():
+                by_tool[name] = by_tool.get(name, 0) + count
+            names = ", ".join(f"{name} {count}" for name, count in sorted(by_tool.items()))
+            message = f"{failed} of {summary.calls} tool call(s) got an error back" + (f" ({names})" if names else "")
+            problems.append(problem(message, ROLLOUTS, line, level="warn"))
+        return problems

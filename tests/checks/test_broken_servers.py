@@ -24,6 +24,7 @@ EXPECTED = {
     "rewards_do_not_reverify": (4, "GYM404"),
     "verify_raises": (4, "GYM404"),
     "verify_never_returns": (4, "GYM404"),
+    "tool_not_served": (4, "GYM406"),
 }
 
 
@@ -51,5 +52,7 @@ def test_each_broken_server_fails_at_its_step_without_a_traceback(
     assert hung[0]["message"] == "verify did not answer within 2s" and hung[0]["line"] == 1
     raised = [f["message"] for f in servers["verify_raises"]["findings"] if f["code"] == "GYM404"]
     assert any("ZeroDivisionError" in m for m in raised)
+    errors = [f for f in servers["tool_not_served"]["findings"] if f["code"] == "GYM407"]
+    assert [(f["status"], f["line"]) for f in errors] == [("warn", 3)]
     nan = [f for f in servers["nan_reward"]["findings"] if f["code"] == "GYM402"]
     assert nan[0]["line"] == 2

@@ -36,7 +36,7 @@ def test_text_output_groups_by_step_and_ends_with_a_summary(tmp_path: Path, monk
     assert len(steps) == 8 and steps[1].startswith(" ✗ Step 2 · Implementation")
     assert any("✗ GYM214 README.md:" in line and "copyleft" in line for line in lines)
     assert any(line.strip().startswith("fix: The server is distributed") for line in lines)
-    assert lines[-1] == "1 server: 1 failed, 0 warnings, 31 passed, 0 skipped"
+    assert lines[-1] == "1 server: 1 failed, 0 warnings, 33 passed, 0 skipped"
     assert "\x1b[" not in result.output
 
 

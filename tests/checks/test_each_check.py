@@ -95,6 +95,13 @@ def _duplicate_first_example(server: Path) -> None:
     path.write_text("".join([*lines, lines[0]]))
 
 
+def _tool_error(rows: list[dict]) -> None:
+    rows[0]["response"]["output"][:0] = [
+        {"type": "function_call", "call_id": "c1", "name": "lookup", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": '{"error": "unknown tool lookup"}'},
+    ]
+
+
 BREAKS: dict[str, tuple[Callable[[Path], None], str]] = {
     "GYM101": (_remove("data/example.jsonl"), "example.jsonl is missing"),
     "GYM102": (_duplicate_first_example, "same row as line 1"),
@@ -151,6 +158,11 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str]] = {
         ),
         "3 full-reward rollouts look like reward hacks (tool_output_paste 3), e.g. reports/reward_profile/collection/r",
     ),
+    "GYM406": (
+        _edit("data/example.jsonl", '{"input": [', '{"tools": [{"type": "function", "name": "lookup"}], "input": ['),
+        "advertises tool 'lookup', which the server does not serve (it serves: no tools)",
+    ),
+    "GYM407": (_rollouts(_tool_error), "1 of 1 tool call(s) got an error back (lookup 1)"),
     "GYM601": (_remove("reports/training/training.json"), "is missing"),
     "GYM602": (_edit("reports/training/metrics.csv", "19,0.58", "19,0.10"), "changed since"),
     "GYM603": (_reports(training={"improved": False}), "`improved` is False"),
@@ -161,7 +173,7 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str]] = {
         "contains credentials",
     ),
 }
-WARN_ONLY = {"GYM505", "GYM506"}
+WARN_ONLY = {"GYM407", "GYM505", "GYM506"}
 
 
 def test_every_check_has_a_failing_case() -> None:
