@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,24 @@ def test_rollout_metadata_that_does_not_validate(tmp_path: Path) -> None:
     newer = {"_gymkit": {"schema_version": 3, "model": "m"}}
     with pytest.raises(InvalidDataError, match="upgrade gymkit"):
         read_rollout_meta(newer, tmp_path / "r.jsonl", 1)
+
+
+def test_a_fifo_in_place_of_the_run_record_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """The run record was read with a plain open, which waits for a writer when the path is a FIFO."""
+    output = tmp_path / "rollouts.jsonl"
+    os.mkfifo(identity_path(output))
+    outcome: list[BaseException | None] = []
+
+    def resume() -> None:
+        try:
+            check_resume(output, RunIdentity(model="m"), [])
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread to judge
+            outcome.append(exc)
+
+    worker = threading.Thread(target=resume, daemon=True)  # a blocked open must not hold up the suite
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "check_resume waited on the FIFO"
+    (error,) = outcome
+    assert isinstance(error, InvalidDataError) and error.problem == "not a regular file (a FIFO)"
