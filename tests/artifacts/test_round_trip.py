@@ -17,6 +17,7 @@ from gymkit.artifacts import (
     read_artifact,
     read_rollout_meta,
 )
+from gymkit.artifacts.profile import PerTaskFile
 from gymkit.inputs import iter_json_rows
 from gymkit.profiling import profile_files, write_profile
 from gymkit.profiling.training import training_from_file, write_training
@@ -150,3 +151,13 @@ def test_the_checklist_fixtures_reports_read_through_the_models(tmp_path: Path) 
     training = read_artifact(server / "reports" / "training" / "training.json", TrainingReport)
     assert profile.num_prompts == profile.dataset.num_rows and profile.prompts.counts["mixed"] > 0
     assert training.steps.count == training.train.points and training.improved
+
+
+def test_a_profile_of_more_tasks_than_it_inlines_points_to_its_per_task_file(tmp_path: Path) -> None:
+    from gymkit.profiling.sections import PER_TASK_INLINE
+
+    rows = [rollout(float(t % 2), task=t) for t in range(PER_TASK_INLINE + 1)]
+    write_profile(profile_files([write_rows(tmp_path / "many.jsonl", rows)]), tmp_path / "out", plots=False)
+    read = read_artifact(tmp_path / "out" / "reward_profile.json", RewardProfile)
+    assert isinstance(read.per_task, PerTaskFile) and read.per_task.num_tasks == PER_TASK_INLINE + 1
+    assert sum(1 for _ in iter_json_rows(tmp_path / "out" / read.per_task.file)) == PER_TASK_INLINE + 1
