@@ -118,7 +118,10 @@ def test_committed_reports_of_the_reference_servers_read(server: str) -> None:
     folder = REPO / "resources_servers" / server / "reports" / "reward_profile"
     profile = read_artifact(folder / "reward_profile.json", RewardProfile)
     assert profile.server == server and profile.collection is not None
-    assert profile.model_dump(exclude_unset=True) == json.loads((folder / "reward_profile.json").read_bytes())
+    committed = (folder / "reward_profile.json").read_bytes()
+    assert profile.model_dump(exclude_unset=True) == json.loads(committed)
+    # The same keys in the same order and layout as the writer before the models; a final newline added.
+    assert artifact_bytes(profile) == committed + b"\n"
     (run,) = folder.glob("collection/*.run.json")
     raw = json.loads(run.read_bytes())
     assert "schema_version" not in raw  # written before the field existed: read as version 1
