@@ -152,18 +152,22 @@ def write_answers_file(path: Path, answers: dict[str, Any]) -> None:
     path.write_text(_ANSWERS_HEADER + body, encoding="utf-8")
 
 
-def record_source(answers_path: Path, template_root: Path, target: Path, commit: str | None) -> None:
+def record_source(
+    answers_path: Path, template_root: Path, target: Path, commit: str | None, *, src: str | None = None
+) -> None:
     """Point the answers file at the real template (copier saw only a snapshot) and its version.
 
     Inside the same repository the path is relative to the server, so the answers file means
     the same thing in every clone of the repository; the template packaged with gymkit is
-    recorded as ``gymkit`` (see gymkit.scaffold._packaged).
+    recorded as ``gymkit`` (see gymkit.scaffold._packaged); ``src``, when given, is recorded as it is.
     """
     from gymkit.scaffold._packaged import PACKAGED_SRC, packaged_template
 
     answers = read_answers_file(answers_path)
     answers.pop("_commit", None)
-    if template_root == packaged_template():
+    if src is not None:
+        answers["_src_path"] = src
+    elif template_root == packaged_template():
         answers["_src_path"] = PACKAGED_SRC  # the installed gymkit's, wherever it is installed
     elif template_root in target.parents:
         answers["_src_path"] = os.path.relpath(template_root, target)

@@ -13,8 +13,10 @@ from typing import Any
 
 from gymkit.config import DatasetLicense, Domain
 from gymkit.errors import ServerNotFoundError, UserError
+from gymkit.nemo.detect import gym_kind
 from gymkit.project import SERVERS_DIR, find_repo_root
 from gymkit.rules import MAX_SERVER_NAME, SERVER_NAME_SHAPE, SPDX_SHAPE, YAML_WORDS
+from gymkit.scaffold._nemo import NEMO_SRC, nemo_template, nemo_version
 from gymkit.scaffold._packaged import packaged_template, packaged_version
 from gymkit.scaffold._source import (
     ANSWERS_FILE,
@@ -114,40 +116,65 @@ def new_server(
 ) -> NewServer:
     """Render the template into ``<root>/resources_servers/NAME``; nothing is written on failure.
 
+    In a NeMo Gym checkout (and no ``template`` given) the template is the NeMo Gym one
+    (gymkit.scaffold._nemo): the server imports nemo_gym and follows upstream's layout.
+
     With ``interactive`` copier asks for the answers not given; otherwise defaults fill them.
     """
     root = (root or _gym_root()).resolve()
     servers_dir = root / SERVERS_DIR
     validate_name(name, servers_dir)
     data = _answers_data(name, domain, description, code_license, data_license, tools)
+    target = servers_dir / name
+    if template is None and gym_kind(root) == "nemo-gym":
+        # A NeMo Gym checkout gets a server written for NeMo Gym itself, as its own servers are.
+        template_root, notes = nemo_template(), []
+        commit = nemo_version()
+        _render(template_root, target, data, interactive, notes, src=NEMO_SRC, commit=commit)
+        return NewServer(target, template_root, commit, notes)
     template_root = (template or find_template_root(root)).resolve()
     if not (template_root / "copier.yml").is_file():
         raise TemplateError(f"{template_root}: no copier.yml here")
     commit, notes = _template_version(template_root)
-    target = servers_dir / name
     with tempfile.TemporaryDirectory(prefix="gymkit-template-") as source:
         snapshot(template_root, Path(source))
-        with copier_guard(notes):
-            from copier import run_copy
-
-            if interactive:
-                # Ask first, writing nothing: a prompt left open or interrupted leaves no trace.
-                asked = run_copy(source, target, data=data, pretend=True, quiet=True, unsafe=False)
-                data = {**data, **asked.answers.user}
-            # Render next to the target, then rename: a failed run leaves no half-made server.
-            servers_dir.mkdir(exist_ok=True)  # a gym's first server: its repository has no resources_servers/ yet
-            staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=servers_dir))
-            try:
-                rendered = staging / name
-                run_copy(source, rendered, data=data, defaults=True, quiet=True, unsafe=False)
-                record_source(rendered / ANSWERS_FILE, template_root, target, commit)
-                try:
-                    rendered.rename(target)
-                except OSError:
-                    raise UserError(f"{target} appeared while rendering; nothing was written") from None
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
+        _render(Path(source), target, data, interactive, notes, template_root=template_root, commit=commit)
     return NewServer(target, template_root, commit, notes)
+
+
+def _render(
+    source: Path,
+    target: Path,
+    data: dict[str, Any],
+    interactive: bool,
+    notes: list[str],
+    *,
+    commit: str | None,
+    template_root: Path | None = None,
+    src: str | None = None,
+) -> None:
+    """Render ``source`` into ``target`` through a staging folder next to it; nothing is written on failure."""
+    servers_dir, name = target.parent, target.name
+    with copier_guard(notes):
+        from copier import run_copy
+
+        if interactive:
+            # Ask first, writing nothing: a prompt left open or interrupted leaves no trace.
+            asked = run_copy(str(source), target, data=data, pretend=True, quiet=True, unsafe=False)
+            data = {**data, **asked.answers.user}
+        # Render next to the target, then rename: a failed run leaves no half-made server.
+        servers_dir.mkdir(exist_ok=True)  # a gym's first server: its repository has no resources_servers/ yet
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=servers_dir))
+        try:
+            rendered = staging / name
+            run_copy(str(source), rendered, data=data, defaults=True, quiet=True, unsafe=False)
+            record_source(rendered / ANSWERS_FILE, template_root or source, target, commit, src=src)
+            try:
+                rendered.rename(target)
+            except OSError:
+                raise UserError(f"{target} appeared while rendering; nothing was written") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _gym_root() -> Path:

@@ -12,6 +12,7 @@ import yaml
 from gymkit import __version__
 from gymkit.config import yaml_problem
 from gymkit.errors import UserError
+from gymkit.scaffold._nemo import NEMO_PATHS, NEMO_SRC, nemo_history
 from gymkit.scaffold._packaged import PACKAGED_SRC, packaged_history
 from gymkit.scaffold._source import (
     ANSWERS_FILE,
@@ -106,6 +107,9 @@ def update_server(server_dir: Path) -> UpdateResult:
         # Made from the template inside the gymkit package: merge from the history shipped with it.
         with packaged_history() as history:
             return _merge(server_dir, top, answers, history, cwd=history.parent)
+    if answers["_src_path"] == NEMO_SRC:
+        with nemo_history() as history:
+            return _merge(server_dir, top, answers, history, cwd=history.parent, paths=NEMO_PATHS)
     source = Path(answers["_src_path"])
     template_root = (server_dir / source).resolve() if not source.is_absolute() else source
     if not (template_root / "copier.yml").is_file() or not is_template_repo(template_root):
@@ -116,10 +120,18 @@ def update_server(server_dir: Path) -> UpdateResult:
     return _merge(server_dir, top, answers, template_root, cwd=server_dir)
 
 
-def _merge(server_dir: Path, top: Path, answers: dict[str, Any], template_root: Path, *, cwd: Path) -> UpdateResult:
+def _merge(
+    server_dir: Path,
+    top: Path,
+    answers: dict[str, Any],
+    template_root: Path,
+    *,
+    cwd: Path,
+    paths: tuple[str, ...] = TEMPLATE_PATHS,
+) -> UpdateResult:
     old = str(answers["_commit"])
     if not git(template_root, "rev-parse", "--verify", "--quiet", f"{old}^{{commit}}", check=False):
-        if answers["_src_path"] == PACKAGED_SRC:
+        if answers["_src_path"] in (PACKAGED_SRC, NEMO_SRC):
             raise TemplateError(
                 f"template version {old} (from {ANSWERS_FILE}) is not in the template history of gymkit {__version__}",
                 hint="install the gymkit that made the server, or a newer one (each holds every earlier version)",
@@ -134,7 +146,7 @@ def _merge(server_dir: Path, top: Path, answers: dict[str, Any], template_root: 
     notes = []
     if template_dirty(template_root):
         notes.append("the template has uncommitted changes; update uses its last commit only")
-    if not git(template_root, "diff", "--name-only", old, head, "--", *TEMPLATE_PATHS):
+    if not git(template_root, "diff", "--name-only", old, head, "--", *paths):
         return UpdateResult(name, server_dir, "up to date", old, new, notes=notes)
 
     from copier import run_update
