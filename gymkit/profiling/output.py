@@ -8,11 +8,10 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import orjson
-
 from gymkit.artifacts.io import artifact_bytes
 from gymkit.artifacts.profile import RewardProfile
-from gymkit.errors import UserError
+from gymkit.errors import InvalidDataError, UserError
+from gymkit.inputs import read_json
 from gymkit.jsonl import dumps
 from gymkit.profiling.markdown import profile_markdown
 from gymkit.profiling.report import Profile
@@ -62,9 +61,11 @@ def _replace_files(folder: Path, files: Mapping[str, bytes | Iterable[bytes]], m
 
 
 def _listed_files(main: Path) -> set[str]:
+    # Whatever the previous report was (any version, broken, a FIFO a checkout put there), a new
+    # one replaces it: read under the bounds of a committed file, and forget what does not parse.
     try:
-        listed = orjson.loads(main.read_bytes()).get("files", [])
-    except (OSError, orjson.JSONDecodeError, AttributeError):
+        listed = read_json(main).get("files", [])
+    except (InvalidDataError, AttributeError):
         return set()
     return {name for name in listed if isinstance(name, str)}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -123,22 +124,38 @@ def test_rollout_metadata_that_does_not_validate(tmp_path: Path) -> None:
         read_rollout_meta(newer, tmp_path / "r.jsonl", 1)
 
 
-def test_a_fifo_in_place_of_the_run_record_is_refused_not_waited_on(tmp_path: Path) -> None:
-    """The run record was read with a plain open, which waits for a writer when the path is a FIFO."""
-    output = tmp_path / "rollouts.jsonl"
-    os.mkfifo(identity_path(output))
+def _outcome(call: Callable[[], object]) -> BaseException | None:
+    """What ``call`` raised (None when it returned), failing the test if it is still waiting after two minutes."""
     outcome: list[BaseException | None] = []
 
-    def resume() -> None:
+    def run() -> None:
         try:
-            check_resume(output, RunIdentity(model="m"), [])
+            call()
             outcome.append(None)
         except BaseException as exc:  # noqa: BLE001 - handed to the test thread to judge
             outcome.append(exc)
 
-    worker = threading.Thread(target=resume, daemon=True)  # a blocked open must not hold up the suite
+    worker = threading.Thread(target=run, daemon=True)  # a blocked open must not hold up the suite
     worker.start()
     worker.join(timeout=120)
-    assert not worker.is_alive(), "check_resume waited on the FIFO"
-    (error,) = outcome
+    assert not worker.is_alive(), f"{call} is waiting on a FIFO"
+    return outcome[0]
+
+
+def test_a_fifo_in_place_of_the_run_record_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """The run record was read with a plain open, which waits for a writer when the path is a FIFO."""
+    output = tmp_path / "rollouts.jsonl"
+    os.mkfifo(identity_path(output))
+    error = _outcome(lambda: check_resume(output, RunIdentity(model="m"), []))
     assert isinstance(error, InvalidDataError) and error.problem == "not a regular file (a FIFO)"
+
+
+def test_a_fifo_in_place_of_the_previous_report_is_replaced_not_waited_on(tmp_path: Path) -> None:
+    """The previous report's file list was read with a plain open too."""
+    folder = tmp_path / "profile"
+    folder.mkdir()
+    os.mkfifo(folder / "reward_profile.json")
+    rows = [rollout(r, task=t) for t in range(2) for r in (0.0, 1.0)]
+    profile = profile_files([write_rows(tmp_path / "r.jsonl", rows)])
+    assert _outcome(lambda: write_profile(profile, folder, plots=False)) is None
+    assert read_artifact(folder / "reward_profile.json", RewardProfile).num_rollouts == 4
