@@ -3,15 +3,15 @@
 copier.yml, the PR template, the PR-comment script and the docs cannot import gymkit, so
 the rules they carry (:mod:`gymkit.rules`, :class:`gymkit.config.Domain` and
 :class:`~gymkit.config.DatasetLicense`, the checklist's steps and statuses, the PR sections,
-the embedded model's pin) are rendered into them here. Files people also edit get a block between two
-marker lines (``BEGIN GENERATED name`` … ``END GENERATED name``); the model pin is replaced
-wherever its package is named with ``==``. ``tests/test_generated.py`` regenerates into a
-temporary folder and fails when a committed copy differs.
+the embedded model's pin) are rendered into them here, and the artifacts' JSON Schemas into
+docs/schemas/. Files people also edit get a block between two marker lines
+(``BEGIN GENERATED name`` … ``END GENERATED name``); the model pin is replaced wherever its
+package is named with ``==``. ``tests/test_generated.py`` regenerates into a temporary
+folder and fails when a committed copy differs.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -208,15 +208,13 @@ def _pin(path: str, text: str) -> str:
     return pattern.sub(str(pin), text)
 
 
-def _schemas(root: Path) -> dict[str, bytes]:
-    """docs/schemas/: the artifacts' JSON Schemas, once gymkit.artifacts.schemas provides them."""
-    if importlib.util.find_spec("gymkit.artifacts.schemas") is None:
-        return {}
-    from gymkit.artifacts.schemas import write_schemas  # type: ignore[import-not-found,unused-ignore]
+def _schemas() -> dict[str, bytes]:
+    """docs/schemas/: the JSON Schema of each artifact gymkit writes (gymkit.artifacts.schemas)."""
+    from gymkit.artifacts.schemas import write_schemas
 
     with tempfile.TemporaryDirectory() as scratch:
         written = write_schemas(Path(scratch))
-        return {f"docs/schemas/{p.relative_to(scratch)}": p.read_bytes() for p in written}
+        return {f"docs/schemas/{p.relative_to(scratch).as_posix()}": p.read_bytes() for p in written}
 
 
 def _read(root: Path, path: str) -> str:
@@ -233,7 +231,7 @@ def render(root: Path) -> dict[str, bytes]:
         texts[block.path] = _fill(texts.get(block.path) or _read(root, block.path), block)
     for path in PINNED:
         texts[path] = _pin(path, texts.get(path) or _read(root, path))
-    return {path: text.encode("utf-8") for path, text in texts.items()} | _schemas(root)
+    return {path: text.encode("utf-8") for path, text in texts.items()} | _schemas()
 
 
 def generate(root: Path, dest: Path | None = None) -> list[str]:
