@@ -13,12 +13,14 @@ serves as ``gymkit serve`` would: its folder's configs/, a free loopback port.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from gymkit.childproc import _PR_SET_PDEATHSIG, _prctl
 from gymkit.errors import ServerLoadError, UserError
 
 if TYPE_CHECKING:
@@ -58,6 +60,18 @@ def _main_folder() -> Path:
     return Path(path).resolve().parent
 
 
+def _end_with_parent() -> None:
+    """Under ng_run, end (SIGTERM: uvicorn's graceful stop) when the shell ng_run started us in ends.
+
+    ng_run stops its servers by killing those shells. NeMo Gym's own servers then end because
+    the Ray cluster they joined goes with ng_run; a gymkit server has no such tie and would
+    serve on, holding its port, after ng_run is gone.
+    """
+    parent = os.getppid()
+    if _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM) and os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)  # the shell ended before the request took effect
+
+
 def run_server(server: BaseResourcesServer, *, host: str = "127.0.0.1", port: int = 0) -> None:
     """Serve ``server`` until interrupted, on NeMo Gym's host and port when ng_run started it."""
     from gymkit.config import ResourcesServerConfig
@@ -69,6 +83,7 @@ def run_server(server: BaseResourcesServer, *, host: str = "127.0.0.1", port: in
         name, fields = found
         server.config = ResourcesServerConfig.model_validate(fields)
         host, port = str(fields["host"]), int(fields["port"])
+        _end_with_parent()
     else:
         config = ServerPaths(_main_folder()).config()
         server.config = config.resources_server

@@ -11,10 +11,12 @@ saying why, and the reason is only in the log of the server behind it.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ class NemoCli:
     logs: Path
     venvs: Path
     head: list[str] = field(default_factory=list)
+    process: ChildProcess | None = None  # ng_run, while serving() runs
 
     def env(self) -> dict[str, str]:
         tools = self.logs.parent / "ng-bin"
@@ -60,6 +63,7 @@ class NemoCli:
             # The raylet gives Ray's dashboard agent 15 s to start by default; on a busy shared
             # machine it takes longer, and the raylet then aborts the whole cluster.
             RAY_agent_register_timeout_ms="300000",
+            RAY_raylet_start_wait_time_s="300",  # the same for the raylet's own registration
         )
         variables["PATH"] = f"{tools}:{variables['PATH']}"
         return variables
@@ -108,10 +112,42 @@ class NemoCli:
             if proc.wait_ready() is None:
                 stderr = proc.stop()
                 raise AssertionError(f"ng_run did not get its servers up:\n{stderr[-3000:]}\n{self.log_tails()}")
+            self.process = proc
             yield self
         finally:
+            self.process = None
             proc.stop()
             shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def serving_process(server_dir: Path) -> int:
+    """The pid of the ``python app.py`` running in ``server_dir`` (ng_run starts each server there)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            here = entry.name.isdigit() and (entry / "cwd").resolve() == server_dir.resolve()
+            if here and b"app.py" in (entry / "cmdline").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+    assert len(found) == 1, f"expected one server process in {server_dir}, found {found}"
+    return found[0]
+
+
+def parent_of(pid: int) -> int:
+    # /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after its ')'.
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    """Has ``pid`` ended (a zombie counts as ended) within ``seconds``?"""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
+                return True
+        except OSError:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def failure(done: subprocess.CompletedProcess[str], cli: NemoCli) -> str:

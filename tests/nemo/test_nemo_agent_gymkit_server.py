@@ -5,13 +5,16 @@ the agent, and a model server (an entry without an ``entrypoint`` is not a serve
 agent's ``model_server`` cannot point straight at an endpoint). The model server is upstream's
 openai_model in front of the test's scripted endpoint, which must answer with every field a full
 Response has (openai_model validates each answer). gymkit's re-verification then sends every
-rollout upstream wrote back to the server's /verify and must get the same rewards.
+rollout upstream wrote back to the server's /verify and must get the same rewards. When ng_run
+stops the gymkit server (by killing the shell it runs in), the server ends too.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,7 @@ from gymkit.project import ServerPaths
 from gymkit.reverify import reverify_rollouts
 from gymkit.testing.environment import Environment
 from tests.nemo.model import planned_model
-from tests.nemo.ngcli import NemoCli, failure
+from tests.nemo.ngcli import NemoCli, failure, gone_within, parent_of, serving_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.nemo]
 
@@ -59,6 +62,13 @@ def test_ng_collect_rollouts_with_simple_agent_on_a_gymkit_server(
                 f"+output_jsonl_fpath={output}",
                 "+limit=null",
             )
+            # ng_run stops a server by killing the shell it started the server in (after a SIGINT
+            # the shell does not pass on): the gymkit server must end with that shell, as NeMo
+            # Gym's own servers end with ng_run's Ray cluster, and not serve on after ng_run.
+            pid = serving_process(server)
+            os.kill(parent_of(pid), signal.SIGKILL)
+            assert gone_within(pid, 30), f"the gymkit server outlived its ng_run shell\n{cli.log_tails()}"
+            assert cli.process is not None and cli.process.poll() is None  # it ended alone, not with ng_run
     assert done.returncode == 0, failure(done, cli)
     rows = [json.loads(line) for line in output.read_text().splitlines() if line.strip()]
     assert len(rows) == 5
