@@ -152,5 +152,14 @@ class UpstreamServer:
             shutil.rmtree(runtime, ignore_errors=True)
         return stderr
 
+    def exited(self, timeout: float = 0.0) -> bool:
+        """True once the server process has ended, waiting up to ``timeout`` seconds for it to.
+
+        As ``gymkit.serving.ServerProcess.exited``: a crashing server may still accept on its
+        port for a moment, so a caller asks the process before it believes the port.
+        """
+        proc = self._proc
+        return proc is None or proc.wait(timeout) is not None
+
     def __exit__(self, *exc: object) -> None:
         self._stop()

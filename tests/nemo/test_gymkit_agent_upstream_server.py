@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +51,15 @@ def test_upstream_server_answers_its_tool(nemo_checkout: Path, nemo_runtime: Env
             assert json.loads(answer.read())["city"] == "sf"
         pid = server._proc.pid if server._proc else 0
     assert pid and not Path(f"/proc/{pid}").exists()
+
+
+def test_upstream_server_says_when_its_process_ended(nemo_checkout: Path, nemo_runtime: Environment) -> None:
+    with UpstreamServer(nemo_checkout / "resources_servers" / "example_single_tool_call") as server:
+        assert not server.exited()
+        assert server._proc is not None
+        os.kill(server._proc.pid, signal.SIGKILL)  # the server crashes; its supervisor reports it gone
+        assert server.exited(timeout=60)
+    assert server.exited()  # stopped: nothing left to wait for
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_MEAN))
