@@ -68,10 +68,6 @@ class ServerPaths:
         return self.data / "example_rollouts.jsonl"
 
     @property
-    def tests(self) -> Path:
-        return self.dir / "tests"
-
-    @property
     def readme(self) -> Path:
         return self.dir / "README.md"
 

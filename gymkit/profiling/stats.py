@@ -68,9 +68,6 @@ class Groups:
             std = np.sqrt(squares / (self.counts - 1))
         return np.where(self.counts > 1, std, 0.0)
 
-    def group_values(self, i: int) -> np.ndarray:
-        return self.values[self.starts[i] : self.starts[i] + self.counts[i]]
-
 
 def upper_tail(z: float) -> float:
     """P(Z >= z) for a standard normal Z, accurate far into the tail (where 1 - cdf rounds to 0)."""
