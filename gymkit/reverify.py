@@ -13,12 +13,11 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 
 from gymkit.errors import GymkitError
@@ -110,37 +109,35 @@ def verify_body(rollout: dict[str, Any], example: dict[str, Any] | None) -> dict
     return body
 
 
-def _post(url: str, body: dict[str, Any], timeout: float) -> tuple[float | None, str | None]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
+def _post(client: httpx.Client, url: str, body: dict[str, Any], timeout: float) -> tuple[float | None, str | None]:
+    # Each rollout was verified on its own: no session cookie of an earlier row goes with it.
+    client.cookies.clear()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            payload = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        with exc:
-            detail = exc.read().decode("utf-8", "replace")
+        reply = client.post(url, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    except httpx.TimeoutException:
+        return None, f"verify did not answer within {timeout:g}s"
+    except httpx.TransportError as exc:
+        return None, f"verify request failed: {exc}"
+    if not reply.is_success:
+        detail: Any = reply.text
         with contextlib.suppress(json.JSONDecodeError, AttributeError):
             detail = json.loads(detail).get("error", detail)
-        return None, f"verify answered HTTP {exc.code}: {str(detail)[:300]}"
-    except TimeoutError:
-        return None, f"verify did not answer within {timeout:g}s"
-    except (urllib.error.URLError, OSError, json.JSONDecodeError) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, TimeoutError):
-            return None, f"verify did not answer within {timeout:g}s"
-        return None, f"verify request failed: {reason}"
+        return None, f"verify answered HTTP {reply.status_code}: {str(detail)[:300]}"
+    try:
+        payload = reply.json()
+    except json.JSONDecodeError as exc:
+        return None, f"verify request failed: {exc}"
     reward = payload.get("reward") if isinstance(payload, dict) else None
     if isinstance(reward, bool) or not isinstance(reward, int | float):
         return None, "verify's response has no numeric reward"
     return float(reward), None
 
 
-def _reverify_mode(url: str, timeout: float) -> str | None:
+def _reverify_mode(client: httpx.Client, url: str) -> str | None:
     try:
-        with urllib.request.urlopen(f"{url}/reverify_mode", timeout=timeout) as response:
-            value = json.loads(response.read())
-    except (urllib.error.URLError, OSError, json.JSONDecodeError):
+        reply = client.get(f"{url}/reverify_mode")
+        value = reply.json() if reply.is_success else None
+    except (httpx.HTTPError, json.JSONDecodeError):
         return None
     return value if isinstance(value, str) else None
 
@@ -166,8 +163,12 @@ def reverify_rollouts(
         examples = []  # each rollout is then sent as stored; GYM102 reports the example file
     matched = match_rollouts(examples, rollouts)
     try:
-        with ServerProcess(paths.dir, timeout=startup_timeout) as server:
-            report.reverify_mode = _reverify_mode(server.url, verify_timeout)
+        # The server is on loopback: a proxy named in the environment must not carry these calls.
+        with (
+            ServerProcess(paths.dir, timeout=startup_timeout) as server,
+            httpx.Client(timeout=verify_timeout, trust_env=False, follow_redirects=True) as client,
+        ):
+            report.reverify_mode = _reverify_mode(client, server.url)
             timeouts = 0
             for line, rollout in rollouts:
                 stored = rollout.get("reward")
@@ -178,7 +179,7 @@ def reverify_rollouts(
                     continue
                 index = matched.get(line)
                 body = verify_body(rollout, examples[index] if index is not None else None)
-                result.reward, result.error = _post(f"{server.url}/verify", body, verify_timeout)
+                result.reward, result.error = _post(client, f"{server.url}/verify", body, verify_timeout)
                 timeouts = timeouts + 1 if result.error and "did not answer" in result.error else 0
     except GymkitError as exc:
         report.error = f"the server did not start: {exc.message}"

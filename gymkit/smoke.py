@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.cookiejar
 import json
 import logging
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 
 from gymkit.errors import GymkitError, InvalidDataError
@@ -73,31 +72,31 @@ def answer_response(text: str) -> dict[str, Any]:
 
 
 class _Client:
-    """A tiny HTTP client; a fresh one per rollout so each gets its own session cookie."""
+    """An HTTP client with a cookie jar of its own: a fresh one per rollout, so each gets its own session."""
 
     def __init__(self, base: str, timeout: float) -> None:
-        self.base = base
         self.timeout = timeout
-        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        # The server is on loopback: a proxy named in the environment must not carry these calls.
+        self._http = httpx.Client(base_url=base, timeout=timeout, trust_env=False, follow_redirects=True)
+
+    def __enter__(self) -> _Client:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._http.close()
 
     def call(self, method: str, route: str, body: bytes | None = None) -> tuple[int, Any]:
-        request = urllib.request.Request(self.base + route, data=body, method=method)
-        request.add_header("Content-Type", "application/json")
         try:
-            with self._opener.open(request, timeout=self.timeout) as reply:
-                status, raw = reply.status, reply.read()
-        except urllib.error.HTTPError as exc:
-            with exc:
-                status, raw = exc.code, exc.read()
-        except (TimeoutError, urllib.error.URLError) as exc:
-            reason = getattr(exc, "reason", exc)
-            if isinstance(reason, TimeoutError) or isinstance(exc, TimeoutError):
-                raise _NoAnswer(f"{method} {route} did not answer within {self.timeout:g} s") from None
-            raise _NoAnswer(f"{method} {route} failed: {reason}") from None
+            reply = self._http.request(method, route, content=body, headers={"Content-Type": "application/json"})
+        except httpx.TimeoutException:
+            raise _NoAnswer(f"{method} {route} did not answer within {self.timeout:g} s") from None
+        except httpx.TransportError as exc:
+            raise _NoAnswer(f"{method} {route} failed: {exc}") from None
+        raw = reply.content
         try:
-            return status, json.loads(raw) if raw else None
+            return reply.status_code, json.loads(raw) if raw else None
         except ValueError:
-            return status, raw.decode("utf-8", "replace")[:200]
+            return reply.status_code, raw.decode("utf-8", "replace")[:200]
 
 
 class _RaiseLog(logging.Handler):
@@ -178,23 +177,23 @@ class _Smoke:
                 )
 
     def rollout(self, line: int, row: dict[str, Any], response: dict[str, Any], raised: _RaiseLog) -> float | None:
-        client = _Client(self.report.url, self.timeout)
-        example = self.paths.example
-        status, body = client.call("POST", "/seed_session", json.dumps(row).encode())
-        if status != 200:
-            self.fail(example, line, f"/seed_session answered {_error_text(status, body, raised)}")
-            return None
-        status, body = client.call("POST", "/verify", json.dumps({**row, "response": response}).encode())
-        if status != 200:
-            self.fail(example, line, f"/verify answered {_error_text(status, body, raised)}")
-            return None
-        reward = body.get("reward") if isinstance(body, dict) else None
-        problem = reward_problem(reward)
-        if problem:
-            self.fail(example, line, f"/verify returned no valid reward: {problem}")
-            return None
-        assert isinstance(reward, int | float)
-        return float(reward)
+        with _Client(self.report.url, self.timeout) as client:
+            example = self.paths.example
+            status, body = client.call("POST", "/seed_session", json.dumps(row).encode())
+            if status != 200:
+                self.fail(example, line, f"/seed_session answered {_error_text(status, body, raised)}")
+                return None
+            status, body = client.call("POST", "/verify", json.dumps({**row, "response": response}).encode())
+            if status != 200:
+                self.fail(example, line, f"/verify answered {_error_text(status, body, raised)}")
+                return None
+            reward = body.get("reward") if isinstance(body, dict) else None
+            problem = reward_problem(reward)
+            if problem:
+                self.fail(example, line, f"/verify returned no valid reward: {problem}")
+                return None
+            assert isinstance(reward, int | float)
+            return float(reward)
 
     def rows(self, raised: _RaiseLog) -> None:
         example = self.paths.example
@@ -241,9 +240,9 @@ def smoke_test(
     with _capture_server_errors(paths.dir) as raised, serving_in_thread(server.app) as url:
         report.url = url
         try:
-            client = _Client(url, timeout)
-            smoke.liveness(client)
-            smoke.tools(client, sorted(server.tools()), raised)
+            with _Client(url, timeout) as client:
+                smoke.liveness(client)
+                smoke.tools(client, sorted(server.tools()), raised)
             smoke.rows(raised)
         except _NoAnswer as exc:
             smoke.fail(paths.app, None, f"{exc}; stopped here (a handler blocks or loops)")
