@@ -84,8 +84,52 @@ def make_checkout(wheel: Path, target: Path) -> Path:
                 archive.extract(name, target)
     (target / "pyproject.toml").write_text(_pyproject(metadata, entry_points), encoding="utf-8")
     (target / ".gitignore").write_text(".gymkit-cache/\n.venv/\n*.egg-info/\n__pycache__/\n", encoding="utf-8")
+    _commit_tree(target, "nemo-gym tree")
+    return target
+
+
+def _commit_tree(target: Path, message: str) -> None:
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t"}
     env["GIT_COMMITTER_EMAIL"] = "t@t"
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "nemo-gym tree"]):
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", message]):
         subprocess.run(cmd, cwd=target, env=env, check=True, capture_output=True)
-    return target
+
+
+def checkout_from_git(git_dir: Path, tag: str, target: Path) -> list[str]:
+    """The tree of ``tag`` in the repository ``git_dir`` (bare is fine) as a fresh repository at ``target``.
+
+    A partial clone may lack some large blobs (upstream keeps PDFs and big samples); those files
+    are left out and returned, rather than failing the whole tree.
+    """
+    listed = subprocess.run(
+        ["git", "-C", str(git_dir), "ls-tree", "-r", "-z", tag], capture_output=True, check=True
+    ).stdout.split(b"\0")
+    left_out: list[str] = []
+    with subprocess.Popen(
+        ["git", "-C", str(git_dir), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    ) as cat:
+        assert cat.stdin is not None and cat.stdout is not None
+        for row in filter(None, listed):
+            meta, _, raw_path = row.partition(b"\t")
+            mode, kind, sha = meta.decode().split()
+            path = raw_path.decode()
+            if kind != "blob":
+                continue  # submodules: not part of the tree gymkit reads
+            cat.stdin.write(f"{sha}\n".encode())
+            cat.stdin.flush()
+            header = cat.stdout.readline().split()
+            if header[1] == b"missing":
+                left_out.append(path)
+                continue
+            data = cat.stdout.read(int(header[2]))
+            cat.stdout.read(1)
+            file = target / path
+            file.parent.mkdir(parents=True, exist_ok=True)
+            if mode == "120000":
+                file.symlink_to(data.decode())
+            else:
+                file.write_bytes(data)
+                file.chmod(0o755 if mode == "100755" else 0o644)
+        cat.stdin.close()
+    _commit_tree(target, f"nemo-gym {tag}")
+    return left_out
