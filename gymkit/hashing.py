@@ -99,7 +99,7 @@ def is_test_or_data(rel: str | PurePosixPath) -> bool:
 def _walk(folder: Path) -> list[Path]:
     # os.walk rather than rglob: cache folders (a .venv holds thousands of files) are pruned, not
     # read. Linked folders are followed, as an import follows them, each real folder once.
-    found = []
+    found: list[Path] = []
     visited: set[str] = set()
     for top, dirs, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(top)

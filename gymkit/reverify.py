@@ -15,7 +15,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 from pydantic import ValidationError
@@ -92,9 +92,9 @@ def match_rollouts(examples: list[dict[str, Any]], rollouts: list[tuple[int, dic
     matched: dict[int, int | None] = {}
     for line, rollout in rollouts:
         key = _params_key(rollout)
-        index = rollout.get("_ng_task_index")
-        if isinstance(index, int) and 0 <= index < len(examples) and key is not None and keys[index] == key:
-            matched[line] = index
+        task = rollout.get("_ng_task_index")
+        if isinstance(task, int) and 0 <= task < len(examples) and key is not None and keys[task] == key:
+            matched[line] = task
         else:
             matched[line] = by_key.get(key) if key is not None else None
     return matched
@@ -186,5 +186,5 @@ def reverify_rollouts(
     return report
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
