@@ -43,9 +43,6 @@ class Stage:
     details: list[str] = field(default_factory=list)
     required: bool = True
 
-    def __post_init__(self) -> None:
-        self.status = Status(self.status)
-
 
 @dataclass
 class ReproduceReport:
@@ -70,24 +67,26 @@ def run_tests(paths: ServerPaths, *, isolated: bool = True, timeout: float = 180
     # Under the supervisor: a reproduce killed mid-way takes the session and its servers with it.
     code, output = childproc.run(cmd, cwd=paths.root, env={**os.environ, "NO_COLOR": "1"}, timeout=timeout)
     if code is None:
-        return Stage("tests", "fail", f"`gymkit test {paths.name}` took longer than {timeout:.0f}s")
+        return Stage("tests", Status.FAIL, f"`gymkit test {paths.name}` took longer than {timeout:.0f}s")
     seconds = time.perf_counter() - started
     lines = [line for line in output.splitlines() if line.strip()]
     stamp, _ = read_stamp(paths.dir)
     counts = stamp.stages["tests"].counts if stamp is not None and "tests" in stamp.stages else None
     tests = f"{counts['passed']} passed" if counts else "tests"
     if code == 0:
-        return Stage("tests", "pass", f"{tests}, smoke test and data validation passed (gymkit test, {seconds:.0f} s)")
+        return Stage(
+            "tests", Status.PASS, f"{tests}, smoke test and data validation passed (gymkit test, {seconds:.0f} s)"
+        )
     failed = [line for line in lines if "FAILED" in line or line.startswith("error:")]
-    return Stage("tests", "fail", f"`gymkit test {paths.name}` exited with {code}", failed or lines[-8:])
+    return Stage("tests", Status.FAIL, f"`gymkit test {paths.name}` exited with {code}", failed or lines[-8:])
 
 
 def _reverify_stage(paths: ServerPaths, options: CheckOptions) -> tuple[Stage, Any]:
     if not paths.example_rollouts.is_file():
-        return Stage("re-verification", "fail", "no data/example_rollouts.jsonl"), None
+        return Stage("re-verification", Status.FAIL, "no data/example_rollouts.jsonl"), None
     report = reverify_rollouts(paths, verify_timeout=options.verify_timeout, startup_timeout=options.startup_timeout)
     if report.error:
-        return Stage("re-verification", "fail", report.error), report
+        return Stage("re-verification", Status.FAIL, report.error), report
     details = [
         f"line {row.line}: stored {row.stored}, " + (row.error or f"verify now returns {row.reward}")
         for row in report.differences
@@ -119,13 +118,13 @@ def recollect(paths: ServerPaths, *, endpoint_url: str | None = None, api_key: s
     try:
         stored = [row for _, row in iter_rows(paths.example_rollouts)]
     except GymkitError as exc:
-        return Stage(name, "skip", exc.message, required=False)
+        return Stage(name, Status.SKIP, exc.message, required=False)
     model, endpoint, sampling = _recorded(stored)
     if model is None:
-        return Stage(name, "skip", "the rollouts do not record their model (_gymkit)", required=False)
+        return Stage(name, Status.SKIP, "the rollouts do not record their model (_gymkit)", required=False)
     if endpoint != "embedded" and endpoint_url is None:
         message = f"recorded with {model} at {endpoint}; pass --endpoint URL to re-collect with it"
-        return Stage(name, "skip", message, required=False)
+        return Stage(name, Status.SKIP, message, required=False)
     config = EndpointConfig((endpoint_url,), api_key=api_key, model=model) if endpoint_url else None
     known = {k: sampling.get(k) for k in ("temperature", "top_p", "max_output_tokens", "seed")}
     repeats = max(1, math.ceil(len(stored) / max(1, _count(paths.example))))
@@ -143,9 +142,9 @@ def recollect(paths: ServerPaths, *, endpoint_url: str | None = None, api_key: s
             )
             fresh = [row for _, row in iter_rows(out)] if out.is_file() else []
         except GymkitError as exc:
-            return Stage(name, "warn", f"could not re-collect: {exc.message}", [exc.hint or ""], required=False)
+            return Stage(name, Status.WARN, f"could not re-collect: {exc.message}", [exc.hint or ""], required=False)
         except Exception as exc:  # noqa: BLE001 - an informational stage must not end the reproduction
-            return Stage(name, "warn", f"could not re-collect: {type(exc).__name__}: {exc}", required=False)
+            return Stage(name, Status.WARN, f"could not re-collect: {type(exc).__name__}: {exc}", required=False)
     settings = ", ".join(f"{k}={v}" for k, v in known.items() if v is not None)
     return _compare(stored, fresh, summary.model + (f" ({settings})" if settings else ""), summary.failed)
 
@@ -199,7 +198,7 @@ def _compare(stored: list[dict[str, Any]], fresh: list[dict[str, Any]], model: s
             "a sampling model's completions differ between runs and machines; these differences are "
             "information for the reviewer, not a failure (re-verification above is the exact check)"
         )
-    return Stage("re-collection", "pass" if len(details) == 1 else "warn", summary, details, required=False)
+    return Stage("re-collection", Status.PASS if len(details) == 1 else Status.WARN, summary, details, required=False)
 
 
 def _fmt(value: float | None) -> str:
