@@ -13,11 +13,11 @@ advertises a tool.
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
+
+import httpx
 
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
@@ -147,14 +147,12 @@ def served_routes(server_dir: Path, *, startup_timeout: float, timeout: float) -
     from gymkit.launch import start_server
 
     try:
-        with (
-            start_server(server_dir, timeout=startup_timeout) as server,
-            urllib.request.urlopen(f"{server.url}/openapi.json", timeout=timeout) as response,
-        ):
-            spec = json.loads(response.read())
+        # Loopback only: the environment's proxy settings must not route the request elsewhere.
+        with start_server(server_dir, timeout=startup_timeout) as server, httpx.Client(trust_env=False) as client:
+            spec = client.get(f"{server.url}/openapi.json", timeout=timeout).raise_for_status().json()
     except GymkitError as exc:
         return frozenset(), f"the server did not start: {exc.message}"
-    except (OSError, ValueError) as exc:  # URLError is an OSError; a JSON error a ValueError
+    except (httpx.HTTPError, ValueError) as exc:  # a JSON error is a ValueError
         return frozenset(), f"GET /openapi.json did not answer with the server's routes: {exc}"
     paths = spec.get("paths") if isinstance(spec, dict) else None
     if not isinstance(paths, dict):

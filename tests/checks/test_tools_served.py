@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from gymkit.checks import CheckOptions, run_checks
 from tests.checks.conftest import build_server
 
@@ -20,7 +22,13 @@ def _by_code(server: Path, options: CheckOptions = OPTIONS) -> dict[str, list[tu
     return found
 
 
-def test_a_tool_the_server_does_not_serve_fails_on_each_row_that_advertises_it(tmp_path: Path) -> None:
+def test_a_tool_the_server_does_not_serve_fails_on_each_row_that_advertises_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy in the environment must not take the loopback request to the server's routes.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
     found = _by_code(build_server(tmp_path, "tool_not_served"))
     message = "advertises tool 'multiply', which the server does not serve (it serves: add)"
     assert found["GYM406"] == [
