@@ -164,6 +164,9 @@ def _scaffold_choices() -> str:
 BLOCKS = (
     Block("copier.yml", "server_name and domain", "#", _copier_name_and_domain),
     Block("copier.yml", "code_license and data_license", "#", _copier_licences),
+    # The NeMo Gym template asks the same questions under the same rules.
+    Block("templates/nemo_resource_server/copier.yml", "server_name and domain", "#", _copier_name_and_domain),
+    Block("templates/nemo_resource_server/copier.yml", "code_license and data_license", "#", _copier_licences),
     Block(".github/workflows/pr-comment.yml", "comment constants", "//", _comment_constants),
     Block(".github/PULL_REQUEST_TEMPLATE.md", "sections", "<!--", _pr_sections),
     Block(".github/PULL_REQUEST_TEMPLATE.md", "checklist", "<!--", _pr_checklist),
