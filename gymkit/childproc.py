@@ -47,7 +47,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import IO, Literal
+from typing import IO, Literal, TypedDict
 
 from gymkit import confine as _confine
 from gymkit.confine import Confinement
@@ -69,7 +69,7 @@ def _prctl(option: int, value: int) -> bool:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     except OSError:
         return False
-    return libc.prctl(option, value, 0, 0, 0) == 0
+    return bool(libc.prctl(option, value, 0, 0, 0) == 0)
 
 
 def _exited(pid: int) -> bool:
@@ -446,7 +446,14 @@ def _kill_orphans(subreaper: bool) -> None:
         time.sleep(0.01)
 
 
-def _supervise(watch: int, report: int, grace: float, pdeathsig: bool, argv: list[str], policy: dict) -> int:
+class _Policy(TypedDict, total=False):
+    """The supervisor's rules, as ChildProcess._policy writes them in JSON."""
+
+    writable: list[str]
+    remove: str
+
+
+def _supervise(watch: int, report: int, grace: float, pdeathsig: bool, argv: list[str], policy: _Policy) -> int:
     try:
         return _run_command(watch, report, grace, pdeathsig, argv, policy.get("writable") or [])
     finally:
@@ -530,7 +537,7 @@ def _run_command(watch: int, report: int, grace: float, pdeathsig: bool, argv: l
 
 def _main(args: list[str]) -> int:
     watch, report, grace, pdeathsig = int(args[0]), int(args[1]), float(args[2]), args[3] == "1"
-    policy = json.loads(args[4]) if args[4] != "-" else {}
+    policy: _Policy = json.loads(args[4]) if args[4] != "-" else {}
     return _supervise(watch, report, grace, pdeathsig, args[args.index("--") + 1 :], policy)
 
 

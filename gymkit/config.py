@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from gymkit.errors import InvalidDataError, InvalidServerConfigError
 from gymkit.inputs import read_text, repo_root
@@ -179,12 +180,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
     _depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         # PyYAML composes recursively; without a bound, 100,000 "[" end in RecursionError.
         self._depth += 1
         try:
             if self._depth > MAX_YAML_DEPTH:
-                mark = self.peek_event().start_mark
+                # types-PyYAML leaves Parser.peek_event unannotated (the C parser's returns Event | None).
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", mark)
             return super().compose_node(parent, index)
         finally:
@@ -305,7 +307,7 @@ def _fail(path: Path, root: yaml.Node | None, where: tuple[Any, ...], problem: s
     return InvalidServerConfigError(f"{location}: {what}", hint=hint, path=path, line=line, problem=what)
 
 
-def _pydantic_problem(error: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+def _pydantic_problem(error: ErrorDetails) -> tuple[tuple[Any, ...], str]:
     loc = tuple(p for p in error["loc"] if p != "__root__")
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "enum":
@@ -352,7 +354,11 @@ def load_config(path: Path, *, root_dir: Path | None = None) -> ServerConfigFile
         fields = fields or {}
         if not isinstance(fields, dict):
             raise _fail(path, root, (name, server_type, impl), "expected a mapping of fields")
-        model = {"resources_servers": ResourcesServerConfig, "responses_api_agents": AgentConfig}.get(server_type)
+        models: dict[str, type[ResourcesServerConfig | AgentConfig]] = {
+            "resources_servers": ResourcesServerConfig,
+            "responses_api_agents": AgentConfig,
+        }
+        model = models.get(server_type)
         parsed: ResourcesServerConfig | AgentConfig | dict[str, Any] = fields
         if model is not None:
             try:

@@ -263,7 +263,8 @@ def _reader(repo: git.Repo, root: Path, head: str | None) -> Callable[[str], str
             return None
         if blob.type != "blob" or blob.mode not in (0o100644, 0o100755) or blob.size > _MAX_REQUIREMENTS_BYTES:
             return None
-        return blob.data_stream.read().decode("utf-8", "replace")
+        data: bytes = blob.data_stream.read()
+        return data.decode("utf-8", "replace")
 
     return from_tree
 

@@ -118,8 +118,8 @@ def _profile_text(profile: dict[str, Any] | str | None) -> str:
         return "Not profiled yet (`nox -s profile-rewards -- NAME`)."
     if isinstance(profile, str):
         return profile
-    reward = profile.get("reward") if isinstance(profile.get("reward"), dict) else {}
-    prompts = profile.get("prompts") if isinstance(profile.get("prompts"), dict) else {}
+    reward = raw if isinstance(raw := profile.get("reward"), dict) else {}
+    prompts = raw if isinstance(raw := profile.get("prompts"), dict) else {}
     return (
         f"Models: {', '.join(map(str, profile.get('models') or [])) or 'unknown'}; "
         f"{profile.get('num_prompts')} prompts x {profile.get('samples_per_prompt')} samples; "
@@ -134,7 +134,7 @@ def _training_text(training: dict[str, Any] | str | None) -> str:
         return "No training report yet (`gymkit training-report NAME --metrics METRICS`)."
     if isinstance(training, str):
         return training
-    train = training.get("train") if isinstance(training.get("train"), dict) else {}
+    train = raw if isinstance(raw := training.get("train"), dict) else {}
     steps = training.get("steps")
     count = steps.get("count") if isinstance(steps, dict) else steps  # training-report writes {count, first, last}
     return (

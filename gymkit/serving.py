@@ -70,7 +70,6 @@ def serving_in_thread(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve ``app`` on a free loopback port in a background thread; yields the base URL."""
     sock = bind(host, 0)
     server = uvicorn.Server(_config(app))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

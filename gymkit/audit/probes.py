@@ -175,7 +175,8 @@ PROBES: dict[str, Probe] = {
 
 
 def _message(text: str) -> dict[str, Any]:
-    return answer_response(text)["output"][0]
+    message: dict[str, Any] = answer_response(text)["output"][0]
+    return message
 
 
 def _response(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -78,7 +78,8 @@ def _shortened(response: dict[str, Any]) -> dict[str, Any]:
             return {k: cut(v) for k, v in value.items()}
         return value
 
-    return cut(response)
+    shortened: dict[str, Any] = cut(response)
+    return shortened
 
 
 def render_audit(name: str, path: str, findings: Sequence[Finding], fmt: Format) -> str:

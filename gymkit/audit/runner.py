@@ -169,7 +169,9 @@ class _Audit:
             self.fail("fixture", case, f"{case.note}: reward {reward:g}, the fixture expects {case.expected:g}", reward)
 
     async def malformed(self, sender: Sender, row: dict[str, Any], fixture: list[FixtureCase] | None) -> None:
-        bodies = [(what, make(row), None) for what, make in _MALFORMED]
+        bodies: list[tuple[str, dict[str, Any] | bytes, str | None]] = [
+            (what, make(row), None) for what, make in _MALFORMED
+        ]
         bodies += [
             (f"fixture case {c.name!r}", c.request, c.expected_error) for c in fixture or [] if c.kind == "malformed"
         ]

@@ -102,7 +102,7 @@ def suspicious(row: dict[str, Any], task: dict[str, Any], others: Iterable[dict[
     - ``tool_output_paste``: a tool's raw output, or its JSON keys, in the final message.
     - ``claims``: the message claims to be correct or addresses the grader.
     """
-    response = row.get("response") if isinstance(row.get("response"), dict) else {}
+    response = raw if isinstance(raw := row.get("response"), dict) else {}
     text = final_text(response)
     if not text.strip():
         return []

@@ -106,7 +106,7 @@ def _examples(paths: ServerPaths) -> list[dict[str, Any]]:
         return []
     rows = [row for _, row in iter_json_rows(paths.example_rollouts, root=paths.root)]
     # Show both sides of the verifier: the lowest-scored rows first, then the highest.
-    ranked = sorted(rows, key=lambda r: r.get("reward") if isinstance(r.get("reward"), int | float) else -1)
+    ranked = sorted(rows, key=lambda r: raw if isinstance(raw := r.get("reward"), int | float) else -1)
     low, high = ranked[: EXAMPLES // 2], ranked[::-1][: EXAMPLES - EXAMPLES // 2]
     picked = [*low, *(r for r in high if r not in low)]
     return picked[:EXAMPLES]

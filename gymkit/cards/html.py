@@ -77,14 +77,14 @@ def _turn(role: str, cls: str, body: str) -> str:
 
 def _rollout(row: dict[str, Any]) -> str:
     """One rollout as the viewer shows it: the conversation, and what verify returned beside it."""
-    params = row.get("responses_create_params") if isinstance(row.get("responses_create_params"), dict) else {}
+    params = raw if isinstance(raw := row.get("responses_create_params"), dict) else {}
     turns = []
-    items = params.get("input") if isinstance(params.get("input"), list) else []
+    items = raw if isinstance(raw := params.get("input"), list) else []
     for item in items:
         if isinstance(item, dict):
             role = str(item.get("role", "input"))
             turns.append(_turn(role, "user" if role == "user" else "", _fold(_text(item.get("content")))))
-    response = row.get("response") if isinstance(row.get("response"), dict) else {}
+    response = raw if isinstance(raw := row.get("response"), dict) else {}
     output = [i for i in response.get("output") or [] if isinstance(i, dict)]
     last = max((n for n, i in enumerate(output) if i.get("type", "message") == "message"), default=-1)
     for n, item in enumerate(output):
@@ -124,8 +124,8 @@ def _profile(card: Card) -> str:
         return "<p>Not profiled yet (<code>gymkit profile NAME</code>).</p>"
     if isinstance(p, str):
         return f"<p>{_e(p)}</p>"
-    reward = p.get("reward") if isinstance(p.get("reward"), dict) else {}
-    prompts = p.get("prompts") if isinstance(p.get("prompts"), dict) else {}
+    reward = raw if isinstance(raw := p.get("reward"), dict) else {}
+    prompts = raw if isinstance(raw := p.get("prompts"), dict) else {}
     passk = ", ".join(f"pass@{k} {v:.3f}" for k, v in (p.get("pass_at_k") or {}).items() if isinstance(v, int | float))
     rows = [
         ("models", ", ".join(map(str, p.get("models") or []))),
@@ -147,7 +147,7 @@ def _training(card: Card) -> str:
         return "<p>No training report (<code>reports/training/training.json</code>) yet.</p>"
     if isinstance(t, str):
         return f"<p>{_e(t)}</p>"
-    train = t.get("train") if isinstance(t.get("train"), dict) else {}
+    train = raw if isinstance(raw := t.get("train"), dict) else {}
     line = (f"Improved: <b>{_e(t.get('improved'))}</b>; {_e(train.get('column', 'reward'))} from "
             f"{_e(train.get('first'))} to {_e(train.get('last'))} (p = {_e(train.get('p_value'))}).")  # fmt: skip
     figs = "".join(f'<img alt="{_e(n)}" src="{u}">' for n, u in card.training_images.items())

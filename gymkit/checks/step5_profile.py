@@ -56,7 +56,7 @@ class GYM502(Step5):
         (Python files, requirements.txt, configs/) changed after it was computed."""
         profile = self.profile(fx)
         problems = []
-        dataset = profile.get("dataset") if isinstance(profile.get("dataset"), dict) else {}
+        dataset = raw if isinstance(raw := profile.get("dataset"), dict) else {}
         path = dataset.get("path")
         if not isinstance(path, str):
             problems.append(problem("the profile does not name its dataset (dataset.path)", PROFILE))
@@ -93,7 +93,7 @@ class GYM503(Step5):
         prompt: `nox -s profile-rewards -- NAME --num-prompts 500 --samples 16`."""
         profile = self.profile(fx)
         prompts, samples = profile.get("num_prompts"), profile.get("samples_per_prompt")
-        dataset = profile.get("dataset") if isinstance(profile.get("dataset"), dict) else {}
+        dataset = raw if isinstance(raw := profile.get("dataset"), dict) else {}
         rows = dataset.get("num_rows")
         needed = min(MIN_PROMPTS, rows) if isinstance(rows, int) and rows > 0 else MIN_PROMPTS
         problems = []

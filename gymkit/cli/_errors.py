@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
+from typer import _click
 from typer.core import TyperGroup
 
 from gymkit.errors import GymkitError
@@ -24,7 +24,8 @@ def fail(message: str, hint: str | None = None, code: int = 1) -> typer.Exit:
 class GymkitGroup(TyperGroup):
     """Root command group: a :class:`GymkitError` from any command ends as one readable line."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    # typer bundles its own copy of click: the context handed here is typer._click's, not click's.
+    def invoke(self, ctx: _click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except GymkitError as exc:

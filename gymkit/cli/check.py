@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 
@@ -51,7 +51,7 @@ def _report_target(value: str) -> tuple[Format, Path]:
     fmt, sep, path = value.partition(":")
     if not sep or not path or fmt not in FORMATS:
         raise typer.BadParameter(f"{value!r}: expected FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}")
-    return cast(Format, fmt), Path(path)
+    return fmt, Path(path)
 
 
 def check(

@@ -46,7 +46,7 @@ def _binomial_two_sided(k: int, n: int) -> float:
     if n == 0:
         return 1.0
     low = min(k, n - k)
-    tail = sum(math.comb(n, i) for i in range(low + 1)) / 2**n
+    tail: float = sum(math.comb(n, i) for i in range(low + 1)) / 2**n
     return min(1.0, 2 * tail)
 
 
@@ -96,7 +96,9 @@ def _task_row(task: Any, a: dict[Any, float], b: dict[Any, float], rng: np.rando
 
 
 def _flips(a: Rewards, b: Rewards, tasks: list[Any], threshold: float) -> dict[str, Any]:
-    to_fail, to_pass, paired = [], [], 0
+    to_fail: list[dict[str, Any]] = []
+    to_pass: list[dict[str, Any]] = []
+    paired = 0
     for task in tasks:
         for key, before in a[task].items():
             if key not in b[task] or str(key).startswith("line:"):

@@ -29,7 +29,9 @@ SERVER_TYPES = ("resources_servers", "responses_api_agents", "responses_api_mode
 class ServerEntry:
     """One server instance as its config declares it: ``name: {server_type: {implementation: fields}}``."""
 
-    def __init__(self, name: str, server_type: str, implementation: str, fields: dict[str, Any], extra: dict) -> None:
+    def __init__(
+        self, name: str, server_type: str, implementation: str, fields: dict[str, Any], extra: dict[str, Any]
+    ) -> None:
         self.name = name
         self.server_type = server_type
         self.implementation = implementation

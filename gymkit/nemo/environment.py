@@ -36,6 +36,7 @@ import time
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from gymkit.errors import UserError
 from gymkit.nemo.detect import is_nemo_checkout, nemo_checkout
@@ -67,8 +68,9 @@ class NemoRequirements:
         self.checkout = checkout  # the checkout put on sys.path, when a requirement named one
 
 
-def _project(folder: Path) -> dict[str, object]:
-    return tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+def _project(folder: Path) -> dict[str, Any]:
+    project: dict[str, Any] = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+    return project
 
 
 def _declared(folder: Path, extras: str) -> list[str]:
@@ -81,11 +83,11 @@ def _declared(folder: Path, extras: str) -> list[str]:
             " them from pyproject.toml (it does not run the checkout's build), so list them there"
         )
     own = re.sub(r"[-_.]+", "-", str(project.get("name", ""))).lower()
-    optional: dict[str, list[str]] = project.get("optional-dependencies", {})  # type: ignore[assignment]
+    optional: dict[str, list[str]] = project.get("optional-dependencies", {})
     wanted = [e.strip() for e in extras.strip("[]").split(",") if e.strip()]
     out: list[str] = []
     seen: set[str] = set()
-    pending = [*project.get("dependencies", [])]  # type: ignore[misc]
+    pending = [*project.get("dependencies", [])]
     while wanted:
         extra = wanted.pop()
         if extra not in seen:
@@ -114,7 +116,7 @@ def _checkout_fingerprint(checkout: Path) -> dict[str, object]:
 
 def _is_nemo(spec: str) -> bool:
     match = _NAME.match(spec)
-    return bool(match) and re.sub(r"[-_.]+", "-", match.group("name")).lower() == "nemo-gym"
+    return match is not None and re.sub(r"[-_.]+", "-", match.group("name")).lower() == "nemo-gym"
 
 
 def _local_nemo(line: str, server_dir: Path) -> tuple[Path, str] | None:

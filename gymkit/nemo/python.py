@@ -46,7 +46,7 @@ def python_version(executable: str) -> tuple[int, int, int] | None:
 
 def _recent(version: str, minimum: tuple[int, int]) -> bool:
     match = re.match(r"(\d+)\.(\d+)", version)
-    return bool(match) and (int(match.group(1)), int(match.group(2))) >= minimum
+    return match is not None and (int(match.group(1)), int(match.group(2))) >= minimum
 
 
 def _pyenv_candidates(minimum: tuple[int, int]) -> list[str]:

@@ -52,11 +52,11 @@ def task_key(row: dict[str, Any]) -> int | str:
 def model_name(row: dict[str, Any]) -> str:
     """The model as gymkit recorded it, else as the response reported it."""
     meta = row.get("_gymkit")
-    if isinstance(meta, dict) and isinstance(meta.get("model"), str) and meta["model"]:
-        return meta["model"]
+    if isinstance(meta, dict) and isinstance(model := meta.get("model"), str) and model:
+        return model
     response = row.get("response")
-    if isinstance(response, dict) and isinstance(response.get("model"), str) and response["model"]:
-        return response["model"]
+    if isinstance(response, dict) and isinstance(model := response.get("model"), str) and model:
+        return model
     return "unknown"
 
 
@@ -138,6 +138,7 @@ def tool_use(row: dict[str, Any]) -> ToolUse:
     use = ToolUse()
     names: dict[str, str] = {}
     bad_args: set[str] = set()
+    name: str | None  # a call's tool; for an output, the tool of its call (None: no such call)
     for item in items:
         if not isinstance(item, dict):
             continue

@@ -45,18 +45,22 @@ class Groups:
     def mean(self) -> np.ndarray:
         if not len(self.ids):
             return np.zeros(0)
-        return np.add.reduceat(self.values, self.starts) / self.counts
+        means: np.ndarray = np.add.reduceat(self.values, self.starts) / self.counts
+        return means
 
     def min(self) -> np.ndarray:
-        return self.values[self.starts]
+        lowest: np.ndarray = self.values[self.starts]
+        return lowest
 
     def max(self) -> np.ndarray:
-        return self.values[self.starts + self.counts - 1]
+        highest: np.ndarray = self.values[self.starts + self.counts - 1]
+        return highest
 
     def median(self) -> np.ndarray:
         low = self.values[self.starts + (self.counts - 1) // 2]
         high = self.values[self.starts + self.counts // 2]
-        return (low + high) / 2
+        medians: np.ndarray = (low + high) / 2
+        return medians
 
     def std(self) -> np.ndarray:
         """Sample standard deviation, 0 for a group of one (as NeMo Gym reports it)."""

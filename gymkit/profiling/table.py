@@ -41,8 +41,8 @@ class Column:
     """
 
     start: int
-    values: array = field(default_factory=lambda: array("d"))
-    _rows: array | None = None
+    values: array[float] = field(default_factory=lambda: array("d"))
+    _rows: array[int] | None = None
 
     def append(self, row: int, value: float) -> None:
         if self._rows is None and row != self.start + len(self.values):
@@ -62,18 +62,18 @@ class RolloutTable:
     tasks: dict[int | str, int] = field(default_factory=dict)
     models: dict[str, int] = field(default_factory=dict)
     tools: dict[str, int] = field(default_factory=dict)
-    task: array = field(default_factory=lambda: array("i"))
-    model: array = field(default_factory=lambda: array("i"))
-    reward: array = field(default_factory=lambda: array("d"))
-    calls: array = field(default_factory=lambda: array("i"))
-    invalid: array = field(default_factory=lambda: array("i"))
-    errors: array = field(default_factory=lambda: array("i"))
+    task: array[int] = field(default_factory=lambda: array("i"))
+    model: array[int] = field(default_factory=lambda: array("i"))
+    reward: array[float] = field(default_factory=lambda: array("d"))
+    calls: array[int] = field(default_factory=lambda: array("i"))
+    invalid: array[int] = field(default_factory=lambda: array("i"))
+    errors: array[int] = field(default_factory=lambda: array("i"))
     # Sparse (rollout, tool) -> counts: most rollouts call few of the tools.
-    tool_row: array = field(default_factory=lambda: array("i"))
-    tool_id: array = field(default_factory=lambda: array("i"))
-    tool_calls: array = field(default_factory=lambda: array("i"))
-    tool_invalid: array = field(default_factory=lambda: array("i"))
-    tool_errors: array = field(default_factory=lambda: array("i"))
+    tool_row: array[int] = field(default_factory=lambda: array("i"))
+    tool_id: array[int] = field(default_factory=lambda: array("i"))
+    tool_calls: array[int] = field(default_factory=lambda: array("i"))
+    tool_invalid: array[int] = field(default_factory=lambda: array("i"))
+    tool_errors: array[int] = field(default_factory=lambda: array("i"))
     numeric: dict[str, Column] = field(default_factory=dict)
     # Sampling settings seen, per model (a handful of distinct JSON blobs).
     sampling: dict[str, Counter[bytes]] = field(default_factory=dict)

@@ -92,7 +92,7 @@ def detect_columns(names: list[str]) -> tuple[str | None, str | None, str | None
     # A bare "reward" is a training metric; prefer columns that say "train" when there are several.
     train.sort(key=lambda n: "train" not in _base(n))
     others = train[1:] + test[1:]
-    return step, (train or [None])[0], (test or [None])[0], others
+    return step, train[0] if train else None, test[0] if test else None, others
 
 
 def _number(value: Any, path: Path, line: int, column: str) -> float | None:
@@ -180,7 +180,9 @@ def training_from_file(
     # A benchmark evaluated fewer than 3 times cannot be tested; it then neither helps nor hurts.
     test_part = report.get("test_benchmark")
     testable = test_part is not None and test_part["p_value"] is not None
-    report["improved"] = report["train"]["improved"] and (test_part["improved"] if testable else True)
+    report["improved"] = report["train"]["improved"] and (
+        test_part["improved"] if testable and test_part is not None else True
+    )
     report["verdict"] = _verdict(report)
     return Training(report, curves)
 

@@ -234,7 +234,7 @@ class ModelClient:
             if status == 400 and any(marker in raw.lower() for marker in _CONTEXT_EXCEEDED):
                 raise _ContextExceeded(raw[:300].decode(errors="replace"))
             retry += 1
-            why = "not retried"
+            why: str | None = "not retried"
             if status is None or status in RETRIED:
                 delay = self.retry.delay(retry, retry_after)
                 why = self.retry.gives_up(retry, time.monotonic() - started, delay)

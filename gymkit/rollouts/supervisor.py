@@ -14,10 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from gymkit.errors import UserError
 from gymkit.launch import start_server as ServerProcess  # the runtime the server is written for
+
+if TYPE_CHECKING:
+    from gymkit import serving
+    from gymkit.nemo.launch import UpstreamServer
 
 __all__ = ["ServerDiedError", "ServerSupervisor"]
 
@@ -38,7 +43,7 @@ class ServerSupervisor:
         self.restarts_left = restarts
         self.restarted = 0
         self.generation = 0
-        self._process: ServerProcess | None = None
+        self._process: serving.ServerProcess | UpstreamServer | None = None  # what start_server returns
         self._lock = asyncio.Lock()
 
     def start(self) -> str:

@@ -52,7 +52,7 @@ def _is_checkout(folder: Path) -> bool:
         project = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):
         return False
-    return project.get("project", {}).get("name") == "gymkit"
+    return bool(project.get("project", {}).get("name") == "gymkit")
 
 
 def _checkout(folder: Path) -> GymkitSource:
@@ -125,7 +125,7 @@ def find_uv() -> str | None:
     if found:
         return found
     try:
-        from uv import find_uv_bin  # type: ignore[import-not-found]
+        from uv import find_uv_bin
 
         return str(find_uv_bin())
     except (ImportError, FileNotFoundError):

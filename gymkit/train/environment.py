@@ -52,7 +52,7 @@ class ServerStats:
 
     def take(self) -> dict[str, float]:
         with self.lock:
-            out = {
+            out: dict[str, float] = {
                 "server/seed_sessions": self.seed_sessions,
                 "server/tool_calls": self.tool_calls,
                 "server/tool_errors": self.tool_errors,
@@ -169,14 +169,16 @@ def tool_specs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for tool in row["responses_create_params"].get("tools") or []:
             if not isinstance(tool, dict) or tool.get("type", "function") != "function":
                 continue
-            spec = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+            spec = raw if isinstance(raw := tool.get("function"), dict) else tool
             name = spec.get("name")
             if isinstance(name, str) and name.isidentifier() and name not in RESERVED_ROUTES:
                 specs.setdefault(name, spec)
     return list(specs.values())
 
 
-def environment_class(name: str, server_url: str, specs: list[dict[str, Any]], timeout: float = 120.0) -> type:
+def environment_class(
+    name: str, server_url: str, specs: list[dict[str, Any]], timeout: float = 120.0
+) -> type[ServerEnvironment]:
     """A ServerEnvironment subclass for one running server, with a method per tool in ``specs``."""
     members: dict[str, Any] = {"server_url": server_url, "timeout": timeout, "stats": ServerStats(), "clients": []}
     members |= {spec["name"]: _tool_method(spec) for spec in specs}

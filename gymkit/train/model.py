@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["SMOKE_MODEL", "smoke_checkpoint"]
@@ -24,7 +25,7 @@ def _cache_root() -> Path:
     return Path(base) / "gymkit" / "models"
 
 
-def smoke_checkpoint(log: object = print) -> Path:
+def smoke_checkpoint(log: Callable[[str], object] = print) -> Path:
     """A transformers checkpoint of the embedded model's weights (converted on first use)."""
     from gymkit.rollouts.embedded import MODEL_NAME, MODEL_VERSION, find_model_file
 
@@ -35,13 +36,14 @@ def smoke_checkpoint(log: object = print) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    log(f"converting {gguf.name} to a transformers checkpoint in {target} (once)")  # type: ignore[operator]
+    log(f"converting {gguf.name} to a transformers checkpoint in {target} (once)")
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config  # the weights are float32 now; the marker alone blocks training
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    # transformers leaves from_config unannotated; without the train extra the whole module is untyped.
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)  # type: ignore[no-untyped-call,unused-ignore]
     model.load_state_dict(loaded.state_dict())
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))

@@ -87,6 +87,7 @@ def trainer_class() -> type:
             stats = self.gymkit_stats
             if stats is None:
                 return output
+            assert self.model is not None and self.num_generations is not None  # both set by GRPOTrainer.__init__
             mode = "train" if self.model.training else "eval"
             advantages = output["advantages"].detach().float().cpu().tolist()
             with stats.lock:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from gymkit.audit.suspicious import FLAGS as SUSPICIOUS_FLAGS
@@ -104,9 +105,10 @@ class RolloutIndex:
         """The full row ``row``, read from its file."""
         with self.files[self.at("file", row)].open("rb") as handle:
             handle.seek(self.at("offset", row))
-            return orjson.loads(handle.read(self.at("length", row)))
+            parsed: dict[str, Any] = orjson.loads(handle.read(self.at("length", row)))
+            return parsed
 
-    def raw_rows(self, rows: np.ndarray) -> Any:
+    def raw_rows(self, rows: npt.NDArray[Any]) -> Any:  # in this class body `np` names the method above
         """``(row, raw bytes)`` in file order, one open handle per file: text search reads the whole index."""
         handles: dict[int, Any] = {}
         offsets, lengths, files = self.np("offset"), self.np("length"), self.np("file")

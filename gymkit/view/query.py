@@ -139,7 +139,8 @@ class Query:
                     self._searches.popitem(last=False)
         if key in self._searches:
             self._searches.move_to_end(key)
-        return found & within
+        matches: np.ndarray = found & within
+        return matches
 
     def rows(self, f: Filters, offset: int = 0, limit: int = 50, sort: str = "") -> dict[str, Any]:
         c = self._snap()
