@@ -58,7 +58,9 @@ CONFIG = (
 TOOL = {
     "type": "function",
     "name": "echo",
+    "description": "Echo the text.",
     "parameters": {"type": "object", "properties": {"text": {"type": "string"}}},
+    "strict": False,  # NeMo Gym's agent refuses a function tool without it (HTTP 422)
 }
 HERE = Path(__file__).resolve()
 
@@ -73,7 +75,7 @@ def write_echo_server(work: Path) -> Path:
 
 def write_tasks(work: Path, n: int) -> Path:
     tasks = work / f"tasks_{n}.jsonl"
-    row = {"responses_create_params": {"input": "call echo", "tools": [TOOL]}}
+    row = {"responses_create_params": {"input": [{"role": "user", "content": "call echo"}], "tools": [TOOL]}}
     tasks.write_text((json.dumps(row) + "\n") * n)
     return tasks
 
@@ -148,7 +150,8 @@ def serve(capacity: int) -> None:
         await served()
         items = body["input"] if isinstance(body["input"], list) else []
         if any(isinstance(i, dict) and i.get("type") == "function_call_output" for i in items):
-            item = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "done"}]}
+            text = {"type": "output_text", "text": "done", "annotations": []}
+            item = {"type": "message", "role": "assistant", "content": [text]}
             item["id"], item["status"] = "msg_" + uuid.uuid4().hex, "completed"
         else:
             item = {"type": "function_call", "call_id": uuid.uuid4().hex, "name": "echo", "arguments": '{"text":"x"}'}
