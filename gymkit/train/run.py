@@ -26,7 +26,8 @@ from gymkit.project import ServerPaths
 __all__ = ["SMOKE", "TrainSettings", "check_extra", "train"]
 
 METRICS_FILE = "metrics.jsonl"
-INSTALL = "pip install torch==2.13.0 'gymkit[train]'"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # torch's own index of CPU-only builds
+INSTALL = f"pip install torch==2.13.0 --index-url {TORCH_CPU_INDEX} && pip install 'gymkit[train]'"
 _EXTRA = ("torch", "trl", "transformers", "datasets", "accelerate")
 
 
@@ -38,6 +39,7 @@ class TrainSettings:
     prompts_per_step: int = 8
     num_generations: int = 8
     grad_accum: int = 1
+    micro_batch: int | None = None  # rollouts per forward/backward pass; None: all of a step's at once
     max_completion_length: int = 1024
     max_tool_calls: int = 8
     learning_rate: float = 1e-6
@@ -58,19 +60,34 @@ class TrainSettings:
     def batch_size(self) -> int:
         return self.prompts_per_step * self.num_generations
 
+    def micro_steps(self) -> tuple[int, int]:
+        """Rollouts per forward/backward pass, and passes per optimizer step (the generation batch stays whole)."""
+        micro = self.micro_batch or self.batch_size
+        if self.batch_size % micro:
+            raise UserError(
+                f"--micro-batch {micro} does not divide the {self.batch_size} rollouts of a step "
+                f"({self.prompts_per_step} prompts x {self.num_generations})"
+            )
+        return micro, self.grad_accum * (self.batch_size // micro)
 
-# Small enough for two shared cores: 2 prompts x 4 samples per step, 4 steps, short answers,
-# no activation checkpointing (135M fits). One torch thread: on two cores that the server
-# and other work share, a second thread waits at every small matmul (measured 15x slower).
+
+# Small enough for two shared cores: 3 steps (the fewest a report's trend test takes) of
+# 2 prompts x 4 samples, short answers, at most two tool round trips, no reference model
+# (beta 0: the KL term needs a second copy of the model and its forward pass), four
+# rollouts per backward pass (a pass over all eight held several GB of logits), no
+# activation checkpointing (135M fits). One torch thread: on two cores that the server and
+# other work share, a second thread waits at every small matmul (measured 15x slower).
 SMOKE = TrainSettings(
     kind="smoke",
-    steps=4,
+    steps=3,
     prompts_per_step=2,
     num_generations=4,
+    micro_batch=4,
     max_completion_length=128,
     gradient_checkpointing=False,
     max_tool_calls=2,
     learning_rate=1e-5,
+    beta=0.0,
     temperature=0.7,
     tasks=64,
     threads=1,
@@ -100,7 +117,7 @@ def train(
     paths: ServerPaths,
     settings: TrainSettings,
     output: Path | None = None,
-    log: Callable = print,
+    log: Callable[[str], object] = print,
     server_writable: tuple[Path, ...] = (),
 ) -> Path:
     """Train; returns the report folder (training.json, curves, metrics.jsonl).
@@ -108,6 +125,7 @@ def train(
     ``server_writable``: folders the confined server may write to besides its temp folder.
     """
     check_extra()
+    settings.micro_steps()  # a batch it cannot split is refused before the server starts
     folder = output or paths.training
     previous = _existing_kind(folder)
     if settings.kind == "smoke" and previous not in (None, "smoke"):
@@ -155,35 +173,45 @@ def _run(
     rows: list[dict[str, Any]],
     eval_rows: list[dict[str, Any]],
     folder: Path,
-    log: Callable,
+    log: Callable[[str], object],
 ) -> dict[str, Any]:
     import torch
     from transformers import AutoTokenizer
     from trl import GRPOConfig
 
     from gymkit.train.data import to_dataset
-    from gymkit.train.environment import ServerRolloutError, environment_class, tool_specs, verify_reward
+    from gymkit.train.environment import (
+        ServerRolloutError,
+        close_environments,
+        environment_class,
+        tool_specs,
+        verify_reward,
+    )
     from gymkit.train.model import SMOKE_MODEL, smoke_checkpoint
-    from gymkit.train.templates import use_smoke_template
+    from gymkit.train.templates import TOOL_CALL_END, use_smoke_template
     from gymkit.train.trainer import MetricsFile, ParameterProbe, trainer_class
 
     model = str(smoke_checkpoint(log)) if settings.model == SMOKE_MODEL else settings.model
     tokenizer = AutoTokenizer.from_pretrained(model)
+    generation_kwargs = None
     if settings.model == SMOKE_MODEL:
         use_smoke_template(tokenizer)
+        generation_kwargs = {"stop_strings": [TOOL_CALL_END]}
+    micro, accumulation = settings.micro_steps()
     gpu = torch.cuda.is_available()
     bf16 = gpu if settings.bf16 is None else settings.bf16
     config = GRPOConfig(
         output_dir=str(settings.save_dir or scratch),
         max_steps=settings.steps,
-        per_device_train_batch_size=settings.batch_size,
-        gradient_accumulation_steps=settings.grad_accum,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=accumulation,
         num_generations=settings.num_generations,
         max_completion_length=settings.max_completion_length,
         max_tool_calling_iterations=settings.max_tool_calls,
         learning_rate=settings.learning_rate,
         beta=settings.beta,
         temperature=settings.temperature,
+        generation_kwargs=generation_kwargs,
         seed=settings.seed,
         logging_steps=1,
         report_to="none",
@@ -219,6 +247,8 @@ def _run(
         trainer.train()
     except ServerRolloutError as exc:
         raise UserError(f"{paths.name}: {exc}", hint=f"gymkit test {paths.name}") from None
+    finally:
+        close_environments(environment)
     if settings.save_dir:
         trainer.save_model(str(settings.save_dir))
     return {

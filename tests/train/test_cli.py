@@ -39,3 +39,11 @@ def test_an_unknown_vllm_mode_is_refused() -> None:
     code, output = _run(str(WEATHER), "--model", "m", "--vllm-mode", "remote")
     assert code == 1
     assert "expected colocate or server" in output
+
+
+def test_a_micro_batch_that_does_not_divide_the_step_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("trl")
+    code, output = _run(str(WEATHER), "--smoke", "--micro-batch", "3", "--output", str(tmp_path))
+    assert code == 1
+    assert "--micro-batch 3 does not divide the 8 rollouts of a step (2 prompts x 4)" in output
+    assert not (tmp_path / "metrics.jsonl").exists()  # refused before the server or a model started
