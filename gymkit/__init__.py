@@ -12,8 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gymkit.server import BaseResourcesServer
-    from gymkit.wire import (
+    from gymkit.runtime.server import BaseResourcesServer
+    from gymkit.runtime.wire import (
         BaseRunRequest,
         BaseSeedSessionRequest,
         BaseSeedSessionResponse,
@@ -46,8 +46,8 @@ __all__ = [
 
 # Imported on first use: the server runtime pulls in FastAPI, which commands such as
 # `gymkit new` never need, and importing it would cost them most of their start-up time.
-_LAZY = {name: "gymkit.wire" for name in __all__ if name not in ("BaseResourcesServer", "__version__")}
-_LAZY["BaseResourcesServer"] = "gymkit.server"
+_LAZY = {name: "gymkit.runtime.wire" for name in __all__ if name not in ("BaseResourcesServer", "__version__")}
+_LAZY["BaseResourcesServer"] = "gymkit.runtime.server"
 
 
 def __getattr__(name: str) -> Any:

@@ -1,8 +1,8 @@
 """``python -m gymkit.generate`` (``nox -s generate``): write every copy of a rule that must be a file.
 
 copier.yml, the PR template, the PR-comment script and the docs cannot import gymkit, so
-the rules they carry (:mod:`gymkit.rules`, :class:`gymkit.config.Domain` and
-:class:`~gymkit.config.DatasetLicense`, the checklist's steps and statuses, the PR sections,
+the rules they carry (:mod:`gymkit.rules`, :class:`gymkit.runtime.config.Domain` and
+:class:`~gymkit.runtime.config.DatasetLicense`, the checklist's steps and statuses, the PR sections,
 the embedded model's pin) are rendered into them here, and the artifacts' JSON Schemas into
 docs/schemas/. Files people also edit get a block between two marker lines
 (``BEGIN GENERATED name`` … ``END GENERATED name``); the model pin is replaced wherever its
@@ -48,8 +48,8 @@ def _quoted(words: Iterable[str]) -> str:
 
 
 def _copier_name_and_domain() -> str:
-    from gymkit.config import Domain
     from gymkit.rules import MAX_SERVER_NAME, PYTHON_KEYWORDS, YAML_WORDS, server_name_regex
+    from gymkit.runtime.config import Domain
 
     keywords = textwrap.wrap(_quoted(PYTHON_KEYWORDS), 96)
     keyword_lines = "\n".join("    " + line for line in keywords)
@@ -80,8 +80,8 @@ domain:
 
 
 def _copier_licences() -> str:
-    from gymkit.config import DatasetLicense
     from gymkit.rules import SPDX_SHAPE
+    from gymkit.runtime.config import DatasetLicense
 
     choices = "\n".join(f"    - {lic.value}" for lic in DatasetLicense)
     return f"""\
@@ -149,8 +149,8 @@ def _pr_checklist() -> str:
 
 
 def _scaffold_choices() -> str:
-    from gymkit.config import DatasetLicense, Domain
     from gymkit.rules import MAX_SERVER_NAME
+    from gymkit.runtime.config import DatasetLicense, Domain
 
     return (
         "| answer | accepted |\n|---|---|\n"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gymkit.nemo.detect import server_kind
 from gymkit.nemo.launch import DEFAULT_TIMEOUT, UpstreamServer
-from gymkit.serving import ServerProcess
+from gymkit.runtime.serving import ServerProcess
 
 __all__ = ["start_server"]
 

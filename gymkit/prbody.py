@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gymkit.config import ServerConfigFile, load_config
 from gymkit.contribution.readme import Readme
 from gymkit.errors import GymkitError, InvalidDataError, UserError
 from gymkit.inputs import parse_json, read_json, read_text
 from gymkit.project import ServerPaths
+from gymkit.runtime.config import ServerConfigFile, load_config
 
 __all__ = ["PR_SECTIONS", "SectionProblem", "check_pr_body", "read_pr_body", "render_pr_body"]
 

@@ -10,13 +10,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from gymkit.config import ServerConfigFile, find_config, load_config
 from gymkit.errors import ServerLoadError, ServerNotFoundError
 from gymkit.inputs import repo_root
 from gymkit.rules import MAX_SERVER_NAME, SERVER_NAME_SHAPE
+from gymkit.runtime.config import ServerConfigFile, find_config, load_config
 
 if TYPE_CHECKING:
-    from gymkit.server import BaseResourcesServer
+    from gymkit.runtime.server import BaseResourcesServer
 
 __all__ = [
     "MAX_SERVER_NAME",
@@ -180,7 +180,7 @@ def load_server(paths: ServerPaths, *, with_config: bool = True) -> BaseResource
     The config is validated before app.py runs, so a bad ``domain`` is reported as such
     rather than as whatever the import does next.
     """
-    from gymkit.server import BaseResourcesServer  # FastAPI: only commands that load a server pay for it
+    from gymkit.runtime.server import BaseResourcesServer  # FastAPI: only commands that load a server pay for it
 
     config = paths.config() if with_config else None
     module = _import_app(paths)

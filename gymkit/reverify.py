@@ -24,7 +24,7 @@ from gymkit.errors import GymkitError
 from gymkit.jsonl import iter_rows
 from gymkit.launch import start_server as ServerProcess  # the runtime the server is written for
 from gymkit.project import ServerPaths
-from gymkit.wire import ResponseCreateParams
+from gymkit.runtime.wire import ResponseCreateParams
 
 __all__ = ["TOLERANCE", "ReverifyReport", "RowResult", "match_rollouts", "reverify_rollouts", "verify_body"]
 

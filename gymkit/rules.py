@@ -2,8 +2,8 @@
 
 copier.yml, the PR-comment script and the docs cannot import Python, so ``gymkit.generate``
 renders these values into them and ``tests/test_generated.py`` fails when a copy is stale.
-The domains and dataset licences are :class:`gymkit.config.Domain` and
-:class:`gymkit.config.DatasetLicense`; the embedded model's pin is the ``embedded`` extra
+The domains and dataset licences are :class:`gymkit.runtime.config.Domain` and
+:class:`gymkit.runtime.config.DatasetLicense`; the embedded model's pin is the ``embedded`` extra
 in ``pyproject.toml``, read here from the installed metadata.
 """
 

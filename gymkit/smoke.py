@@ -26,9 +26,9 @@ from pydantic import ValidationError
 from gymkit.errors import GymkitError, InvalidDataError
 from gymkit.jsonl import parse_line, validation_problem
 from gymkit.project import ServerPaths, load_server, resolve_server
-from gymkit.serving import serving_in_thread
+from gymkit.runtime.serving import serving_in_thread
+from gymkit.runtime.wire import BaseRunRequest, reward_problem
 from gymkit.validation import DataProblem, server_data_problems
-from gymkit.wire import BaseRunRequest, reward_problem
 
 __all__ = ["DEFAULT_TIMEOUT", "SmokeReport", "answer_response", "empty_response", "main", "shown", "smoke_test"]
 
@@ -123,7 +123,7 @@ class _RaiseLog(logging.Handler):
 def _capture_server_errors(server_dir: Path) -> Iterator[_RaiseLog]:
     # The runtime logs a traceback for every exception in a route; the smoke test turns
     # each into one line that names the server's file and line instead.
-    logger = logging.getLogger("gymkit.server")
+    logger = logging.getLogger("gymkit.runtime.server")
     handler = _RaiseLog(server_dir)
     logger.addHandler(handler)
     propagate, logger.propagate = logger.propagate, False

@@ -20,7 +20,7 @@ from gymkit.indices import RolloutIndices
 from gymkit.inputs import iter_json_rows, iter_lines, parse_json
 from gymkit.jsonl import validation_problem
 from gymkit.project import ServerPaths
-from gymkit.wire import BaseRunRequest, RolloutRow, reward_problem
+from gymkit.runtime.wire import BaseRunRequest, RolloutRow, reward_problem
 
 __all__ = [
     "MAX_PROBLEMS_PER_FILE",
@@ -162,7 +162,7 @@ def rollout_problems(
 ) -> list[DataProblem]:
     """Problems of a rollouts file such as ``data/example_rollouts.jsonl``; empty means it is fine.
 
-    Every line must be a verify response (a :class:`~gymkit.wire.RolloutRow`) whose
+    Every line must be a verify response (a :class:`~gymkit.runtime.wire.RolloutRow`) whose
     ``reward`` is a finite number in [0, 1], with valid, unique indices
     (:class:`~gymkit.indices.RolloutIndices`; ``num_tasks`` is the number of example rows when known).
     """

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from gymkit.cli import app
 from gymkit.errors import ServerLoadError
-from gymkit.serving import ServerProcess
+from gymkit.runtime.serving import ServerProcess
 
 from .test_server_http import RCP, answer
 

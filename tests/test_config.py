@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from gymkit.config import AgentConfig, DatasetLicense, Domain, find_config, load_config
 from gymkit.errors import InvalidServerConfigError
+from gymkit.runtime.config import AgentConfig, DatasetLicense, Domain, find_config, load_config
 
 from .conftest import UPSTREAM
 

@@ -60,7 +60,7 @@ def test_a_changed_rule_reaches_every_copy(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_generated_copier_questions_are_the_enums() -> None:
-    from gymkit.config import DatasetLicense, Domain
+    from gymkit.runtime.config import DatasetLicense, Domain
 
     questions = yaml.safe_load((ROOT / "copier.yml").read_text())
     assert questions["domain"]["choices"] == [d.value for d in Domain]

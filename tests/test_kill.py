@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from gymkit.project import ServerPaths, load_server
-from gymkit.serving import serving_in_thread
+from gymkit.runtime.serving import serving_in_thread
 
 from .rollouts.conftest import TOOLBOX, task, write_tasks
 from .rollouts.scripted import MODEL, scripted_model

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from gymkit.project import ServerPaths, load_server
-from gymkit.serving import serving_in_thread
+from gymkit.runtime.serving import serving_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -21,8 +21,8 @@ from gymkit import (
 )
 from gymkit.errors import ServerLoadError
 from gymkit.project import ServerPaths, load_server
-from gymkit.server import RESERVED_ROUTES, SESSION_ID_KEY
-from gymkit.serving import serving_in_thread
+from gymkit.runtime.server import RESERVED_ROUTES, SESSION_ID_KEY
+from gymkit.runtime.serving import serving_in_thread
 
 from .conftest import SERVERS
 

@@ -18,10 +18,11 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from gymkit import BaseResourcesServer, confine, serving
+from gymkit import BaseResourcesServer, confine
 from gymkit.childproc import ChildProcess
 from gymkit.errors import ServerLoadError
-from gymkit.serving import ServerProcess, serving_in_thread
+from gymkit.runtime import serving
+from gymkit.runtime.serving import ServerProcess, serving_in_thread
 
 
 def _alive(pid: int) -> bool:

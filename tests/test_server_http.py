@@ -21,8 +21,8 @@ from gymkit import (
     BaseVerifyResponse,
 )
 from gymkit.project import ServerPaths, load_server
-from gymkit.server import SESSION_ID_KEY
-from gymkit.serving import serving_in_thread
+from gymkit.runtime.server import SESSION_ID_KEY
+from gymkit.runtime.serving import serving_in_thread
 
 from .conftest import SERVERS
 
@@ -74,7 +74,7 @@ def test_seed_session_sets_signed_cookie(tutorial_url: str) -> None:
     assert reply.status_code == 200 and reply.json() == {}
     cookie = reply.headers["set-cookie"]
     # Upstream's cookie name, so agents find it; the value is the server's own: a random id
-    # and its HMAC (see gymkit.sessions), opaque to clients, who only send it back.
+    # and its HMAC (see gymkit.runtime.sessions), opaque to clients, who only send it back.
     assert re.match(r"MyTaskResourcesServer___tutorial_resources_server=[0-9a-f]{32}\.[\w-]{43}; ", cookie)
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
 

@@ -25,9 +25,9 @@ from gymkit import (
     BaseVerifyResponse,
 )
 from gymkit.errors import UserError
-from gymkit.server import SESSION_ID_KEY
-from gymkit.serving import serving_in_thread
-from gymkit.sessions import (
+from gymkit.runtime.server import SESSION_ID_KEY
+from gymkit.runtime.serving import serving_in_thread
+from gymkit.runtime.sessions import (
     MAX_ANONYMOUS_SESSIONS,
     MAX_SESSIONS,
     SESSION_IDLE_TTL,
@@ -246,7 +246,7 @@ def test_seeded_sessions_go_oldest_first_and_the_eviction_is_logged(
     server, url = vault
     server.sessions.max_seeded = 2
     with contextlib.ExitStack() as stack:
-        with caplog.at_level(logging.WARNING, logger="gymkit.server"):
+        with caplog.at_level(logging.WARNING, logger="gymkit.runtime.server"):
             first, second, third = (stack.enter_context(seeded(url, s)) for s in ("one", "two", "three"))
         assert server.sessions.counts()["evicted_seeded"] == 1
         assert "evicted the least recently used seeded session" in caplog.text

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from gymkit.errors import InvalidDataError
 from gymkit.jsonl import iter_rows, validate_rows
-from gymkit.wire import (
+from gymkit.runtime.wire import (
     BaseRunRequest,
     FunctionCallItem,
     FunctionCallOutputItem,

@@ -13,13 +13,13 @@ from typing import Any
 
 from gymkit.artifacts import Artifact, RewardProfile, TrainingReport, read_optional
 from gymkit.checks import STEPS, CheckOptions, all_checks, run_checks
-from gymkit.config import load_config
 from gymkit.contribution.readme import Readme
 from gymkit.errors import GymkitError
 from gymkit.inputs import iter_json_rows, read_bytes, read_text
 from gymkit.profiling.output import PROFILE_JSON
 from gymkit.profiling.training import TRAINING_JSON
 from gymkit.project import ServerPaths
+from gymkit.runtime.config import load_config
 
 __all__ = ["Card", "gather_card"]
 

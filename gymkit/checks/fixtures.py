@@ -13,12 +13,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from gymkit.config import ServerConfigFile, find_config, load_config
 from gymkit.contribution.readme import Readme
 from gymkit.errors import GymkitError, InvalidDataError
 from gymkit.findings import read_waivers
 from gymkit.inputs import iter_json_rows, read_json, read_text
 from gymkit.project import ServerPaths
+from gymkit.runtime.config import ServerConfigFile, find_config, load_config
 
 if TYPE_CHECKING:
     from gymkit.audit import AuditResult

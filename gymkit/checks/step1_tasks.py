@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
-from gymkit.config import DatasetLicense
+from gymkit.runtime.config import DatasetLicense
 
 __all__ = ["GYM101", "GYM102", "GYM103"]
 

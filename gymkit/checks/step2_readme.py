@@ -11,9 +11,9 @@ from collections.abc import Iterable
 
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
-from gymkit.config import DatasetLicense
 from gymkit.contribution.licenses import compatibility, parse_spdx, repository_license
 from gymkit.contribution.readme import LICENSING_FIELDS, README_SECTIONS, placeholder_lines
+from gymkit.runtime.config import DatasetLicense
 
 __all__ = ["GYM210", "GYM211", "GYM212", "GYM213", "GYM214", "GYM215"]
 

@@ -200,7 +200,7 @@ class GYM406(Step4):
             return []
         if not fx.options.reverify:
             return Skip("reading the server's routes starts it; turned off with --no-reverify")
-        from gymkit.server import RESERVED_ROUTES
+        from gymkit.runtime.server import RESERVED_ROUTES
 
         routes, error = _served(fx)
         if error:

@@ -11,10 +11,10 @@ from typing import Any
 
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
-from gymkit.config import check_configs
 from gymkit.contribution.thresholds import MIN_MIXED, MIN_PROMPTS, MIN_SAMPLES
 from gymkit.errors import GymkitError
 from gymkit.hashing import file_sha256, server_code_sha256
+from gymkit.runtime.config import check_configs
 
 __all__ = ["GYM501", "GYM502", "GYM503", "GYM504", "GYM505", "GYM506"]
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from gymkit.config import DatasetLicense, Domain
+from gymkit.runtime.config import DatasetLicense, Domain
 
 __all__ = ["new", "register"]
 

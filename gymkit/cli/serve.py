@@ -9,7 +9,7 @@ import typer
 
 from gymkit.nemo.detect import server_kind
 from gymkit.project import load_server, resolve_server
-from gymkit.serving import READY_PREFIX, serve_forever
+from gymkit.runtime.serving import READY_PREFIX, serve_forever
 
 
 def serve(

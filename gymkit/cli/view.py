@@ -13,7 +13,7 @@ import uvicorn
 
 from gymkit.errors import UserError
 from gymkit.evaluate.sources import rollout_files
-from gymkit.serving import READY_PREFIX, bind, url_of
+from gymkit.runtime.serving import READY_PREFIX, bind, url_of
 
 if TYPE_CHECKING:
     from gymkit.view import RolloutIndex

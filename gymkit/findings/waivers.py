@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from gymkit.findings.model import Finding
 
 if TYPE_CHECKING:
-    from gymkit.config import ServerConfigFile
+    from gymkit.runtime.config import ServerConfigFile
 
 __all__ = ["UNWAIVABLE", "apply_waivers", "load_waivers", "read_waivers"]
 
@@ -35,8 +35,8 @@ def read_waivers(config: ServerConfigFile | None) -> tuple[dict[str, Any], str |
 
 def load_waivers(server_dir: Path, root: Path) -> dict[str, Any]:
     """The waivers of the server in ``server_dir``; none when its config is absent or does not load."""
-    from gymkit.config import find_config, load_config
     from gymkit.errors import GymkitError
+    from gymkit.runtime.config import find_config, load_config
 
     try:
         return read_waivers(load_config(find_config(server_dir), root_dir=root))[0]

@@ -155,7 +155,7 @@ class UpstreamServer:
     def exited(self, timeout: float = 0.0) -> bool:
         """True once the server process has ended, waiting up to ``timeout`` seconds for it to.
 
-        As ``gymkit.serving.ServerProcess.exited``: a crashing server may still accept on its
+        As ``gymkit.runtime.serving.ServerProcess.exited``: a crashing server may still accept on its
         port for a moment, so a caller asks the process before it believes the port.
         """
         proc = self._proc

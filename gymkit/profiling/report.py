@@ -13,13 +13,13 @@ import orjson
 
 from gymkit import __version__
 from gymkit.artifacts.profile import RewardProfile
-from gymkit.config import check_configs
 from gymkit.errors import InvalidDataError
 from gymkit.hashing import file_sha256, server_code_sha256
 from gymkit.inputs import iter_json_rows, repo_root
 from gymkit.profiling.sections import PER_TASK_INLINE, PerTask, section
 from gymkit.profiling.stats import Groups
 from gymkit.profiling.table import RolloutTable, failures_path
+from gymkit.runtime.config import check_configs
 
 __all__ = ["SCHEMA_VERSION", "Profile", "build_profile", "dataset_info", "profile_files", "shown_path"]
 

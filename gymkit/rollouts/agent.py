@@ -21,7 +21,7 @@ import orjson
 
 from gymkit.rollouts.clients import ModelClient, ResponseTooLargeError, read_capped
 from gymkit.rollouts.convert import complete_response, input_items, tool_arguments
-from gymkit.server import RESERVED_ROUTES
+from gymkit.runtime.server import RESERVED_ROUTES
 
 __all__ = ["DEFAULT_AGENT_REF", "RolloutFailure", "RolloutResult", "declared_tools", "run_rollout"]
 

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gymkit.config import _line_of as line_of
-from gymkit.config import _parse as parse_yaml
-from gymkit.config import yaml_problem
 from gymkit.errors import UserError
+from gymkit.runtime.config import _line_of as line_of
+from gymkit.runtime.config import _parse as parse_yaml
+from gymkit.runtime.config import yaml_problem
 
 __all__ = [
     "EMBEDDED",

@@ -6,8 +6,8 @@ import contextlib
 import resource
 from pathlib import Path
 
-from gymkit.config import AgentConfig, find_config, load_config
 from gymkit.errors import InvalidServerConfigError
+from gymkit.runtime.config import AgentConfig, find_config, load_config
 
 __all__ = ["config_max_steps", "in_flight_ceiling", "raise_open_files_limit"]
 

@@ -10,7 +10,7 @@ import orjson
 
 from gymkit.errors import InvalidDataError
 from gymkit.jsonl import atomic_write_bytes, dumps, validate_rows
-from gymkit.wire import BaseRunRequest
+from gymkit.runtime.wire import BaseRunRequest
 
 __all__ = ["existing_rows", "failures_path_for", "finish_files", "load_tasks", "row_key"]
 

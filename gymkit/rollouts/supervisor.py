@@ -21,8 +21,8 @@ from gymkit.errors import UserError
 from gymkit.launch import start_server as ServerProcess  # the runtime the server is written for
 
 if TYPE_CHECKING:
-    from gymkit import serving
     from gymkit.nemo.launch import UpstreamServer
+    from gymkit.runtime import serving
 
 __all__ = ["ServerDiedError", "ServerSupervisor"]
 

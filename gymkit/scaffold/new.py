@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gymkit.config import DatasetLicense, Domain
 from gymkit.errors import ServerNotFoundError, UserError
 from gymkit.nemo.detect import gym_kind
 from gymkit.project import SERVERS_DIR, find_repo_root
 from gymkit.rules import MAX_SERVER_NAME, SERVER_NAME_SHAPE, SPDX_SHAPE, YAML_WORDS
+from gymkit.runtime.config import DatasetLicense, Domain
 from gymkit.scaffold._nemo import NEMO_SRC, nemo_template, nemo_version
 from gymkit.scaffold._packaged import packaged_template, packaged_version
 from gymkit.scaffold._source import (

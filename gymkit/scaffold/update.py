@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 
 from gymkit import __version__
-from gymkit.config import yaml_problem
 from gymkit.errors import UserError
+from gymkit.runtime.config import yaml_problem
 from gymkit.scaffold._nemo import NEMO_PATHS, NEMO_SRC, nemo_history
 from gymkit.scaffold._packaged import PACKAGED_SRC, packaged_history
 from gymkit.scaffold._source import (

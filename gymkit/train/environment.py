@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from gymkit.rollouts.convert import complete_response
-from gymkit.server import RESERVED_ROUTES
+from gymkit.runtime.server import RESERVED_ROUTES
 
 __all__ = [
     "ServerRolloutError",

@@ -26,7 +26,7 @@ from gymkit import (
     function_calls,
     output_text,
 )
-from gymkit.wire import FunctionCallOutputItem
+from gymkit.runtime.wire import FunctionCallOutputItem
 
 __all__ = [
     "CONDITIONS",

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from gymkit.checks import CheckOptions, run_checks
 from gymkit.cli import app
-from gymkit.config import DatasetLicense
 from gymkit.findings import Finding, Status, apply_waivers
 from gymkit.profiling.sections import _verdict
+from gymkit.runtime.config import DatasetLicense
 from tests.checks.conftest import build_server, write_reports
 
 OPTIONS = CheckOptions(reverify=False)

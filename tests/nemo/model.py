@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from gymkit.serving import serving_in_thread
+from gymkit.runtime.serving import serving_in_thread
 from tests.rollouts.scripted import ScriptedModel
 
 Step = tuple[str, Any]  # ("call", (name, arguments JSON)) or ("text", answer)

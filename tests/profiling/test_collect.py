@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from gymkit.jsonl import read_rows
 from gymkit.profiling.collect import plan_collection, select_prompts
-from gymkit.serving import serving_in_thread
+from gymkit.runtime.serving import serving_in_thread
 
 from .conftest import write_rows
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gymkit.project import ServerPaths, load_server
-from gymkit.serving import serving_in_thread
+from gymkit.runtime.serving import serving_in_thread
 
 from .scripted import ScriptedModel, scripted_model
 

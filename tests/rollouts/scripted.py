@@ -34,7 +34,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from gymkit.serving import serving_in_thread
+from gymkit.runtime.serving import serving_in_thread
 
 MODEL = "scripted-model"
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI, Request
 
 from gymkit.rollouts import EndpointConfig, collect_rollouts
-from gymkit.serving import serving_in_thread
+from gymkit.runtime.serving import serving_in_thread
 
 from .conftest import read_jsonl, task, write_tasks
 from .scripted import MODEL, ScriptedModel

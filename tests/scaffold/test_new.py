@@ -19,13 +19,13 @@ import yaml
 from typer.testing import CliRunner
 
 from gymkit.cli import app
-from gymkit.config import AgentConfig, DatasetLicense, Domain, load_config
 from gymkit.errors import UserError
 from gymkit.jsonl import validate_rows
 from gymkit.project import ServerPaths, load_server
+from gymkit.runtime.config import AgentConfig, DatasetLicense, Domain, load_config
+from gymkit.runtime.serving import serving_in_thread
+from gymkit.runtime.wire import BaseRunRequest
 from gymkit.scaffold import ANSWERS_FILE, NewServer, new_server, validate_name
-from gymkit.serving import serving_in_thread
-from gymkit.wire import BaseRunRequest
 
 from .conftest import REPO, run_gymkit
 

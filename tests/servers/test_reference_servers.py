@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gymkit.config import Domain
 from gymkit.jsonl import iter_rows
 from gymkit.project import ServerPaths
 from gymkit.reverify import reverify_rollouts
+from gymkit.runtime.config import Domain
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = {

@@ -41,7 +41,7 @@ import pytest
 import yaml
 
 from gymkit import confine
-from gymkit.serving import ServerProcess
+from gymkit.runtime.serving import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "resources_servers" / "python_sandbox"

@@ -14,7 +14,7 @@ import pytest
 from app import ArithmeticResourcesServer, ArithmeticVerifyRequest, extract_answer, parse_number
 
 from gymkit import BaseRunRequest
-from gymkit.serving import serving_in_thread
+from gymkit.runtime.serving import serving_in_thread
 
 SERVER_DIR = Path(__file__).resolve().parent.parent
 DATA = SERVER_DIR / "data"

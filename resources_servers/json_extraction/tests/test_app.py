@@ -21,7 +21,7 @@ from app import (
 )
 
 from gymkit import BaseRunRequest
-from gymkit.serving import serving_in_thread
+from gymkit.runtime.serving import serving_in_thread
 
 SERVER_DIR = Path(__file__).resolve().parent.parent
 DATA = SERVER_DIR / "data"

@@ -24,8 +24,8 @@ import pytest
 from app import MAX_RESPONSE_CHARS, PythonSandboxServer, extract_code, same_value
 from sandbox_runner import SandboxLimits, run_sandboxed
 
-from gymkit.config import ResourcesServerConfig
-from gymkit.serving import serving_in_thread
+from gymkit.runtime.config import ResourcesServerConfig
+from gymkit.runtime.serving import serving_in_thread
 
 FAST = {"cpu_seconds": 1, "wall_seconds": 3.0, "memory_mb": 256}
 TESTS = [{"args": [1, 2], "expected": 3}, {"args": [-5, 5], "expected": 0}, {"args": [10, 20], "expected": 30}]

@@ -16,7 +16,7 @@ import pytest
 from app import GetWeatherRequest, WeatherResourcesServer, WeatherSeedRequest, WeatherVerifyRequest
 
 from gymkit import BaseRunRequest
-from gymkit.serving import serving_in_thread
+from gymkit.runtime.serving import serving_in_thread
 
 SERVER_DIR = Path(__file__).resolve().parent.parent
 DATA = SERVER_DIR / "data"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from gymkit import BaseResourcesServer, BaseVerifyRequest, BaseVerifyResponse
-from gymkit.wire import output_text
+from gymkit.runtime.wire import output_text
 
 
 class AdditionVerifyRequest(BaseVerifyRequest):

@@ -7,7 +7,7 @@ import re
 from pydantic import BaseModel
 
 from gymkit import BaseResourcesServer, BaseVerifyRequest, BaseVerifyResponse
-from gymkit.wire import output_text
+from gymkit.runtime.wire import output_text
 
 
 class AdditionVerifyRequest(BaseVerifyRequest):

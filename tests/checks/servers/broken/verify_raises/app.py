@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gymkit import BaseResourcesServer, BaseVerifyRequest, BaseVerifyResponse
-from gymkit.wire import output_text
+from gymkit.runtime.wire import output_text
 
 
 class AdditionVerifyRequest(BaseVerifyRequest):

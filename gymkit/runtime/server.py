@@ -23,10 +23,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
-from gymkit.aggregate import aggregate_metrics
-from gymkit.config import ResourcesServerConfig
 from gymkit.errors import ServerLoadError
-from gymkit.sessions import (
+from gymkit.runtime.aggregate import aggregate_metrics
+from gymkit.runtime.config import ResourcesServerConfig
+from gymkit.runtime.sessions import (
     MAX_ANONYMOUS_SESSIONS,
     MAX_SESSIONS,
     SESSION_ID_KEY,
@@ -36,7 +36,7 @@ from gymkit.sessions import (
     SessionStore,
     session_secret,
 )
-from gymkit.wire import (
+from gymkit.runtime.wire import (
     BaseSeedSessionRequest,
     BaseSeedSessionResponse,
     BaseVerifyRequest,
@@ -53,7 +53,7 @@ __all__ = [
     "ToolSpec",
 ]
 
-log = logging.getLogger("gymkit.server")
+log = logging.getLogger("gymkit.runtime.server")
 
 RESERVED_ROUTES = frozenset({"verify", "seed_session", "aggregate_metrics", "mcp", "reverify_mode"})
 # Reserved names a subclass overrides on purpose (upstream's hooks); none of them is a tool.
@@ -212,12 +212,12 @@ class BaseResourcesServer:
         """Serve this server until interrupted; for ``python app.py``, the way ``ng_run`` starts servers.
 
         Under ng_run (``NEMO_GYM_CONFIG_DICT``/``NEMO_GYM_CONFIG_PATH`` set) it serves on the host
-        and port of its own entry there; otherwise as ``gymkit serve`` does (gymkit.nemo_entry).
+        and port of its own entry there; otherwise as ``gymkit serve`` does (gymkit.runtime.nemo_entry).
         """
         import sys
 
         from gymkit.errors import GymkitError
-        from gymkit.nemo_entry import run_server
+        from gymkit.runtime.nemo_entry import run_server
 
         try:
             run_server(self)

@@ -24,7 +24,7 @@ from gymkit.childproc import _PR_SET_PDEATHSIG, _prctl
 from gymkit.errors import ServerLoadError, UserError
 
 if TYPE_CHECKING:
-    from gymkit.server import BaseResourcesServer
+    from gymkit.runtime.server import BaseResourcesServer
 
 __all__ = ["CONFIG_DICT_VAR", "CONFIG_PATH_VAR", "nemo_instance", "run_server"]
 
@@ -74,9 +74,8 @@ def _end_with_parent() -> None:
 
 def run_server(server: BaseResourcesServer, *, host: str = "127.0.0.1", port: int = 0) -> None:
     """Serve ``server`` until interrupted, on NeMo Gym's host and port when ng_run started it."""
-    from gymkit.config import ResourcesServerConfig
-    from gymkit.project import ServerPaths
-    from gymkit.serving import serve_forever
+    from gymkit.runtime.config import ResourcesServerConfig, find_config, load_config
+    from gymkit.runtime.serving import serve_forever
 
     found = nemo_instance(os.environ)
     if found is not None:
@@ -85,7 +84,7 @@ def run_server(server: BaseResourcesServer, *, host: str = "127.0.0.1", port: in
         host, port = str(fields["host"]), int(fields["port"])
         _end_with_parent()
     else:
-        config = ServerPaths(_main_folder()).config()
+        config = load_config(find_config(_main_folder()))
         server.config = config.resources_server
         name = config.resources_servers[0].name
     server.name = name

@@ -71,7 +71,7 @@ __all__ = [
     "session_secret",
 ]
 
-log = logging.getLogger("gymkit.server")
+log = logging.getLogger("gymkit.runtime.server")
 
 SESSION_ID_KEY = "session_id"
 SESSION_SECRET_ENV = "GYMKIT_SESSION_SECRET"

@@ -1,0 +1,167 @@
+"""Running servers under uvicorn: in the foreground, in a thread, or in a child process.
+
+The socket is bound before uvicorn starts (port 0 = the kernel picks a free port), so the
+URL is known without a race between "find a free port" and "listen on it".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from gymkit.childproc import ChildProcess, Confinement
+from gymkit.errors import ServerLoadError
+
+__all__ = ["READY_PREFIX", "ServerProcess", "bind", "serve_forever", "serving_in_thread"]
+
+READY_PREFIX = "gymkit: serving"
+_READY = re.compile(rf"^{READY_PREFIX} (\S+) at (http://\S+)")
+
+
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on accepted
+    # sockets whose proto says TCP; with proto 0 every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ServerLoadError(f"cannot listen on {host}:{port}: {exc.strerror}", hint="choose another --port") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _config(app: Any) -> uvicorn.Config:
+    # One worker, no access log: a GRPO job sends thousands of requests a second and the
+    # log would cost more than the handlers. A request still running 3 s into shutdown is
+    # cancelled: otherwise one handler that never returns keeps the server up for good.
+    return uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30, timeout_graceful_shutdown=3
+    )
+
+
+def serve_forever(app: Any, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    """Serve until interrupted; prints the ready line (``gymkit: serving NAME at URL``) first."""
+    sock = bind(host, port)
+    print(f"{READY_PREFIX} {name} at {url_of(sock)}", flush=True)
+    uvicorn.Server(_config(app)).run(sockets=[sock])
+
+
+@contextlib.contextmanager
+def serving_in_thread(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a background thread; yields the base URL."""
+    sock = bind(host, 0)
+    server = uvicorn.Server(_config(app))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise ServerLoadError(f"uvicorn did not start serving on {url_of(sock)}")
+            time.sleep(0.005)
+        yield url_of(sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def _child_error(stderr: str) -> tuple[str | None, str | None]:
+    """The child's own ``error: ...`` line and the ``hint: ...`` under it, else its last line.
+
+    A failing ``gymkit serve`` ends with its hint, so the last line alone would report the
+    hint as the error and lose the file, line and field the error line names.
+    """
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+    if not errors:
+        return (lines[-1] if lines else None), None
+    at = errors[-1]
+    after = lines[at + 1] if at + 1 < len(lines) else ""
+    return lines[at].removeprefix("error: "), (after.removeprefix("hint: ") if after.startswith("hint: ") else None)
+
+
+class ServerProcess:
+    """A resource server in a child process (``gymkit serve DIR --port 0``).
+
+    A hung or crashing verify cannot take the caller down with it, and the child can be
+    killed. Use as a context manager; ``url`` is set once the server is ready. The server and
+    whatever it starts die with the caller, however the caller ends (see gymkit.childproc).
+    It runs the contributor's code, so it is confined (gymkit.confine): it writes only to a temp
+    folder of its own (its TMPDIR) and the folders in ``writable``.
+    """
+
+    def __init__(
+        self,
+        server_dir: Path,
+        *,
+        python: str | None = None,
+        timeout: float = 60.0,
+        env: dict[str, str] | None = None,
+        writable: tuple[Path, ...] = (),
+    ) -> None:
+        self.server_dir = server_dir
+        self.python = python or sys.executable
+        self.timeout = timeout
+        self.env = env
+        self.writable = writable
+        self.url = ""
+        self._proc: ChildProcess | None = None
+
+    def __enter__(self) -> ServerProcess:
+        cmd = [self.python, "-m", "gymkit", "serve", str(self.server_dir), "--host", "127.0.0.1", "--port", "0"]
+        env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+        # Grace: uvicorn cancels requests still running 3 s into its shutdown.
+        confine = Confinement(writable=tuple(self.writable))
+        self._proc = ChildProcess(cmd, ready=_READY, timeout=self.timeout, env=env, grace=5.0, confine=confine)
+        try:
+            self._proc.launch()
+        except OSError as exc:
+            self._proc = None
+            raise ServerLoadError(f"cannot run {self.python}: {exc.strerror}") from None
+        try:
+            ready = self._wait_ready()
+        except BaseException:
+            self._stop()  # __exit__ will not run: without this the server outlives an interrupted start
+            raise
+        if ready is None:
+            message, hint = _child_error(self._stop())
+            raise ServerLoadError(message or f"{self.server_dir}: server did not start", hint=hint)
+        self.url = ready
+        return self
+
+    def _wait_ready(self) -> str | None:
+        assert self._proc is not None
+        match = self._proc.wait_ready()
+        return match.group(2) if match else None
+
+    def _stop(self) -> str:
+        proc, self._proc = self._proc, None
+        return proc.stop() if proc is not None else ""
+
+    def exited(self, timeout: float = 0.0) -> bool:
+        """True once the server process has ended, waiting up to ``timeout`` seconds for it to."""
+        proc = self._proc
+        return proc is None or proc.wait(timeout) is not None
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
