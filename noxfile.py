@@ -130,7 +130,7 @@ def docs_checklist(session: nox.Session) -> None:
 def generate(session: nox.Session) -> None:
     """Write the copies of gymkit's rules that must be files (copier.yml, PR template and comment, docs).
 
-    The sources are gymkit.rules, gymkit.config, the checks' steps, the PR sections and the
+    The sources are gymkit.rules, gymkit.runtime.config, the checks' steps, the PR sections and the
     `embedded` extra; tests/test_generated.py fails when a committed copy differs.
     """
     session.install("-e", ".")

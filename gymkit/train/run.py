@@ -1,6 +1,6 @@
 """One GRPO run: the server under uvicorn, TRL's GRPOTrainer, then the step-6 report.
 
-The server runs in a child process on loopback (gymkit.serving.ServerProcess), the trainer
+The server runs in a child process on loopback (gymkit.runtime.serving.ServerProcess), the trainer
 samples prompts from its train.jsonl, offers its tools, calls them over HTTP and scores each
 rollout with its /verify. Every logged step lands in ``metrics.jsonl`` in the report folder,
 and the report (reports/training/training.json, curves, trend test) is made from that file
@@ -146,7 +146,7 @@ def train(
     if settings.eval_tasks and (paths.data / "validation.jsonl").is_file():
         eval_rows = read_tasks(paths.data / "validation.jsonl", settings.eval_tasks, settings.seed)
     started = time.monotonic()
-    from gymkit.serving import ServerProcess
+    from gymkit.runtime.serving import ServerProcess
 
     # Without --save-dir nothing is kept of the trainer's own output folder.
     with (
