@@ -17,6 +17,7 @@ from gymkit.contribution.readme import Readme
 from gymkit.errors import GymkitError, InvalidDataError
 from gymkit.findings import read_waivers
 from gymkit.inputs import iter_json_rows, read_json, read_text
+from gymkit.nemo.detect import GymKind, ServerKind, gym_kind, server_kind
 from gymkit.project import ServerPaths
 from gymkit.runtime.config import ServerConfigFile, find_config, load_config
 
@@ -49,6 +50,17 @@ class Fixtures:
         self._memo: dict[str, object] = {}
         self._lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+
+    # -- which gym, which runtime --------------------------------------------------------
+    @cached_property
+    def gym(self) -> GymKind:
+        """ "nemo-gym" in a NeMo Gym checkout (its contribution rules apply), else "gymkit"."""
+        return gym_kind(self.paths.root)
+
+    @cached_property
+    def server_kind(self) -> ServerKind | None:
+        """ "nemo_gym" when app.py imports nemo_gym, "gymkit" when it imports gymkit."""
+        return server_kind(self.paths.dir)
 
     # -- configs/ -------------------------------------------------------------------------
     @cached_property
