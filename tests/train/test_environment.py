@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gymkit.serving import ServerProcess
+from gymkit.runtime.serving import ServerProcess
 from gymkit.train.environment import close_environments, environment_class, to_response, tool_specs, verify_reward
 from gymkit.train.trainer import group_signal
 
@@ -92,7 +92,7 @@ def test_group_signal_tells_mixed_from_uniform_groups() -> None:
 
 
 def test_the_response_is_complete_as_gymkit_rollouts_sends_it() -> None:
-    from gymkit.wire import Response
+    from gymkit.runtime.wire import Response
 
     params = _rows(1)[0]["responses_create_params"]
     completion = [_call("Lima"), {"role": "tool", "content": "{}"}]
