@@ -95,12 +95,15 @@ def _usage(response: dict[str, Any]) -> tuple[bool, int | None]:
 
 def summarise(row: dict[str, Any]) -> RowSummary:
     """The health figures of one rollout row."""
-    response = row.get("response") if isinstance(row.get("response"), dict) else {}
-    items = response.get("output") if isinstance(response.get("output"), list) else []
+    raw = row.get("response")
+    response: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    output = response.get("output")
+    items: list[Any] = output if isinstance(output, list) else []
     messages = _messages(items)
     final = _text(messages[-1].get("content")) if messages else ""
     reward = row.get("reward")
-    ok = isinstance(reward, int | float) and not isinstance(reward, bool) and math.isfinite(reward)
+    if isinstance(reward, bool) or not isinstance(reward, int | float) or not math.isfinite(reward):
+        reward = None
     has_usage, tokens = _usage(response)
     use = tool_use(row)
     meta = rollout_meta(row)
@@ -108,7 +111,7 @@ def summarise(row: dict[str, Any]) -> RowSummary:
     recorded = (meta.tool_errors if meta else None) or 0
     errors = max(sum(use.errors.values()), recorded)
     return RowSummary(
-        reward=float(reward) if ok else None,
+        reward=None if reward is None else float(reward),
         final=final,
         empty_turns=sum(1 for m in messages if not _text(m.get("content")).strip()),
         incomplete=_incomplete(response, items, final),

@@ -328,8 +328,9 @@ def load_config(path: Path, *, root_dir: Path | None = None) -> ServerConfigFile
     try:
         text = read_text(path, root=root_dir or repo_root(path) or path.parent.parent, limit=MAX_CONFIG_BYTES)
     except InvalidDataError as exc:
-        where = {"path": exc.path, "line": exc.line, "problem": exc.problem}
-        raise InvalidServerConfigError(exc.message, hint=exc.hint, **where) from None
+        raise InvalidServerConfigError(
+            exc.message, hint=exc.hint, path=exc.path, line=exc.line, problem=exc.problem
+        ) from None
     try:
         root, data = _parse(text)
     except yaml.YAMLError as exc:

@@ -126,6 +126,8 @@ def new_server(
     validate_name(name, servers_dir)
     data = _answers_data(name, domain, description, code_license, data_license, tools)
     target = servers_dir / name
+    notes: list[str]
+    commit: str | None
     if template is None and gym_kind(root) == "nemo-gym":
         # A NeMo Gym checkout gets a server written for NeMo Gym itself, as its own servers are.
         template_root, notes = nemo_template(), []
