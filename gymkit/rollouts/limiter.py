@@ -98,7 +98,9 @@ class AdaptiveLimit:
         # change at the endpoint, and a limit that followed it would never settle.
         self.latency = mean if self.latency is None else (1 - SMOOTHING) * self.latency + SMOOTHING * mean
         latency = self.latency
-        self._window = max(MIN_WINDOW, min(2 * mean, 5.0))
+        # Slow start doubles once per call latency, as TCP does per round trip: at 2 s a call,
+        # doubling every two latencies took 12 s to reach a 64-slot endpoint.
+        self._window = max(MIN_WINDOW, min((1 if self.slow_start else 2) * mean, 5.0))
         bound = self.tolerance * min(self.base, latency) + SLACK
         if self.slow_start and mean > SLOW_START_EXIT * min(self.base, mean) + SLACK:
             # The first rise ends the doubling: one more doubling past the knee queues as many

@@ -175,3 +175,17 @@ def test_with_every_replica_out_the_one_back_soonest_is_used() -> None:
         for _ in range(EJECT_AFTER):
             pool.done(pool.pick(avoid=pool.replicas[1 - replica.index]), "failure")
     assert pool.pick() is pool.replicas[0]
+
+
+def test_slow_start_doubles_once_per_call_latency() -> None:
+    """At 2 s a call, a 64-slot endpoint is reached in a few latencies, not in a quarter of a short run."""
+    latency = 2.0
+    control = AdaptiveLimit()
+    now = latency
+    while control.limit < 64 and now < 60:
+        # The endpoint is never the bottleneck here: every call takes the same time, and a
+        # limit's worth of them answer per latency.
+        now += latency / control.limit
+        control.on_success(now, latency, saturated=True)
+    assert control.slow_start
+    assert now - latency <= 1.5 * latency, now  # doubling every two latencies took 2.06
