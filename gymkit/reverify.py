@@ -73,7 +73,11 @@ def _params_key(row: dict[str, Any]) -> str | None:
         params = ResponseCreateParams.model_validate(row.get("responses_create_params"))
     except ValidationError:
         return None
-    dumped = params.model_dump(exclude_none=True)
+    # NeMo Gym stores the materialized request: every field, unset ones as null (``user`` as "").
+    # A field at its default, null or empty asks for nothing, on either side.
+    dumped = params.model_dump(exclude_none=True, exclude_defaults=True)
+    dumped = {k: v for k, v in dumped.items() if v != "" or k == "input"}
+    dumped.setdefault("input", params.input)
     if isinstance(dumped["input"], list):
         # NeMo Gym stores each input message with its implied "type": "message"; the task row may leave it out.
         items = dumped["input"]

@@ -7,6 +7,7 @@ file of placeholders or a wrong format does not flood the terminal.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,9 @@ from gymkit.runtime.wire import BaseRunRequest, RolloutRow, reward_problem
 __all__ = [
     "MAX_PROBLEMS_PER_FILE",
     "MIN_EXAMPLE_ROWS",
+    "REWARD_EPSILON",
     "DataProblem",
+    "clamped_reward",
     "example_count",
     "example_problems",
     "rollout_problems",
@@ -36,6 +39,8 @@ MIN_EXAMPLE_ROWS = 5
 MAX_PROBLEMS_PER_FILE = 20
 # Upstream commits a few rollout files holding only this text; they are not rollouts.
 PLACEHOLDER = b"<PLACEHOLDER ROW>"
+# Float arithmetic in a verify (an average of parts, a weighted sum) lands a hair past 1.
+REWARD_EPSILON = 1e-9
 TASK_ROW_SHAPE = '{"responses_create_params": {"input": [{"role": "user", "content": "..."}]}, ...task fields}'
 
 
@@ -163,7 +168,7 @@ def rollout_problems(
     """Problems of a rollouts file such as ``data/example_rollouts.jsonl``; empty means it is fine.
 
     Every line must be a verify response (a :class:`~gymkit.runtime.wire.RolloutRow`) whose
-    ``reward`` is a finite number in [0, 1], with valid, unique indices
+    ``reward`` is a finite number in [0, 1] (within :data:`REWARD_EPSILON`), with valid, unique indices
     (:class:`~gymkit.indices.RolloutIndices`; ``num_tasks`` is the number of example rows when known).
     """
     collect = f"collect real rollouts with `gymkit rollouts {_server_name(path)}`"
@@ -186,7 +191,7 @@ def rollout_problems(
         except ValidationError as exc:
             problems.add(number, f"{validation_problem(exc)}; a rollout row is a verify response, {collect}")
             continue
-        problem = reward_problem(row["reward"])
+        problem = None if clamped_reward(row["reward"]) is not None else reward_problem(row["reward"])
         if problem:
             problems.add(number, f"{problem}; verify must return a reward between 0 and 1")
     for number, duplicate in indices.duplicates():
@@ -195,6 +200,16 @@ def rollout_problems(
     if count == 0:
         found.append(DataProblem(path, None, f"no rollouts in the file; {collect}"))
     return found
+
+
+def clamped_reward(value: object) -> float | None:
+    """The bound 0 or 1 that ``value`` is read as when it lies within :data:`REWARD_EPSILON` outside [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    for bound in (0.0, 1.0):
+        if value != bound and abs(value - bound) <= REWARD_EPSILON and not 0.0 <= value <= 1.0:
+            return bound
+    return None
 
 
 def server_data_problems(paths: ServerPaths, *, min_rows: int = MIN_EXAMPLE_ROWS) -> list[DataProblem]:

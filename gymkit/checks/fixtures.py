@@ -121,7 +121,8 @@ class Fixtures:
         if not _present(self.paths.example_rollouts):
             return None
         examples = self.example_rows
-        num_tasks = len(examples) if examples is not None else None
+        # Upstream's example rollouts index the dataset they were collected from, not data/example.jsonl.
+        num_tasks = len(examples) if examples is not None and self.gym == "gymkit" else None
         return rollout_problems(self.paths.example_rollouts, num_tasks=num_tasks, root=self.paths.root)
 
     @cached_property

@@ -25,7 +25,7 @@ from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.confine import Confinement
 from gymkit.testing.session import pytest_args
 
-__all__ = ["GYM301", "GYM302", "GYM303", "collect_tests", "pytest_command", "stamp_problems"]
+__all__ = ["GYM301", "GYM302", "GYM303", "collect_nemo_tests", "collect_tests", "pytest_command", "stamp_problems"]
 
 TEST_FILE = "tests/test_app.py"
 
@@ -73,8 +73,37 @@ def collect_tests(server_dir: Path, timeout: float) -> tuple[list[str], str | No
     return ids, None
 
 
+def collect_nemo_tests(server_dir: Path, timeout: float) -> tuple[list[str], str | None]:
+    """Test ids of a server written for nemo_gym, collected as ``ng_test`` runs them: in the server's NeMo Gym
+    environment (built or reused), from its folder. Collected only: running them is ``ng_test``'s job."""
+    from gymkit.errors import UserError
+    from gymkit.nemo.environment import prepare_nemo_environment
+
+    try:
+        env = prepare_nemo_environment(server_dir, log=lambda message: print(message, file=sys.stderr))
+    except UserError as exc:
+        return [], f"the server's NeMo Gym environment could not be built: {exc.message}"
+    cmd = [str(env.python), "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q"]
+    variables = env.variables(PYTHONPATH=str(server_dir))
+    code, output = childproc.run(cmd, cwd=server_dir, env=variables, timeout=timeout, confine=Confinement())
+    if code is None:
+        return [], f"collecting tests took longer than {timeout:.0f}s (an import that hangs?)"
+    ids = [line for line in output.splitlines() if "::" in line and not line.startswith(("E ", " "))]
+    if code not in (0, 5):
+        lines = [ln for ln in output.splitlines() if ln.strip().startswith("E ")]
+        detail = lines[-1].strip()[2:].strip() if lines else f"pytest exited with {code}"
+        return ids, f"collection in the NeMo Gym environment failed: {detail}"
+    return ids, None
+
+
 def _collected(fx: Fixtures) -> tuple[list[str], str | None]:
+    if fx.server_kind == "nemo_gym":
+        return fx.memo("collected_tests", lambda: collect_nemo_tests(fx.paths.dir, fx.options.collect_timeout))
     return fx.memo("collected_tests", lambda: collect_tests(fx.paths.dir, fx.options.collect_timeout))
+
+
+def _needs_environment(fx: Fixtures) -> bool:
+    return fx.server_kind == "nemo_gym" and not fx.options.reverify
 
 
 @register
@@ -86,11 +115,16 @@ class GYM302(Step3):
 
     @classmethod
     def prefetch(cls, fx: Fixtures) -> None:
-        _collected(fx)
+        if not _needs_environment(fx):
+            _collected(fx)
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Run `python -m pytest --collect-only tests/test_app.py` in the server folder and fix what it
-        reports; test functions are named `test_*` and the file imports without errors."""
+        reports; test functions are named `test_*` and the file imports without errors. A server written
+        for nemo_gym is collected in its NeMo Gym environment, as `ng_test` runs it."""
+        if _needs_environment(fx):
+            # Building an upstream server's environment costs what starting it does.
+            return Skip("collecting needs the server's NeMo Gym environment; built with --reverify only")
         ids, error = _collected(fx)
         if error:
             return [problem(error, TEST_FILE)]
@@ -160,4 +194,9 @@ class GYM303(Step3):
         tests the server in its own environment and records the result in .gymkit-cache/tests/NAME.json, which
         this check reads. A result counts only for the code it tested: after an edit, run it again."""
         self.prefetch(fx)
-        return stamp_problems(fx.paths.dir)
+        found = stamp_problems(fx.paths.dir)
+        if fx.gym == "nemo-gym":
+            # NeMo Gym's own gate is `ng_test`, which leaves no record gymkit could read.
+            upstream = f"; NeMo Gym requires `ng_test +entrypoint=resources_servers/{fx.paths.name}` to pass instead"
+            return [problem(f.message + upstream, f.file, f.line, level="warn") for f in found]
+        return found

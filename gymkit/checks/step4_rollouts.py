@@ -3,7 +3,8 @@
 GYM401 the file exists, GYM402 valid rows with rewards in [0, 1], GYM403 one rollout per
 example row, GYM404 re-verification reproduces the stored rewards, GYM405 the README says
 how to start the server, GYM406 every tool the examples advertise is served, GYM407 no
-example rollout's tool call got an error back (a warning).
+example rollout's tool call got an error back (a warning), GYM408 NeMo Gym's
+data/example_metrics.json is there and counts the example rows.
 
 GYM406 reads the routes from the running server's OpenAPI document: what it serves, whatever
 runtime, base classes or helper modules define its tools. It starts the server, so
@@ -24,10 +25,13 @@ from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.errors import GymkitError
 from gymkit.reverify import match_rollouts
 
-__all__ = ["GYM401", "GYM402", "GYM403", "GYM404", "GYM405", "GYM406", "GYM407", "served_routes"]
+__all__ = ["GYM401", "GYM402", "GYM403", "GYM404", "GYM405", "GYM406", "GYM407", "GYM408", "served_routes"]
 
 ROLLOUTS = "data/example_rollouts.jsonl"
 EXAMPLES = "data/example.jsonl"
+METRICS = "data/example_metrics.json"
+NEMO_ROLLOUTS = 5
+NEMO_FIVE = f"NeMo Gym's CONTRIBUTING.md asks for exactly {NEMO_ROLLOUTS} example rollouts"
 
 
 class Step4(Check):
@@ -56,10 +60,18 @@ class GYM402(Step4):
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Regenerate the file with `gymkit rollouts NAME` rather than editing it by hand; if a reward is
         out of range or not finite, fix verify so it returns a reward between 0 and 1."""
+        from gymkit.validation import REWARD_EPSILON, clamped_reward
+
         problems = fx.rollout_problems
         if problems is None:
             return Skip(f"no {ROLLOUTS}")
-        return [problem(p.message, fx.rel(p.path), p.line) for p in problems]
+        found = [problem(p.message, fx.rel(p.path), p.line) for p in problems]
+        for line, row in fx.rollout_rows or []:
+            bound = clamped_reward(row.get("reward"))
+            if bound is not None:
+                message = f"reward {row['reward']!r} is read as {bound:g} (within {REWARD_EPSILON:g} of [0, 1])"
+                found.append(problem(message, ROLLOUTS, line, level="warn"))
+        return found
 
 
 @register
@@ -70,22 +82,29 @@ class GYM403(Step4):
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Regenerate the rollouts from the current `data/example.jsonl` with `gymkit rollouts NAME`: the
-        examples changed since the rollouts were collected."""
+        examples changed since the rollouts were collected. In a NeMo Gym checkout, commit exactly five
+        rollouts (`ng_collect_rollouts` with `+limit=5`)."""
         examples, rollouts = fx.example_rows, fx.rollout_rows
         if examples is None or rollouts is None:
             return Skip("examples or rollouts did not parse")
         matched = match_rollouts([row for _, row in examples], rollouts)
+        # NeMo Gym asks for five rollouts, not one per example: upstream's come from its datasets.
+        upstream = fx.gym == "nemo-gym"
+        level = "warn" if upstream else "fail"
+        why = f" ({NEMO_FIVE} and does not ask that they come from {EXAMPLES})" if upstream else ""
         problems = [
-            problem("this rollout's input matches no row of data/example.jsonl", ROLLOUTS, line)
+            problem(f"this rollout's input matches no row of {EXAMPLES}{why}", ROLLOUTS, line, level=level)
             for line, index in matched.items()
             if index is None
         ]
         covered = {index for index in matched.values() if index is not None}
         problems += [
-            problem("this example has no rollout in " + ROLLOUTS, "data/example.jsonl", line)
+            problem(f"this example has no rollout in {ROLLOUTS}{why}", EXAMPLES, line, level=level)
             for index, (line, _) in enumerate(examples)
             if index not in covered
         ]
+        if upstream and len(rollouts) != NEMO_ROLLOUTS:
+            problems.append(problem(f"{len(rollouts)} rollouts; {NEMO_FIVE}", ROLLOUTS))
         return problems
 
 
@@ -242,3 +261,35 @@ class GYM407(Step4):
             message = f"{failed} of {summary.calls} tool call(s) got an error back" + (f" ({names})" if names else "")
             problems.append(problem(message, ROLLOUTS, line, level="warn"))
         return problems
+
+
+_COUNT = "Number of examples"
+
+
+@register
+class GYM408(Step4):
+    """In a NeMo Gym checkout, data/example_metrics.json exists and counts the example rows"""
+
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
+        """NeMo Gym's CONTRIBUTING.md asks for `data/example_metrics.json` reporting `"Number of examples": 5`.
+        Write it with upstream's own tool from the checkout: `ng_prepare_data "+config_paths=[CONFIG]"
+        +output_dirpath=data +mode=example_validation`, and commit it with `data/example.jsonl`."""
+        from gymkit.errors import InvalidDataError
+        from gymkit.inputs import read_json
+
+        if fx.gym != "nemo-gym":
+            return []  # gymkit's gyms keep no example_metrics.json: nothing to hold to upstream's rule
+        path = fx.paths.dir / METRICS
+        if not (path.exists() or path.is_symlink()):
+            return [problem(f"{METRICS} is missing", METRICS)]
+        try:
+            metrics = read_json(path, root=fx.paths.root)
+        except InvalidDataError as exc:
+            return [problem(f"cannot be read: {exc.problem}", METRICS, exc.line)]
+        count = metrics.get(_COUNT) if isinstance(metrics, dict) else None
+        if type(count) is not int:
+            return [problem(f'no integer "{_COUNT}" in the file', METRICS)]
+        rows = fx.example_rows
+        if rows is not None and count != len(rows):
+            return [problem(f'"{_COUNT}" is {count}, {EXAMPLES} has {len(rows)} rows; regenerate it', METRICS)]
+        return []

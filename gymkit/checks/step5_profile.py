@@ -41,6 +41,8 @@ class GYM501(Step5):
         """Run `nox -s profile-rewards -- NAME` (or `gymkit profile NAME`) on the train or validation
         dataset with a Qwen3-4B-class model, and commit `reports/reward_profile/`."""
         if fx.reward_profile is None:
+            if fx.gym == "nemo-gym":
+                return Skip(f"{PROFILE} is missing; NeMo Gym does not require gymkit's reward profile")
             return [problem(f"{PROFILE} is missing", PROFILE)]
         if isinstance(fx.reward_profile, str):
             return [problem(f"{PROFILE} {fx.reward_profile}", PROFILE)]

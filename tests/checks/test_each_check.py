@@ -176,8 +176,12 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str]] = {
 WARN_ONLY = {"GYM407", "GYM505", "GYM506"}
 
 
+# Rules only a NeMo Gym checkout has: their failing cases are trees of that kind (tests/checks/test_nemo_rules_*.py).
+NEMO_ONLY = {"GYM408"}
+
+
 def test_every_check_has_a_failing_case() -> None:
-    assert set(BREAKS) == {c.code() for c in all_checks()}
+    assert set(BREAKS) | NEMO_ONLY == {c.code() for c in all_checks()}
 
 
 @pytest.mark.parametrize("code", sorted(BREAKS))

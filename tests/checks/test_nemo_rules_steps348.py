@@ -1,0 +1,219 @@
+"""Steps 3, 4, 5, 6 and 8 in a NeMo Gym checkout follow NeMo Gym's rules; in a gymkit gym, gymkit's.
+
+Each test writes a small tree: a NeMo Gym checkout is a folder with ``nemo_gym/__init__.py`` and a
+pyproject naming the ``nemo-gym`` project, and one server under ``resources_servers/`` written for
+nemo_gym. The same server written for gymkit, in a folder without those two files, is judged by gymkit's rules.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gymkit.checks.fixtures import CheckOptions
+from gymkit.checks.runner import run_checks
+from gymkit.findings.model import Finding
+
+NAME = "quiz"
+NEMO_APP = "from nemo_gym.base_resources_server import SimpleResourcesServer\n"
+GYMKIT_APP = "from gymkit import ResourcesServer\n"
+
+
+def _task(n: int) -> dict[str, Any]:
+    return {"responses_create_params": {"input": [{"role": "user", "content": f"question {n}"}]}, "answer": str(n)}
+
+
+def _rollout(n: int, *, task: int | None = None, reward: object = 1.0, materialized: bool = True) -> dict[str, Any]:
+    """A rollout as NeMo Gym writes it: the request with every field, unset ones as null."""
+    params: dict[str, Any] = {"input": [{"role": "user", "content": f"question {n}", "type": "message"}]}
+    if materialized:
+        params.update(tool_choice=None, parallel_tool_calls=None, user="", temperature=None, tools=[])
+    row: dict[str, Any] = {"responses_create_params": params, "response": {"output": []}, "answer": str(n)}
+    if task is not None:
+        row.update(_ng_task_index=task, _ng_rollout_index=0)
+    if reward is not None:
+        row["reward"] = reward
+    return row
+
+
+def _lines(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(row) + "\n" for row in rows)
+
+
+def _tree(
+    tmp_path: Path,
+    *,
+    nemo: bool = True,
+    rollouts: list[dict[str, Any]] | str | None = None,
+    metrics: object = "count",
+) -> Path:
+    root = tmp_path / ("nemo" if nemo else "gym")
+    if nemo:
+        (root / "nemo_gym").mkdir(parents=True)
+        (root / "nemo_gym" / "__init__.py").write_text("")
+        (root / "pyproject.toml").write_text('[project]\nname = "nemo-gym"\nversion = "0.5.0"\n')
+    server = root / "resources_servers" / NAME
+    (server / "data").mkdir(parents=True)
+    (server / "tests").mkdir()
+    (server / "app.py").write_text(NEMO_APP if nemo else GYMKIT_APP)
+    (server / "tests" / "test_app.py").write_text("def test_nothing():\n    pass\n")
+    examples = [_task(n) for n in range(5)]
+    (server / "data" / "example.jsonl").write_text(_lines(examples))
+    if rollouts is None:
+        rollouts = [_rollout(n, task=n) for n in range(5)]
+    text = rollouts if isinstance(rollouts, str) else _lines(rollouts)
+    (server / "data" / "example_rollouts.jsonl").write_text(text)
+    if metrics == "count":
+        metrics = {"name": "example", "type": "example", "Number of examples": len(examples)}
+    if metrics is not None:
+        (server / "data" / "example_metrics.json").write_text(json.dumps(metrics))
+    return server
+
+
+def _findings(server: Path, *codes: str) -> dict[str, list[Finding]]:
+    report = run_checks(server, options=CheckOptions(reverify=False), select=list(codes))
+    found: dict[str, list[Finding]] = {code: [] for code in codes}
+    for finding in report.findings:
+        found[finding.code].append(finding)
+    return found
+
+
+def _statuses(findings: list[Finding]) -> set[str]:
+    return {str(f.status) for f in findings}
+
+
+def test_upstream_task_indices_point_into_its_dataset_not_the_examples(tmp_path: Path) -> None:
+    rows = [_rollout(n, task=80 + n) for n in range(5)]
+    nemo = _findings(_tree(tmp_path, rollouts=rows), "GYM402")["GYM402"]
+    assert _statuses(nemo) == {"pass"}, nemo
+    gym = _findings(_tree(tmp_path, nemo=False, rollouts=rows), "GYM402")["GYM402"]
+    assert _statuses(gym) == {"fail"}
+    assert "_ng_task_index 80 is out of range" in gym[0].message
+
+
+def test_a_repeated_task_and_rollout_key_fails_in_nemo_gym_as_its_profiler_refuses_it(tmp_path: Path) -> None:
+    rows = [_rollout(n, task=[439, 5, 2, 11, 11][n]) for n in range(5)]
+    found = _findings(_tree(tmp_path, rollouts=rows), "GYM402")["GYM402"]
+    assert [(f.status, f.line) for f in found] == [("fail", 5)]
+    assert "repeats line 4" in found[0].message
+
+
+@pytest.mark.parametrize(("reward", "read_as"), [(1.0000000000000004, "1"), (-1e-12, "0")])
+def test_a_reward_a_float_step_outside_the_range_is_read_as_the_bound_and_said(
+    tmp_path: Path, reward: float, read_as: str
+) -> None:
+    rows = [_rollout(n, task=n, reward=reward if n == 2 else 1.0) for n in range(5)]
+    found = _findings(_tree(tmp_path, rollouts=rows), "GYM402")["GYM402"]
+    assert [(f.status, f.line) for f in found] == [("warn", 3)]
+    assert f"is read as {read_as}" in found[0].message and repr(reward) in found[0].message
+
+
+def test_a_reward_past_the_tolerance_still_fails(tmp_path: Path) -> None:
+    rows = [_rollout(n, task=n, reward=1.001 if n == 0 else 1.0) for n in range(5)]
+    found = _findings(_tree(tmp_path, rollouts=rows), "GYM402")["GYM402"]
+    assert [(f.status, f.line) for f in found] == [("fail", 1)]
+    assert "reward must be in [0, 1], got 1.001" in found[0].message
+
+
+def test_placeholder_rollout_files_and_rollouts_without_reward_fail_in_nemo_gym(tmp_path: Path) -> None:
+    placeholder = _findings(_tree(tmp_path / "a", rollouts="<PLACEHOLDER ROW>\n" * 5), "GYM402")["GYM402"]
+    assert _statuses(placeholder) == {"fail"} and "placeholder" in placeholder[0].message
+    rows = [_rollout(n, task=n, reward=None if n == 1 else 0.0) for n in range(5)]
+    unrewarded = _findings(_tree(tmp_path / "b", rollouts=rows), "GYM402")["GYM402"]
+    assert [(f.status, f.line) for f in unrewarded] == [("fail", 2)]
+    assert "no reward" in unrewarded[0].message
+
+
+def test_materialized_inputs_match_their_example_rows(tmp_path: Path) -> None:
+    # NeMo Gym writes tool_choice null, user "" and the rest where the example row left them out.
+    rows = [_rollout(n, task=n, materialized=True) for n in range(5)]
+    for nemo in (True, False):
+        found = _findings(_tree(tmp_path / str(nemo), nemo=nemo, rollouts=rows), "GYM403")["GYM403"]
+        assert _statuses(found) == {"pass"}, found
+
+
+def test_a_different_request_still_does_not_match(tmp_path: Path) -> None:
+    rows = [_rollout(n, task=n) for n in range(5)]
+    rows[0]["responses_create_params"]["tool_choice"] = "required"
+    found = _findings(_tree(tmp_path, nemo=False, rollouts=rows), "GYM403")["GYM403"]
+    assert [(f.status, f.file, f.line) for f in found] == [
+        ("fail", "data/example_rollouts.jsonl", 1),
+        ("fail", "data/example.jsonl", 1),
+    ]
+
+
+def test_nemo_gym_asks_for_exactly_five_rollouts_not_one_per_example(tmp_path: Path) -> None:
+    # Upstream's rollouts come from its datasets: unmatched ones only warn, a count other than five fails.
+    rows = [_rollout(90 + n, task=90 + n) for n in range(4)]
+    found = _findings(_tree(tmp_path, rollouts=rows), "GYM403")["GYM403"]
+    fails = [f for f in found if f.status == "fail"]
+    assert [f.message for f in fails] == [
+        "4 rollouts; NeMo Gym's CONTRIBUTING.md asks for exactly 5 example rollouts"
+    ]
+    warns = [f for f in found if f.status == "warn"]
+    assert len(warns) == 4 + 5 and all("does not ask that they come from" in f.message for f in warns)
+    in_range = [_rollout(90 + n, task=n) for n in range(4)]  # gymkit bounds the indices by the examples
+    gym = _findings(_tree(tmp_path, nemo=False, rollouts=in_range), "GYM403")["GYM403"]
+    assert _statuses(gym) == {"fail"} and len(gym) == 4 + 5
+
+
+def test_example_metrics_is_required_and_counts_the_examples_in_nemo_gym(tmp_path: Path) -> None:
+    assert _statuses(_findings(_tree(tmp_path / "ok"), "GYM408")["GYM408"]) == {"pass"}
+    missing = _findings(_tree(tmp_path / "missing", metrics=None), "GYM408")["GYM408"]
+    assert [(f.status, f.message) for f in missing] == [("fail", "data/example_metrics.json is missing")]
+    wrong = _findings(_tree(tmp_path / "wrong", metrics={"Number of examples": 4}), "GYM408")["GYM408"]
+    assert [f.status for f in wrong] == ["fail"] and "is 4, data/example.jsonl has 5 rows" in wrong[0].message
+    broken = _findings(_tree(tmp_path / "broken", metrics=[1, 2]), "GYM408")["GYM408"]
+    assert [f.status for f in broken] == ["fail"] and '"Number of examples"' in broken[0].message
+    gym = _findings(_tree(tmp_path / "gym", nemo=False, metrics=None), "GYM408")["GYM408"]
+    assert _statuses(gym) == {"pass"}
+
+
+def test_upstream_rollouts_need_no_gymkit_record(tmp_path: Path) -> None:
+    nemo = _findings(_tree(tmp_path), "GYM801", "GYM802")
+    assert _statuses(nemo["GYM801"]) == {"pass"} and _statuses(nemo["GYM802"]) == {"pass"}
+    gym = _findings(_tree(tmp_path, nemo=False), "GYM801")["GYM801"]
+    assert _statuses(gym) == {"fail"} and len(gym) == 5
+
+
+def test_a_broken_gymkit_record_fails_in_nemo_gym_too(tmp_path: Path) -> None:
+    rows = [_rollout(n, task=n) for n in range(5)]
+    rows[3]["_gymkit"] = {"schema_version": 1, "model": 7}
+    found = _findings(_tree(tmp_path, rollouts=rows), "GYM801")["GYM801"]
+    assert [(f.status, f.line) for f in found] == [("fail", 4)] and "model" in found[0].message
+
+
+def test_a_recorded_endpoint_with_credentials_fails_beside_unrecorded_rows(tmp_path: Path) -> None:
+    rows = [_rollout(n, task=n) for n in range(5)]
+    rows[0]["_gymkit"] = {"model": "m", "endpoint": "http://user:pw@host/v1"}
+    found = _findings(_tree(tmp_path, rollouts=rows), "GYM802")["GYM802"]
+    assert [(f.status, f.line) for f in found] == [("fail", 1)]
+
+
+def test_no_gymkit_test_stamp_warns_naming_ng_test_in_nemo_gym(tmp_path: Path) -> None:
+    found = _findings(_tree(tmp_path), "GYM303")["GYM303"]
+    assert _statuses(found) == {"warn"}
+    assert f"`ng_test +entrypoint=resources_servers/{NAME}`" in found[0].message
+    gym = _findings(_tree(tmp_path, nemo=False), "GYM303")["GYM303"]
+    assert _statuses(gym) == {"fail"}
+
+
+def test_collecting_an_upstream_servers_tests_waits_for_its_environment(tmp_path: Path) -> None:
+    found = _findings(_tree(tmp_path), "GYM302")["GYM302"]
+    assert _statuses(found) == {"skip"} and "NeMo Gym environment" in found[0].message
+
+
+def test_gymkit_reports_are_not_required_in_nemo_gym(tmp_path: Path) -> None:
+    nemo = _findings(_tree(tmp_path), "GYM501", "GYM502", "GYM601", "GYM602")
+    assert {code: _statuses(found) for code, found in nemo.items()} == {
+        "GYM501": {"skip"},
+        "GYM502": {"skip"},
+        "GYM601": {"skip"},
+        "GYM602": {"skip"},
+    }
+    assert "NeMo Gym does not require gymkit's reward profile" in nemo["GYM501"][0].message
+    gym = _findings(_tree(tmp_path, nemo=False), "GYM501", "GYM601")
+    assert _statuses(gym["GYM501"]) == {"fail"} and _statuses(gym["GYM601"]) == {"fail"}
