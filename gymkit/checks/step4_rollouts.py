@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -90,7 +91,7 @@ class GYM403(Step4):
         matched = match_rollouts([row for _, row in examples], rollouts)
         # NeMo Gym asks for five rollouts, not one per example: upstream's come from its datasets.
         upstream = fx.gym == "nemo-gym"
-        level = "warn" if upstream else "fail"
+        level: Literal["fail", "warn"] = "warn" if upstream else "fail"
         why = f" ({NEMO_FIVE} and does not ask that they come from {EXAMPLES})" if upstream else ""
         problems = [
             problem(f"this rollout's input matches no row of {EXAMPLES}{why}", ROLLOUTS, line, level=level)

@@ -150,9 +150,7 @@ def test_nemo_gym_asks_for_exactly_five_rollouts_not_one_per_example(tmp_path: P
     rows = [_rollout(90 + n, task=90 + n) for n in range(4)]
     found = _findings(_tree(tmp_path, rollouts=rows), "GYM403")["GYM403"]
     fails = [f for f in found if f.status == "fail"]
-    assert [f.message for f in fails] == [
-        "4 rollouts; NeMo Gym's CONTRIBUTING.md asks for exactly 5 example rollouts"
-    ]
+    assert [f.message for f in fails] == ["4 rollouts; NeMo Gym's CONTRIBUTING.md asks for exactly 5 example rollouts"]
     warns = [f for f in found if f.status == "warn"]
     assert len(warns) == 4 + 5 and all("does not ask that they come from" in f.message for f in warns)
     in_range = [_rollout(90 + n, task=n) for n in range(4)]  # gymkit bounds the indices by the examples
