@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from gymkit.artifacts.rollout import KEY as META_KEY
+from gymkit.artifacts.rollout import RolloutMeta
 from gymkit.jsonl import dumps
 from gymkit.rollouts.agent import DEFAULT_AGENT_REF, RolloutFailure, run_rollout
 from gymkit.rollouts.clients import ModelClient
@@ -228,16 +230,16 @@ class RolloutRunner:
         for key in ("_ng_task_index", "_ng_rollout_index", "agent_ref"):
             row.setdefault(key, body[key])
         self.tool_errors.add(result.tool_problems)
-        row["_gymkit"] = {
+        meta = RolloutMeta(
             **self.meta,
-            "forced_tool_call": forced,
-            "tool_calls": result.tool_calls,
-            "tool_errors": result.tool_errors,
-            "task_sha256": self.hashes[body["_ng_task_index"]],
-        }
-        served = _served(client, sticky)
-        if served is not None:
-            row["_gymkit"]["model_calls_by_replica"] = served
+            forced_tool_call=forced,
+            tool_calls=result.tool_calls,
+            tool_errors=result.tool_errors,
+            task_sha256=self.hashes[body["_ng_task_index"]],
+        )
+        if (served := _served(client, sticky)) is not None:
+            meta.model_calls_by_replica = served
+        row[META_KEY] = meta.model_dump(exclude_unset=True)
         os.write(self.out_fd, dumps(row) + b"\n")
         self.written += 1
         return float(row["reward"])
@@ -245,16 +247,16 @@ class RolloutRunner:
     def _fail(self, body: dict[str, Any], kind: str, message: str, forced: bool, served: dict[str, int] | None) -> None:
         self.failed += 1
         self.failure_classes[kind] = self.failure_classes.get(kind, 0) + 1
-        meta = {**self.meta, "forced_tool_call": forced}
+        meta = RolloutMeta(**self.meta, forced_tool_call=forced)
         if served is not None:
-            meta["model_calls_by_replica"] = served
+            meta.model_calls_by_replica = served
         row = {
             "_ng_task_index": body["_ng_task_index"],
             "_ng_rollout_index": body["_ng_rollout_index"],
             "agent_ref": body["agent_ref"],
             "_ng_failure_class": kind,
             "_ng_failure_message": message[:2000],
-            "_gymkit": meta,
+            META_KEY: meta.model_dump(exclude_unset=True),
         }
         os.write(self.fail_fd, dumps(row) + b"\n")
 

@@ -62,7 +62,7 @@ class ServerSupervisor:
         # A crashing server can still accept on its port for a moment while it exits, so its
         # process says first; a listening port is believed only of a process still running.
         process = self._process
-        if process is not None and await asyncio.to_thread(getattr(process, "exited", lambda _t: False), _EXIT_WAIT):
+        if process is not None and await asyncio.to_thread(process.exited, _EXIT_WAIT):
             return False
         parts = urlsplit(self.url)
         try:
