@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from gymkit.artifacts import Artifact, RewardProfile, TrainingReport, read_optional
 from gymkit.contribution.readme import Readme
-from gymkit.errors import GymkitError, InvalidDataError, UserError
-from gymkit.inputs import parse_json, read_json, read_text
+from gymkit.errors import GymkitError, UserError
+from gymkit.inputs import parse_json, read_text
 from gymkit.project import ServerPaths
 from gymkit.runtime.config import ServerConfigFile, load_config
 
@@ -27,6 +28,8 @@ PR_SECTIONS: tuple[tuple[str, str], ...] = (
     ("Licensing", "licences of the data and of the software (code and dependencies)"),
     ("Synthetic data", "the models used to generate synthetic data, or 'None'"),
 )
+
+_Report = TypeVar("_Report", bound=Artifact)
 
 _PLACEHOLDER = re.compile(r"\bTODO\b|\bTBD\b|\{\{.*?\}\}|^\s*\?\s*$", re.MULTILINE)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
@@ -84,15 +87,12 @@ def read_pr_body(path: Path) -> str:
     return text
 
 
-def _json(path: Path, root: Path) -> dict[str, Any] | str | None:
+def _report(path: Path, model: type[_Report], root: Path) -> _Report | str | None:
     """The report, or why it cannot be read (said in the description, not taken for "not made yet")."""
-    if not path.exists() and not path.is_symlink():
-        return None
-    try:
-        data = read_json(path, root=root)
-    except InvalidDataError as exc:
-        return f"`{path.parent.name}/{path.name}` cannot be read ({exc.problem}); make it again."
-    return data if isinstance(data, dict) else f"`{path.parent.name}/{path.name}` is not a JSON object; make it again."
+    report = read_optional(path, model, root=root)
+    if isinstance(report, str):
+        return f"`{path.parent.name}/{path.name}` cannot be read ({report}); make it again."
+    return report
 
 
 def _readme(paths: ServerPaths) -> Readme:
@@ -113,33 +113,30 @@ def _config(paths: ServerPaths) -> ServerConfigFile | None:
         return None
 
 
-def _profile_text(profile: dict[str, Any] | str | None) -> str:
+def _profile_text(profile: RewardProfile | str | None) -> str:
     if profile is None:
         return "Not profiled yet (`nox -s profile-rewards -- NAME`)."
     if isinstance(profile, str):
         return profile
-    reward = raw if isinstance(raw := profile.get("reward"), dict) else {}
-    prompts = raw if isinstance(raw := profile.get("prompts"), dict) else {}
+    prompts = profile.prompts
     return (
-        f"Models: {', '.join(map(str, profile.get('models') or [])) or 'unknown'}; "
-        f"{profile.get('num_prompts')} prompts x {profile.get('samples_per_prompt')} samples; "
-        f"mean reward {reward.get('mean', 'n/a')}; prompts all-fail {prompts.get('all_fail', 'n/a')}, "
-        f"all-pass {prompts.get('all_pass', 'n/a')}, mixed {prompts.get('mixed', 'n/a')}. "
+        f"Models: {', '.join(profile.models) or 'unknown'}; "
+        f"{profile.num_prompts} prompts x {profile.samples_per_prompt} samples; "
+        f"mean reward {profile.reward.get('mean', 'n/a')}; prompts all-fail {_figure(prompts.all_fail)}, "
+        f"all-pass {_figure(prompts.all_pass)}, mixed {_figure(prompts.mixed)}. "
         "Details: `reports/reward_profile/reward_profile.md`."
     )
 
 
-def _training_text(training: dict[str, Any] | str | None) -> str:
+def _training_text(training: TrainingReport | str | None) -> str:
     if training is None:
         return "No training report yet (`gymkit training-report NAME --metrics METRICS`)."
     if isinstance(training, str):
         return training
-    train = raw if isinstance(raw := training.get("train"), dict) else {}
-    steps = training.get("steps")
-    count = steps.get("count") if isinstance(steps, dict) else steps  # training-report writes {count, first, last}
+    train = training.train
     return (
-        f"Improved: {training.get('improved')}; {train.get('column', 'reward')} from {_number(train.get('first'))} "
-        f"to {_number(train.get('last'))} over {count} steps (p = {_number(train.get('p_value'))}). "
+        f"Improved: {training.improved}; {train.column} from {_number(train.first)} "
+        f"to {_number(train.last)} over {training.steps.count} steps (p = {_number(train.p_value)}). "
         "Details: `reports/training/training.md`."
     )
 
@@ -147,6 +144,11 @@ def _training_text(training: dict[str, Any] | str | None) -> str:
 def _number(value: Any) -> str:
     # Window means are sums of floats (0.10000000000000002); a PR description needs 4 digits.
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _figure(value: float | None) -> str:
+    # None: the profile was made without rollouts to count.
+    return "n/a" if value is None else str(value)
 
 
 def render_pr_body(paths: ServerPaths) -> str:
@@ -176,8 +178,10 @@ def render_pr_body(paths: ServerPaths) -> str:
             for key, label in (("code", "Code"), ("data", "Data"), ("dependencies", "Dependencies"))
         ),
         "Synthetic data": synthetic,
-        "Reward profile": _profile_text(_json(paths.reward_profile / "reward_profile.json", paths.root)),
-        "Training validation": _training_text(_json(paths.training / "training.json", paths.root)),
+        "Reward profile": _profile_text(
+            _report(paths.reward_profile / "reward_profile.json", RewardProfile, paths.root)
+        ),
+        "Training validation": _training_text(_report(paths.training / "training.json", TrainingReport, paths.root)),
     }
     body = "\n\n".join(f"## {title}\n\n{text.strip()}" for title, text in parts.items())
     return body + f"\n\nRun `gymkit reproduce {paths.name}` to reproduce the checks and example rollouts.\n"

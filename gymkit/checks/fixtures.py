@@ -13,10 +13,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from gymkit.artifacts import RewardProfile, TrainingReport, read_optional
 from gymkit.contribution.readme import Readme
 from gymkit.errors import GymkitError, InvalidDataError
 from gymkit.findings import read_waivers
-from gymkit.inputs import iter_json_rows, read_json, read_text
+from gymkit.inputs import iter_json_rows, read_text
 from gymkit.nemo.detect import GymKind, ServerKind, gym_kind, server_kind
 from gymkit.project import ServerPaths
 from gymkit.runtime.config import ServerConfigFile, find_config, load_config
@@ -139,13 +140,13 @@ class Fixtures:
 
     # -- reports/ -------------------------------------------------------------------------
     @cached_property
-    def reward_profile(self) -> dict[str, Any] | str | None:
-        """The parsed profile, a string saying why it does not parse, or None when absent."""
-        return _report(self.paths.reward_profile / "reward_profile.json", self.paths.root)
+    def reward_profile(self) -> RewardProfile | str | None:
+        """The profile, a string saying why it cannot be used, or None when absent."""
+        return read_optional(self.paths.reward_profile / "reward_profile.json", RewardProfile, root=self.paths.root)
 
     @cached_property
-    def training(self) -> dict[str, Any] | str | None:
-        return _report(self.paths.training / "training.json", self.paths.root)
+    def training(self) -> TrainingReport | str | None:
+        return read_optional(self.paths.training / "training.json", TrainingReport, root=self.paths.root)
 
     def resolve(self, path: str) -> Path:
         """A path recorded in a report: absolute, or relative to the server or the repository."""
@@ -208,18 +209,3 @@ def _rows(path: Path, root: Path) -> list[tuple[int, dict[str, Any]]] | None:
         return list(iter_json_rows(path, root=root))
     except InvalidDataError:
         return None
-
-
-def _report(path: Path, root: Path) -> dict[str, Any] | str | None:
-    if not _present(path):
-        return None
-    try:
-        data = read_json(path, root=root)
-    except InvalidDataError as exc:
-        where = f" (line {exc.line})" if exc.line else ""
-        return f"cannot be read: {exc.problem}{where}" + (f"; {exc.hint}" if exc.hint else "")
-    if not isinstance(data, dict):
-        return "expected a JSON object"
-    if data.get("schema_version") != 1:
-        return f"schema_version is {data.get('schema_version')!r}; this gymkit reads version 1"
-    return data

@@ -7,8 +7,8 @@ GYM505 enough prompts with mixed outcomes (a warning), GYM506 no full-reward rol
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from gymkit.artifacts import RewardProfile
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.contribution.thresholds import MIN_MIXED, MIN_PROMPTS, MIN_SAMPLES
@@ -26,8 +26,8 @@ class Step5(Check):
     requires = frozenset({"GYM501"})
 
     @staticmethod
-    def profile(fx: Fixtures) -> dict[str, Any]:
-        assert isinstance(fx.reward_profile, dict)
+    def profile(fx: Fixtures) -> RewardProfile:
+        assert isinstance(fx.reward_profile, RewardProfile)
         return fx.reward_profile
 
 
@@ -45,7 +45,7 @@ class GYM501(Step5):
                 return Skip(f"{PROFILE} is missing; NeMo Gym does not require gymkit's reward profile")
             return [problem(f"{PROFILE} is missing", PROFILE)]
         if isinstance(fx.reward_profile, str):
-            return [problem(f"{PROFILE} {fx.reward_profile}", PROFILE)]
+            return [problem(f"{PROFILE} cannot be read: {fx.reward_profile}", PROFILE)]
         return []
 
 
@@ -58,15 +58,14 @@ class GYM502(Step5):
         (Python files, requirements.txt, configs/) changed after it was computed."""
         profile = self.profile(fx)
         problems = []
-        dataset = raw if isinstance(raw := profile.get("dataset"), dict) else {}
-        path = dataset.get("path")
-        if not isinstance(path, str):
+        path = profile.dataset.path
+        if path is None:
             problems.append(problem("the profile does not name its dataset (dataset.path)", PROFILE))
         elif not fx.resolve(path).resolve().is_relative_to(fx.paths.root.resolve()) or not fx.resolve(path).is_file():
             problems.append(problem(f"the profiled dataset {path} is not in the repository", PROFILE))
-        elif file_sha256(fx.resolve(path)) != dataset.get("sha256"):
+        elif file_sha256(fx.resolve(path)) != profile.dataset.sha256:
             problems.append(problem(f"{path} changed since the profile was made", PROFILE))
-        recorded = profile.get("server_code_sha256")
+        recorded = profile.server_code_sha256
         unsafe = _unhashable(fx)
         if not recorded:
             problems.append(problem("the profile does not record server_code_sha256; profile by server name", PROFILE))
@@ -94,15 +93,13 @@ class GYM503(Step5):
         """Profile at least 500 prompts (all of them when the dataset is smaller) with 16 samples per
         prompt: `nox -s profile-rewards -- NAME --num-prompts 500 --samples 16`."""
         profile = self.profile(fx)
-        prompts, samples = profile.get("num_prompts"), profile.get("samples_per_prompt")
-        dataset = raw if isinstance(raw := profile.get("dataset"), dict) else {}
-        rows = dataset.get("num_rows")
-        needed = min(MIN_PROMPTS, rows) if isinstance(rows, int) and rows > 0 else MIN_PROMPTS
+        prompts, samples, rows = profile.num_prompts, profile.samples_per_prompt, profile.dataset.num_rows
+        needed = min(MIN_PROMPTS, rows) if rows is not None and rows > 0 else MIN_PROMPTS
         problems = []
-        if not isinstance(prompts, int) or prompts < needed:
-            problems.append(problem(f"{prompts!r} prompts profiled; needs at least {needed}", PROFILE))
-        if not isinstance(samples, int) or samples < MIN_SAMPLES:
-            problems.append(problem(f"{samples!r} samples per prompt; needs at least {MIN_SAMPLES}", PROFILE))
+        if prompts < needed:
+            problems.append(problem(f"{prompts} prompts profiled; needs at least {needed}", PROFILE))
+        if samples < MIN_SAMPLES:
+            problems.append(problem(f"{samples} samples per prompt; needs at least {MIN_SAMPLES}", PROFILE))
         return problems
 
 
@@ -113,8 +110,8 @@ class GYM504(Step5):
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Profile through an endpoint that reports its model name (the profile records it in
         `models`); the guide asks for Qwen3-4B, Qwen3-30B-A3B or an equivalent."""
-        models = self.profile(fx).get("models")
-        if isinstance(models, list) and models and all(isinstance(m, str) and m.strip() for m in models):
+        models = self.profile(fx).models
+        if models and all(m.strip() for m in models):
             return []
         return [problem(f"`models` is {models!r}; expected a list of model names", PROFILE)]
 
@@ -127,9 +124,8 @@ class GYM505(Step5):
         """Few prompts have both passing and failing samples, so GRPO gets little signal from them.
         Make tasks harder (if most all-pass) or easier (if most all-fail), or filter the dataset to
         prompts the model sometimes solves."""
-        prompts = self.profile(fx).get("prompts")
-        mixed = prompts.get("mixed") if isinstance(prompts, dict) else None
-        if not isinstance(mixed, int | float):
+        mixed = self.profile(fx).prompts.mixed
+        if mixed is None:
             return [problem("the profile has no prompts.mixed fraction", PROFILE)]
         if mixed < MIN_MIXED:
             return [problem(f"only {mixed:.0%} of prompts are mixed (< {MIN_MIXED:.0%})", PROFILE, level="warn")]
@@ -145,14 +141,10 @@ class GYM506(Step5):
         several candidate answers hedged, a tool's raw output pasted, or a claim of being correct. Open the
         rollouts named in the profile's "Possible reward hacks" section (`gymkit view NAME`); if the answer does
         not do the task, fix verify (docs/audit.md says how per kind) and profile again."""
-        hacks = self.profile(fx).get("suspicious")
-        if hacks is None:
-            return Skip("the profile predates hack flags; profile again to get them")
-        if not isinstance(hacks, dict) or not isinstance(hacks.get("flagged"), int):
-            return [problem("the profile's `suspicious` section is not an object with a `flagged` count", PROFILE)]
-        if not hacks["flagged"]:
+        hacks = self.profile(fx).suspicious
+        if not hacks.flagged:
             return []
-        kinds = ", ".join(f"{k} {v}" for k, v in (hacks.get("by_flag") or {}).items())
-        where = [f"{e.get('file')}:{e.get('line')}" for e in hacks.get("examples") or [] if isinstance(e, dict)]
-        message = f"{hacks['flagged']} full-reward rollouts look like reward hacks ({kinds})"
+        kinds = ", ".join(f"{k} {v}" for k, v in hacks.by_flag.items())
+        where = [f"{e.get('file')}:{e.get('line')}" for e in hacks.examples]
+        message = f"{hacks.flagged} full-reward rollouts look like reward hacks ({kinds})"
         return [problem(message + (f", e.g. {', '.join(where[:3])}" if where else ""), PROFILE, level="warn")]

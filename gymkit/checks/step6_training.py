@@ -7,8 +7,8 @@ unchanged), GYM603 shows improvement.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from gymkit.artifacts import TrainingReport
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.hashing import file_sha256
@@ -23,8 +23,8 @@ class Step6(Check):
     requires = frozenset({"GYM601"})
 
     @staticmethod
-    def report(fx: Fixtures) -> dict[str, Any]:
-        assert isinstance(fx.training, dict)
+    def report(fx: Fixtures) -> TrainingReport:
+        assert isinstance(fx.training, TrainingReport)
         return fx.training
 
 
@@ -45,8 +45,8 @@ class GYM601(Step6):
                 return Skip(f"{TRAINING} is missing; NeMo Gym does not require gymkit's training report")
             return [problem(f"{TRAINING} is missing", TRAINING)]
         if isinstance(fx.training, str):
-            return [problem(f"{TRAINING} {fx.training}", TRAINING)]
-        if fx.training.get("kind") == "smoke":
+            return [problem(f"{TRAINING} cannot be read: {fx.training}", TRAINING)]
+        if fx.training.kind == "smoke":
             message = (
                 f"{TRAINING} is smoke evidence only (kind: smoke, a tiny model on CPU); training evidence comes "
                 f"from `gymkit train {fx.paths.name}` on a GPU with a real model"
@@ -62,14 +62,12 @@ class GYM602(Step6):
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Commit the metrics file the report names and re-run `gymkit training-report` after changing
         it."""
-        metrics = self.report(fx).get("metrics_file")
-        if not isinstance(metrics, dict) or not isinstance(metrics.get("path"), str):
-            return [problem("the report does not name its metrics file (metrics_file.path)", TRAINING)]
-        path = fx.resolve(metrics["path"])
+        metrics = self.report(fx).metrics_file
+        path = fx.resolve(metrics.path)
         if not path.is_file():
-            return [problem(f"the metrics file {metrics['path']} is not in the repository", TRAINING)]
-        if file_sha256(path) != metrics.get("sha256"):
-            return [problem(f"{metrics['path']} changed since the report was made", TRAINING)]
+            return [problem(f"the metrics file {metrics.path} is not in the repository", TRAINING)]
+        if file_sha256(path) != metrics.sha256:
+            return [problem(f"{metrics.path} changed since the report was made", TRAINING)]
         return []
 
 
@@ -81,8 +79,8 @@ class GYM603(Step6):
         """The training reward did not rise significantly. Check the profile (GYM505: are prompts mixed?),
         the reward's correctness and the learning rate, then train again."""
         report = self.report(fx)
-        if report.get("improved") is True:
+        if report.improved:
             return []
-        train = report.get("train") if isinstance(report.get("train"), dict) else {}
-        detail = f" (first {train.get('first')}, last {train.get('last')}, p={train.get('p_value')})" if train else ""
-        return [problem(f"`improved` is {report.get('improved')!r}{detail}", TRAINING)]
+        train = report.train
+        detail = f" (first {train.first}, last {train.last}, p={train.p_value})"
+        return [problem(f"`improved` is {report.improved!r}{detail}", TRAINING)]

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from gymkit.artifacts import RolloutMeta
+
 __all__ = [
     "NO_TOOLS",
     "ToolUse",
@@ -49,11 +51,10 @@ def task_key(row: dict[str, Any]) -> int | str:
     return f"prompt:{prompt_key(row)}"
 
 
-def model_name(row: dict[str, Any]) -> str:
-    """The model as gymkit recorded it, else as the response reported it."""
-    meta = row.get("_gymkit")
-    if isinstance(meta, dict) and isinstance(model := meta.get("model"), str) and model:
-        return model
+def model_name(row: dict[str, Any], meta: RolloutMeta | None) -> str:
+    """The model as gymkit recorded it (``meta``, the row's :func:`rollout_meta`), else as the response reported it."""
+    if meta is not None and meta.model:
+        return meta.model
     response = row.get("response")
     if isinstance(response, dict) and isinstance(model := response.get("model"), str) and model:
         return model

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from gymkit.artifacts import RolloutMeta, rollout_meta
 from gymkit.errors import InvalidDataError
 from gymkit.indices import RolloutIndices
 from gymkit.inputs import iter_json_rows
@@ -108,7 +109,9 @@ class RolloutTable:
             if abs(value) > MAX_MAGNITUDE:
                 raise InvalidDataError(path, line, f"{key} {value:g} is out of range", hint=_MAGNITUDE_HINT)
         index = len(self.reward)
-        model = model_name(row)
+        # Validated once per row: the profiler reads up to millions of them.
+        meta = rollout_meta(row)
+        model = model_name(row, meta)
         self.task.append(self.tasks.setdefault(task_key(row), len(self.tasks)))
         self.model.append(self.models.setdefault(model, len(self.models)))
         self.reward.append(float(reward))
@@ -130,7 +133,7 @@ class RolloutTable:
             self.tool_calls.append(count)
             self.tool_invalid.append(use.invalid.get(name, 0))
             self.tool_errors.append(use.errors.get(name, 0))
-        self.sampling.setdefault(model, Counter())[_sampling_blob(row)] += 1
+        self.sampling.setdefault(model, Counter())[_sampling_blob(row, meta)] += 1
         self.hacks.add(row, float(reward), path, line)
 
     def view(self, model: str | None = None) -> TableView:
@@ -189,10 +192,9 @@ class TableView:
         return out
 
 
-def _sampling_blob(row: dict[str, Any]) -> bytes:
-    meta = row.get("_gymkit")
-    if isinstance(meta, dict) and isinstance(meta.get("sampling"), dict):
-        return orjson.dumps(meta["sampling"], option=orjson.OPT_SORT_KEYS)
+def _sampling_blob(row: dict[str, Any], meta: RolloutMeta | None) -> bytes:
+    if meta is not None and meta.sampling is not None:
+        return orjson.dumps(meta.sampling, option=orjson.OPT_SORT_KEYS)
     params = row.get("responses_create_params")
     params = params if isinstance(params, dict) else {}
     keys = ("temperature", "top_p", "max_output_tokens")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gymkit import childproc
+from gymkit.artifacts import rollout_meta
 from gymkit.checks.fixtures import CheckOptions, Fixtures
 from gymkit.checks.runner import run_checks
 from gymkit.errors import GymkitError
@@ -97,12 +98,12 @@ def _reverify_stage(paths: ServerPaths, options: CheckOptions) -> tuple[Stage, A
 
 
 def _recorded(rows: list[dict[str, Any]]) -> tuple[str | None, str | None, dict[str, Any]]:
-    metas = [r.get("_gymkit") for r in rows]
-    if not metas or not all(isinstance(m, dict) for m in metas):
+    metas = [rollout_meta(r) for r in rows]
+    if not metas or None in metas:
         return None, None, {}
     first = metas[0]
-    assert isinstance(first, dict)
-    return first.get("model"), first.get("endpoint"), first.get("sampling") or {}
+    assert first is not None
+    return first.model, first.endpoint, first.sampling or {}
 
 
 def _mean(values: list[float]) -> float | None:

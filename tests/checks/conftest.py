@@ -95,6 +95,11 @@ def write_reports(
     (server / "reports" / "training" / "training.json").write_text(json.dumps(report, indent=2))
 
 
+def prompt_shares(all_fail: float, all_pass: float, mixed: float) -> dict[str, Any]:
+    """A profile's ``prompts`` section with these shares, to pass to :func:`write_reports`."""
+    return Prompts(all_fail=all_fail, all_pass=all_pass, mixed=mixed, counts={}, verdict=None).model_dump()
+
+
 def build_server(root: Path, case: str | None = None, name: str | None = None) -> Path:
     """``root/resources_servers/NAME``: the good server, or the good server broken as ``case``."""
     target = root / "resources_servers" / (name or case or "good")

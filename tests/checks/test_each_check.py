@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gymkit.checks import CheckOptions, ServerReport, all_checks, run_checks
-from tests.checks.conftest import build_server, write_reports
+from tests.checks.conftest import build_server, prompt_shares, write_reports
 
 OPTIONS = CheckOptions(verify_timeout=5)
 
@@ -135,7 +135,7 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str]] = {
     "GYM502": (_edit("app.py", "server = AdditionServer()", "server = AdditionServer()  # changed"), "code changed"),
     "GYM503": (_reports(profile={"samples_per_prompt": 4}), "needs at least 16"),
     "GYM504": (_reports(profile={"models": []}), "expected a list of model names"),
-    "GYM505": (_reports(profile={"prompts": {"all_fail": 0.9, "all_pass": 0.08, "mixed": 0.02}}), "only 2%"),
+    "GYM505": (_reports(profile={"prompts": prompt_shares(0.9, 0.08, 0.02)}), "only 2%"),
     "GYM506": (
         _reports(
             profile={

@@ -15,7 +15,7 @@ from gymkit.cli import app
 from gymkit.findings import Finding, Status, apply_waivers
 from gymkit.profiling.sections import _verdict
 from gymkit.runtime.config import DatasetLicense
-from tests.checks.conftest import build_server, write_reports
+from tests.checks.conftest import build_server, prompt_shares, write_reports
 
 OPTIONS = CheckOptions(reverify=False)
 
@@ -41,7 +41,7 @@ def test_gym103_lists_the_licence_names_it_accepts(tmp_path: Path) -> None:
 def test_gym505_warns_where_the_profile_itself_warns(tmp_path: Path, mixed: float) -> None:
     server = build_server(tmp_path)
     share = (1 - mixed) / 2
-    write_reports(server, profile={"prompts": {"all_fail": share, "all_pass": share, "mixed": mixed}})
+    write_reports(server, profile={"prompts": prompt_shares(share, share, mixed)})
     (finding,) = _findings(server, "GYM505")
     # The profile's verdict and the check judge the same share the same way.
     assert _verdict({"all_fail": share, "all_pass": share, "mixed": mixed}, 16) is not None
@@ -50,7 +50,7 @@ def test_gym505_warns_where_the_profile_itself_warns(tmp_path: Path, mixed: floa
 
 def test_gym505_passes_at_the_threshold(tmp_path: Path) -> None:
     server = build_server(tmp_path)
-    write_reports(server, profile={"prompts": {"all_fail": 0.4, "all_pass": 0.4, "mixed": 0.2}})
+    write_reports(server, profile={"prompts": prompt_shares(0.4, 0.4, 0.2)})
     assert [f.status for f in _findings(server, "GYM505")] == ["pass"]
     assert _verdict({"all_fail": 0.4, "all_pass": 0.4, "mixed": 0.2}, 16) is None
 
