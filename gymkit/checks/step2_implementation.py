@@ -1,7 +1,7 @@
 """Step 2 · Implementation: app.py, configs/, requirements.txt and waivers.
 
 GYM201-GYM202 config, GYM203 app.py, GYM204 requirements.txt, GYM205 self-containment,
-GYM209 waivers. README checks (GYM210-GYM219) live in step2_readme.
+GYM206 copyright headers (NeMo Gym), GYM209 waivers. README checks (GYM210-GYM219) live in step2_readme.
 """
 
 from __future__ import annotations
@@ -13,9 +13,23 @@ from pathlib import Path, PurePosixPath
 
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register, registered
+from gymkit.checks.step1_tasks import config_docs
+from gymkit.contribution.hierarchy import verifying_classes
 from gymkit.hashing import hashed_files, requirement_references
+from gymkit.nemo.detect import nemo_checkout
+from gymkit.runtime.config import DatasetLicense, Domain
 
-__all__ = ["GYM201", "GYM202", "GYM203", "GYM204", "GYM205", "GYM209", "outside_references", "path_escapes"]
+__all__ = [
+    "GYM201",
+    "GYM202",
+    "GYM203",
+    "GYM204",
+    "GYM205",
+    "GYM206",
+    "GYM209",
+    "outside_references",
+    "path_escapes",
+]
 
 
 class Step2(Check):
@@ -28,7 +42,12 @@ class GYM201(Step2):
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Create `configs/NAME.yaml` (NAME = the server's folder) with a resources-server block and an
-        agent block, as `gymkit new` writes it."""
+        agent block, as `gymkit new` writes it. In a NeMo Gym checkout any YAML under `configs/` that
+        declares the server's `resources_servers` block will do: upstream keeps one file per variant."""
+        if fx.gym == "nemo-gym" and any(
+            e.server_type == "resources_servers" for doc in config_docs(fx) for e in doc.instances()
+        ):
+            return []
         if fx.config_path is not None:
             return []
         return [problem(f"no configs/{fx.paths.name}.yaml (or single configs/*.yaml)", "configs")]
@@ -42,7 +61,11 @@ class GYM202(Step2):
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Fix the field named in the message. `domain` must be one of: math, coding, agent, knowledge,
-        instruction_following, long_context, safety, games, translation, e2e, rlhf, other."""
+        instruction_following, long_context, safety, games, translation, e2e, rlhf, other. In a NeMo Gym
+        checkout every config file is judged by upstream's rules: each resources server sets a known
+        `domain`, each train and validation dataset a `license` from upstream's list."""
+        if fx.gym == "nemo-gym":
+            return _upstream_config_problems(fx)
         error = fx.config_error
         if error is None:
             return []
@@ -52,13 +75,44 @@ class GYM202(Step2):
         return [problem(message, fx.rel(Path(str(path))) if path else None, line)]
 
 
+_DOMAINS = ", ".join(d.value for d in Domain)
+_LICENCES = {lic.value for lic in DatasetLicense}
+
+
+def _upstream_config_problems(fx: Fixtures) -> list[Finding]:
+    """NeMo Gym's config rules over every file: model-only files, ``${...}`` values and agents without a
+    model server are upstream's own shapes, so only what upstream refuses is a failure."""
+    problems = []
+    for doc in config_docs(fx):
+        where = fx.rel(doc.path)
+        if doc.error:
+            problems.append(problem(doc.error, where))
+            continue
+        for entry in doc.instances():
+            if entry.server_type != "resources_servers":
+                continue
+            domain = entry.fields.get("domain")
+            if domain is None:
+                problems.append(problem(f"{entry.name}: no `domain` (NeMo Gym requires one)", where))
+            elif str(domain) not in _DOMAINS.split(", "):
+                problems.append(problem(f"{entry.name}: unknown domain {domain!r}; one of {_DOMAINS}", where))
+        for dataset in doc.datasets():
+            licence = dataset.get("license")
+            if dataset.get("type") in ("train", "validation") and licence is None:
+                problems.append(problem(f"dataset {dataset.get('name')!r} has no `license`", where))
+            elif licence is not None and str(licence) not in _LICENCES:
+                problems.append(problem(f"dataset {dataset.get('name')!r}: unknown license {licence!r}", where))
+    return problems
+
+
 @register
 class GYM203(Step2):
     """app.py defines a resources server with a verify method"""
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """`app.py` needs a class deriving from `BaseResourcesServer` with `async def verify(self, body)`
-        that returns a `BaseVerifyResponse` with a `reward`, and a module-level `server = MyServer()`."""
+        that returns a `BaseVerifyResponse` with a `reward`, and a module-level `server = MyServer()`.
+        A verify inherited from a base class in the server's folder, another server or `nemo_gym` counts."""
         if not fx.paths.app.is_file():
             return [problem("app.py is missing", "app.py")]
         try:
@@ -67,23 +121,22 @@ class GYM203(Step2):
             return [problem(f"syntax error: {exc.msg}", "app.py", exc.lineno)]
         except (OSError, UnicodeDecodeError) as exc:
             return [problem(f"cannot read app.py: {exc}", "app.py")]
-        classes = [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.bases]
-        verifying = [
-            c for c in classes if any(isinstance(f, ast.AsyncFunctionDef) and f.name == "verify" for f in c.body)
-        ]
-        if not verifying:
-            return [problem("no class in app.py defines `async def verify`", "app.py")]
+        if not verifying_classes(tree, fx.paths.dir, nemo_checkout(fx.paths.dir) or fx.paths.root):
+            return [problem("no class in app.py defines or inherits `async def verify`", "app.py")]
         return []
 
 
 @register
 class GYM204(Step2):
-    """requirements.txt exists"""
+    """requirements.txt (or a pyproject.toml) exists"""
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Create `requirements.txt` listing the server's own dependencies (it may be empty apart from a
-        comment when the server needs nothing beyond gymkit)."""
-        return [] if fx.paths.requirements.is_file() else [problem("requirements.txt is missing", "requirements.txt")]
+        comment when the server needs nothing beyond gymkit). A `pyproject.toml` declaring the server's
+        dependencies does as well: NeMo Gym installs either."""
+        if fx.paths.requirements.is_file() or (fx.paths.dir / "pyproject.toml").is_file():
+            return []
+        return [problem("requirements.txt is missing", "requirements.txt")]
 
 
 # --- GYM205: what a server reaches outside its folder ------------------------------------------
@@ -211,6 +264,11 @@ def outside_references(server_dir: Path) -> list[tuple[str, int, str]]:
     return found
 
 
+def _is_checkout(server_dir: Path, written: str, checkout: Path) -> bool:
+    target = Path(os.path.normpath(server_dir.absolute() / os.path.expanduser(written)))
+    return target.resolve() == checkout.resolve()
+
+
 @register
 class GYM205(Step2):
     """The server is self-contained: no requirement or import path reaches outside its folder"""
@@ -221,10 +279,13 @@ class GYM205(Step2):
         change it unseen. Copy what it needs into the folder (a vendored wheel under `vendor/`, a module
         next to `app.py`) and refer to it by a path inside the folder: no `..` or absolute paths in
         `requirements.txt` (`-r`, `-c`, `-e`, `file:`, local wheels) and no `sys.path` entries that
-        leave the folder. Detection in Python files is from the syntax tree, best effort."""
+        leave the folder. Detection in Python files is from the syntax tree, best effort. In a NeMo Gym
+        checkout `-e nemo-gym[dev] @ ../../` (the checkout itself) is how upstream installs it, and passes."""
+        checkout = nemo_checkout(fx.paths.dir) if fx.gym == "nemo-gym" else None
         problems = [
             problem(f"{ref!r} points outside the server's folder", file, line)
             for file, line, ref in outside_references(fx.paths.dir)
+            if not (checkout and _is_checkout(fx.paths.dir, ref, checkout))
         ]
         for rel in hashed_files(fx.paths.dir):
             if rel.suffix != ".py":
@@ -236,6 +297,38 @@ class GYM205(Step2):
             for line, what in path_escapes(source, rel):
                 problems.append(problem(f"{what} adds a folder outside the server to the import path", str(rel), line))
         return problems
+
+
+_HEADER_LINES = 20
+_HEADER = ("SPDX-License-Identifier", "Copyright")
+
+
+def _has_header(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            head = [handle.readline() for _ in range(_HEADER_LINES)]
+    except OSError:
+        return True  # unreadable files are the tests' and GYM205's to report
+    return any(marker in line for line in head for marker in _HEADER)
+
+
+@register
+class GYM206(Step2):
+    """In a NeMo Gym checkout, Python files start with the licence header"""
+
+    def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
+        """NeMo Gym's copyright check refuses a new source file without its header. Start each `.py`
+        file with
+        `# SPDX-FileCopyrightText: Copyright (c) 2026 NVIDIA CORPORATION & AFFILIATES. All rights reserved.`
+        and `# SPDX-License-Identifier: Apache-2.0` (vendored code keeps its own notice). Other gyms
+        set no such rule."""
+        if fx.gym != "nemo-gym":
+            return []
+        return [
+            problem("no copyright / SPDX-License-Identifier header in the first lines", rel.as_posix())
+            for rel in hashed_files(fx.paths.dir)
+            if rel.suffix == ".py" and (fx.paths.dir / rel).stat().st_size and not _has_header(fx.paths.dir / rel)
+        ]
 
 
 @register

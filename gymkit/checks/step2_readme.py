@@ -2,6 +2,11 @@
 
 GYM210 sections, GYM211 licensing fields, GYM212 placeholders, GYM213-GYM214 code licence
 (SPDX, compatibility), GYM215 data licences against the config.
+
+In a NeMo Gym checkout the README follows upstream's template (``# Description`` and
+``# Licensing information`` with ``Code:``, ``Data:`` and ``Dependencies``; its environment
+guide asks for the licensing): only missing licensing fails there, and where gymkit asks more
+(more sections, SPDX spelling) the finding is a warning naming upstream's rule.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from collections.abc import Iterable
 
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
+from gymkit.checks.step1_tasks import config_docs
 from gymkit.contribution.licenses import compatibility, parse_spdx, repository_license
 from gymkit.contribution.readme import LICENSING_FIELDS, README_SECTIONS, placeholder_lines
 from gymkit.runtime.config import DatasetLicense
@@ -18,6 +24,9 @@ from gymkit.runtime.config import DatasetLicense
 __all__ = ["GYM210", "GYM211", "GYM212", "GYM213", "GYM214", "GYM215"]
 
 README = "README.md"
+NEMO_SECTIONS = ("Description", "Licensing information")
+_UPSTREAM = "NeMo Gym's README template has only '# Description' and '# Licensing information'"
+_MENTIONS_LICENCE = re.compile(r"licen[cs]", re.IGNORECASE)
 
 
 class Step2Readme(Check):
@@ -31,17 +40,41 @@ class GYM210(Step2Readme):
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Add each missing section as a `## Heading` in README.md and write at least a sentence under
         it: what the environment is, where the tasks come from and which domain they cover, how verify
-        computes the reward, and the licences of code, data and dependencies."""
+        computes the reward, and the licences of code, data and dependencies. In a NeMo Gym checkout
+        upstream's template is the rule: `# Description` and `# Licensing information`, and only missing
+        licensing information fails."""
         if fx.readme is None:
             return [problem("README.md is missing or unreadable", README)]
+        nemo = fx.gym == "nemo-gym"
         problems = []
         for name in README_SECTIONS:
             section = fx.readme.section(name) or (fx.readme.licensing_section() if name.startswith("Lic") else None)
+            upstream = name in NEMO_SECTIONS
             if section is None:
-                problems.append(problem(f"no '## {name}' section", README))
+                problems.append(
+                    _missing(fx, name) if nemo and upstream else _gymkit_only(nemo, f"no '## {name}' section")
+                )
             elif not section.text:
-                problems.append(problem(f"section '{section.title}' is empty", README, section.line))
+                message = f"section '{section.title}' is empty"
+                problems.append(problem(message, README, section.line, level="warn" if nemo else "fail"))
         return problems
+
+
+def _gymkit_only(nemo: bool, message: str, line: int | None = None) -> Finding:
+    """A rule gymkit holds and NeMo Gym does not: a warning naming upstream's rule in its checkouts."""
+    if nemo:
+        return problem(f"{message} (gymkit's rule; {_UPSTREAM})", README, line, level="warn")
+    return problem(message, README, line)
+
+
+def _missing(fx: Fixtures, name: str) -> Finding:
+    assert fx.readme is not None
+    if name == "Description":
+        return problem(f"no '# {name}' section ({_UPSTREAM})", README, level="warn")
+    # Upstream's environment guide asks for licensing information, not for a heading over it.
+    if any(_MENTIONS_LICENCE.search(line) for line in fx.readme.lines):
+        return problem(f"no '# {name}' heading over the licensing text ({_UPSTREAM})", README, level="warn")
+    return problem(f"no '# {name}': NeMo Gym's environment guide asks for the README's licensing", README)
 
 
 @register
@@ -57,11 +90,18 @@ class GYM211(Step2Readme):
         assert fx.readme is not None
         section = fx.readme.licensing_section()
         fields = fx.readme.licensing()
-        return [
-            problem(f"no '{label}:' line in the licensing section", README, section.line if section else None)
-            for key, label in LICENSING_FIELDS.items()
-            if key not in fields
-        ]
+        line = section.line if section else None
+        missing = [label for key, label in LICENSING_FIELDS.items() if key not in fields]
+        if fx.gym == "nemo-gym":
+            return [
+                problem(f"no '{_NEMO_LABELS[label]}:' line in the licensing section", README, line, level="warn")
+                for label in missing
+            ]
+        return [problem(f"no '{label}:' line in the licensing section", README, line) for label in missing]
+
+
+# Upstream's template spells the fields this way.
+_NEMO_LABELS = {"Code licence": "Code", "Data licence": "Data", "Dependencies": "Dependencies"}
 
 
 @register
@@ -87,11 +127,18 @@ class GYM213(Step2Readme):
         """Write the code licence as an SPDX identifier or expression, e.g. `Apache-2.0`, `MIT`,
         `BSD-3-Clause`, `Apache-2.0 OR MIT` (list: https://spdx.org/licenses/)."""
         assert fx.readme is not None
-        line, value = fx.readme.licensing()["code"]
+        found = fx.readme.licensing().get("code")
+        if found is None:
+            return Skip("no code licence line")
+        line, value = found
         _, error = parse_spdx(value)
-        return (
-            [problem(f"code licence {value!r} is not a valid SPDX expression: {error}", README, line)] if error else []
-        )
+        if not error:
+            return []
+        message = f"code licence {value!r} is not a valid SPDX expression: {error}"
+        if fx.gym == "nemo-gym":
+            message += " (gymkit's rule; NeMo Gym's template writes e.g. 'Code: Apache 2.0')"
+            return [problem(message, README, line, level="warn")]
+        return [problem(message, README, line)]
 
 
 @register
@@ -105,10 +152,18 @@ class GYM214(Step2Readme):
         (Apache-2.0, MIT, BSD). Copyleft code (GPL, AGPL, ...) cannot be merged: relicense it if you
         own it, or reimplement it. Weak copyleft (LGPL, MPL, EPL) needs a maintainer's approval."""
         assert fx.readme is not None
-        line, value = fx.readme.licensing()["code"]
+        found = fx.readme.licensing().get("code")
+        if found is None:
+            return Skip("no code licence line")
+        line, value = found
         expression, _ = parse_spdx(value)
+        if expression is None:
+            return Skip("the code licence is not an SPDX expression (GYM213)")
         verdict, culprits = compatibility(expression)
         repo = repository_license(fx.paths.dir)
+        # NeMo Gym's CONTRIBUTING names LGPL with GPL and AGPL as licences it does not take.
+        if fx.gym == "nemo-gym" and any(c.startswith("LGPL-") for c in culprits):
+            verdict = "copyleft"
         if verdict == "copyleft":
             return [
                 problem(
@@ -134,9 +189,12 @@ class GYM215(Step2Readme):
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Name in `Data licence:` exactly the licences the config's datasets declare (spelled as in the
         config), and no others; change the config or the README so they agree."""
-        assert fx.readme is not None and fx.config is not None
-        line, text = fx.readme.licensing()["data"]
-        declared = {d.license.value for d in fx.config.datasets() if d.license is not None}
+        assert fx.readme is not None
+        found = fx.readme.licensing().get("data")
+        if found is None:
+            return Skip("no data licence line")
+        line, text = found
+        declared = {str(d["license"]) for doc in config_docs(fx) for d in doc.datasets() if d.get("license")}
         problems = [
             problem(f"the config declares data licence {lic!r}, the README does not name it", README, line)
             for lic in sorted(declared)
@@ -151,4 +209,7 @@ class GYM215(Step2Readme):
         ]
         if not declared and not text:
             problems.append(problem("no data licence given", README, line))
+        if fx.gym == "nemo-gym":
+            # Upstream reads licences from the config only; the README's are for people.
+            return [_gymkit_only(True, p.message, p.line) for p in problems]
         return problems

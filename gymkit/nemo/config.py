@@ -21,7 +21,7 @@ import yaml
 
 from gymkit.errors import UserError
 
-__all__ = ["ServerEntry", "merge", "server_entry", "single_server_config"]
+__all__ = ["ConfigDoc", "ServerEntry", "merge", "read_configs", "server_entry", "single_server_config"]
 
 SERVER_TYPES = ("resources_servers", "responses_api_agents", "responses_api_models")
 
@@ -99,3 +99,47 @@ def single_server_config(
     config["head_server"] = {"host": host, "port": head_port}
     config.setdefault("dry_run", False)
     return merge(config, overrides or {})
+
+
+# --- every config file of a server, read as NeMo Gym reads it -------------------------------
+
+
+class ConfigDoc:
+    """One YAML file under a server's ``configs/``: its top-level mapping, or why it does not read."""
+
+    def __init__(self, path: Path, data: dict[str, Any] | None, error: str | None) -> None:
+        self.path = path
+        self.data = data or {}
+        self.error = error
+
+    def instances(self) -> list[ServerEntry]:
+        """The server instances the file declares; other keys (``${...}`` settings, defaults) are left out."""
+        extra = {k: v for k, v in self.data.items() if _instance(v) is None}
+        return [ServerEntry(str(name), *shape, extra) for name, v in self.data.items() if (shape := _instance(v))]
+
+    def datasets(self) -> list[dict[str, Any]]:
+        """The ``datasets:`` entries of the file's agents, as written."""
+        found = []
+        for entry in self.instances():
+            if entry.server_type == "responses_api_agents":
+                found += [d for d in entry.fields.get("datasets") or [] if isinstance(d, dict)]
+        return found
+
+
+def read_configs(server_dir: Path, root: Path) -> list[ConfigDoc]:
+    """Every ``*.yaml``/``*.yml`` under ``configs/``, by path: upstream servers keep one per variant."""
+    from gymkit.errors import GymkitError
+    from gymkit.inputs import read_text
+    from gymkit.runtime.config import MAX_CONFIG_BYTES, safe_yaml
+
+    folder = server_dir / "configs"
+    paths = sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml")) if folder.is_dir() else []
+    docs = []
+    for path in paths:
+        try:
+            data = safe_yaml(path, read_text(path, root=root, limit=MAX_CONFIG_BYTES))
+        except GymkitError as exc:
+            docs.append(ConfigDoc(path, None, exc.message))
+            continue
+        docs.append(ConfigDoc(path, data if isinstance(data, dict) else None, None))
+    return docs
