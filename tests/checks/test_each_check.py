@@ -14,6 +14,7 @@ import pytest
 
 from gymkit.checks import CheckOptions, ServerReport, all_checks, run_checks
 from tests.checks.conftest import build_server, prompt_shares, write_reports
+from tests.checks.test_nemo_rules_steps12 import make_nemo_checkout
 
 OPTIONS = CheckOptions(verify_timeout=5)
 
@@ -95,6 +96,14 @@ def _duplicate_first_example(server: Path) -> None:
     path.write_text("".join([*lines, lines[0]]))
 
 
+def _in_nemo_gym(then: Callable[[Path], None]) -> Callable[[Path], None]:
+    def edit(server: Path) -> None:
+        make_nemo_checkout(server.parent.parent)
+        then(server)
+
+    return edit
+
+
 def _tool_error(rows: list[dict]) -> None:
     rows[0]["response"]["output"][:0] = [
         {"type": "function_call", "call_id": "c1", "name": "lookup", "arguments": "{}"},
@@ -106,11 +115,14 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str]] = {
     "GYM101": (_remove("data/example.jsonl"), "example.jsonl is missing"),
     "GYM102": (_duplicate_first_example, "same row as line 1"),
     "GYM103": (_edit("configs/good.yaml", "type: train", "type: benchmark"), "no dataset of type train"),
+    "GYM104": (_in_nemo_gym(_duplicate_first_example), "requires exactly 5"),
+    "GYM105": (_write("data/train_conflict.jsonl", "{}\n"), "merge-conflict file"),
     "GYM201": (_remove("configs"), "no configs/"),
     "GYM202": (_edit("configs/good.yaml", "domain: math", "domain: cooking"), "'cooking' is not allowed"),
     "GYM203": (_edit("app.py", "async def verify", "async def score"), "async def verify"),
     "GYM204": (_remove("requirements.txt"), "requirements.txt is missing"),
     "GYM205": (_write("requirements.txt", "-r ../shared/requirements.txt\n"), "'../shared/requirements.txt' points"),
+    "GYM206": (_in_nemo_gym(lambda server: None), "no copyright"),
     "GYM209": (
         _edit("configs/good.yaml", "verified: false", 'verified: false\n      gymkit: {waive: {GYM501: ""}}'),
         "no written reason",
