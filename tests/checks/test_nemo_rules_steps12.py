@@ -377,3 +377,18 @@ def test_gym214_nemo_gym_takes_no_lgpl_code(tmp_path: Path, gym: str, expected: 
     readme = server / "README.md"
     readme.write_text(readme.read_text().replace("Code licence: Apache-2.0", "Code licence: LGPL-3.0-only"))
     assert statuses(server, "GYM214") == expected
+
+
+def test_gymkit_new_in_a_nemo_checkout_passes_steps_1_and_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from gymkit.cli import app
+
+    make_nemo_checkout(tmp_path)
+    (tmp_path / "resources_servers").mkdir()
+    monkeypatch.chdir(tmp_path)
+    made = CliRunner().invoke(app, ["new", "sudoku", "--defaults", "--data-license", "MIT"])
+    assert made.exit_code == 0, made.output
+    report = run_checks(tmp_path / "resources_servers" / "sudoku", options=OPTIONS, select=["GYM1", "GYM2"])
+    assert not [f for f in report.findings if f.status == "fail"]
+    assert {f.code for f in report.findings} >= {"GYM104", "GYM206"}
