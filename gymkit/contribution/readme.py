@@ -23,6 +23,7 @@ _FIELD = re.compile(
 )
 # What the template leaves for the contributor, and what people write when they mean to come back.
 _PLACEHOLDER = re.compile(r"\bTODO\b|\bTBD\b|\bFIXME\b|\bXXX\b|\{\{.*?\}\}|\{%.*?%\}|<(?:your|fill|insert)[^>]*>", re.I)
+_BULLET = re.compile(r"^[-*+]\s+")
 _BARE_VALUE = re.compile(r"^(?:\?+|\.\.\.|…|-|n/?a)?$", re.IGNORECASE)
 
 
@@ -71,14 +72,29 @@ class Readme:
         found: dict[str, tuple[int, str]] = {}
         if section is None:
             return found
-        for number, line in section.body:
+        body = section.body
+        for index, (number, line) in enumerate(body):
             match = _FIELD.match(line)
             if not match:
                 continue
             label = match["label"].lower()
             key = "code" if label in ("code", "software") else "data" if label.startswith("data") else "dependencies"
-            found.setdefault(key, (number, _value(match)))
+            found.setdefault(key, (number, _value(match) or _list_below(body[index + 1 :])))
         return found
+
+
+def _list_below(lines: list[tuple[int, str]]) -> str:
+    """``Data:`` over a bullet list (NeMo Gym's READMEs): the list's items, joined, are the value."""
+    items = []
+    for _, line in lines:
+        stripped = line.strip()
+        if not stripped and not items:
+            continue
+        # The next label ("- Dependencies: ...") ends the list, bulleted as it may be.
+        if not _BULLET.match(stripped) or _FIELD.match(line):
+            break
+        items.append(_BULLET.sub("", stripped))
+    return "; ".join(items)
 
 
 def _value(match: re.Match[str]) -> str:
@@ -104,6 +120,8 @@ def placeholder_lines(readme: Readme) -> list[tuple[int, str]]:
         match = _PLACEHOLDER.search(line)
         if match:
             hits.append((number, match.group(0)))
-        elif number in licensing_lines and (field := _FIELD.match(line)) and _BARE_VALUE.match(_value(field)):
-            hits.append((number, line.strip()))
+        elif licensing and number in licensing_lines and (field := _FIELD.match(line)):
+            below = [(n, t) for n, t in licensing.body if n > number]
+            if _BARE_VALUE.match(_value(field) or _list_below(below)):
+                hits.append((number, line.strip()))
     return hits

@@ -392,3 +392,15 @@ def test_gymkit_new_in_a_nemo_checkout_passes_steps_1_and_2(tmp_path: Path, monk
     report = run_checks(tmp_path / "resources_servers" / "sudoku", options=OPTIONS, select=["GYM1", "GYM2"])
     assert not [f for f in report.findings if f.status == "fail"]
     assert {f.code for f in report.findings} >= {"GYM104", "GYM206"}
+
+
+@pytest.mark.parametrize("gym", GYMS)
+def test_a_licence_label_over_a_bullet_list_is_no_placeholder(tmp_path: Path, gym: str) -> None:
+    server = make_gym(tmp_path, gym)
+    readme = server / "README.md"
+    readme.write_text(readme.read_text().replace("- Data licence: MIT", "- Data licence:\n  - addition tasks: MIT"))
+    assert statuses(server, "GYM212") == {"pass"}
+    assert statuses(server, "GYM215") == {"pass"}  # the list's licence is the one the config declares
+    readme.write_text(readme.read_text().replace("  - addition tasks: MIT", ""))
+    found = findings(server, "GYM212")
+    assert [(str(f.status), f.message) for f in found] == [("fail", "placeholder left: '- Data licence:'")]
