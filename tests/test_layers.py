@@ -22,11 +22,6 @@ ABOVE_CHECKS = (*CLI, "gymkit.checks", "gymkit.review", "gymkit.cards", "gymkit.
 RUNTIME = ("gymkit.runtime",)
 FOUNDATIONS = ("gymkit", "gymkit.errors", "gymkit.inputs", "gymkit.childproc", "gymkit.confine", "gymkit.rules")
 
-# Cycles made of lazy imports in modules outside the checklist, known and left to their owners;
-# the test below fails when one of them is gone, so this list cannot go stale.
-KNOWN_CYCLES = (frozenset({"gymkit.scaffold._packaged", "gymkit.scaffold._source"}),)
-
-
 def _module_names(root: Path) -> dict[str, Path]:
     names = {}
     for path in root.rglob("*.py"):
@@ -123,13 +118,8 @@ def cycles(graph: Graph) -> list[frozenset[str]]:
 
 
 def test_gymkit_has_no_import_cycle() -> None:
-    found = [c for c in cycles(import_graph()) if c not in KNOWN_CYCLES]
+    found = cycles(import_graph())
     assert not found, "import cycles: " + "; ".join(" <-> ".join(sorted(c)) for c in found)
-
-
-def test_the_known_cycles_are_still_there() -> None:
-    # When one is broken, take it off KNOWN_CYCLES so it cannot come back unnoticed.
-    assert set(KNOWN_CYCLES) <= set(cycles(import_graph()))
 
 
 def test_no_module_below_the_checklist_imports_the_checks_or_the_cli() -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import gymkit
-from gymkit.scaffold._source import TemplateError, git, is_template_repo
+from gymkit.scaffold._git import TemplateError, git, is_template_repo
 
 __all__ = ["PACKAGED_SRC", "packaged_history", "packaged_template", "packaged_version"]
 

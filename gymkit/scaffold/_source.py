@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,8 @@ import yaml
 
 from gymkit.errors import GymkitError
 from gymkit.project import find_repo_root
+from gymkit.scaffold._git import TemplateError, git, git_top, is_template_repo
+from gymkit.scaffold._packaged import PACKAGED_SRC, packaged_template
 
 __all__ = [
     "ANSWERS_FILE",
@@ -39,10 +40,6 @@ TEMPLATE_PATHS = ("copier.yml", "templates/resource_server")
 _ANSWERS_HEADER = "# Answers to the questions of `gymkit new`; `gymkit update` reads them. Do not edit by hand.\n"
 
 
-class TemplateError(GymkitError):
-    """The template cannot be found or used (not a git checkout, unknown version, copier failed)."""
-
-
 # -- the template ------------------------------------------------------------------------
 def find_template_root(start: Path | None = None) -> Path:
     """The template's folder: the checkout gymkit runs from, a gymkit repository it runs in, else the packaged one.
@@ -50,8 +47,6 @@ def find_template_root(start: Path | None = None) -> Path:
     A checkout's template is versioned by its git, so servers made from it record a path in
     the repository; the packaged template is versioned by the history shipped with it.
     """
-    from gymkit.scaffold._packaged import packaged_template
-
     candidates = [Path(__file__).resolve().parents[2]]
     with contextlib.suppress(GymkitError):
         candidates.append(find_repo_root(start))
@@ -65,27 +60,6 @@ def find_template_root(start: Path | None = None) -> Path:
         "no template: gymkit's package has none and there is no copier.yml at the repository root",
         hint="reinstall gymkit from its wheel, or pass --template PATH (a folder with copier.yml)",
     )
-
-
-def git(cwd: Path, *args: str, check: bool = True, strip: bool = True) -> str:
-    result = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
-    )
-    if check and result.returncode != 0:
-        raise TemplateError(f"git {' '.join(args)} failed in {cwd}: {result.stderr.strip() or result.returncode}")
-    return result.stdout.strip() if strip else result.stdout
-
-
-def git_top(folder: Path) -> Path | None:
-    try:
-        return Path(git(folder, "rev-parse", "--show-toplevel"))
-    except (TemplateError, OSError):
-        return None
-
-
-def is_template_repo(root: Path) -> bool:
-    top = git_top(root)
-    return top is not None and top.resolve() == root.resolve()
 
 
 def template_dirty(root: Path) -> list[str]:
@@ -161,8 +135,6 @@ def record_source(
     the same thing in every clone of the repository; the template packaged with gymkit is
     recorded as ``gymkit`` (see gymkit.scaffold._packaged); ``src``, when given, is recorded as it is.
     """
-    from gymkit.scaffold._packaged import PACKAGED_SRC, packaged_template
-
     answers = read_answers_file(answers_path)
     answers.pop("_commit", None)
     if src is not None:
