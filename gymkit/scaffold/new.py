@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gymkit.errors import ServerNotFoundError, UserError
-from gymkit.nemo.detect import gym_kind
+from gymkit.nemo.detect import nemo_checkout
 from gymkit.project import SERVERS_DIR, find_repo_root
 from gymkit.rules import MAX_SERVER_NAME, SERVER_NAME_SHAPE, SPDX_SHAPE, YAML_WORDS
 from gymkit.runtime.config import DatasetLicense, Domain
@@ -128,8 +128,9 @@ def new_server(
     target = servers_dir / name
     notes: list[str]
     commit: str | None
-    if template is None and gym_kind(root) == "nemo-gym":
-        # A NeMo Gym checkout gets a server written for NeMo Gym itself, as its own servers are.
+    # Only a real checkout: the NeMo template's requirements.txt installs nemo-gym from ../../, which in
+    # any other repository (even one whose servers import nemo_gym) is not nemo-gym.
+    if template is None and nemo_checkout(root) is not None:
         template_root, notes = nemo_template(), []
         commit = nemo_version()
         _render(template_root, target, data, interactive, notes, src=NEMO_SRC, commit=commit)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gymkit.nemo.detect import server_kind
+from gymkit.nemo.detect import gym_kind, server_kind
 from gymkit.scaffold import _nemo, new_server, update_server
 from tests.scaffold.conftest import REPO, git, make_project
 
@@ -118,6 +118,18 @@ def test_without_tools_there_is_no_tool(tmp_path: Path) -> None:
 def test_a_gymkit_gym_still_gets_the_gymkit_template(tmp_path: Path) -> None:
     root = make_project(tmp_path / "gym")
     assert server_kind(new_server("my_task", root=root).path) == "gymkit"
+
+
+def test_servers_importing_nemo_gym_do_not_make_a_nemo_checkout(tmp_path: Path) -> None:
+    # The NeMo template's requirements.txt installs ../../ as nemo-gym: only right inside NeMo Gym itself.
+    root = make_project(tmp_path / "gym")
+    for name in ("ported_a", "ported_b"):
+        (root / "resources_servers" / name).mkdir()
+        (root / "resources_servers" / name / "app.py").write_text("from nemo_gym.base_resources_server import X\n")
+    assert gym_kind(root) == "nemo-gym"  # the majority rule the checks use still sees an upstream-style tree
+    made = new_server("my_task", root=root)
+    assert server_kind(made.path) == "gymkit"
+    assert "nemo-gym" not in (made.path / "requirements.txt").read_text()
 
 
 def test_update_merges_a_template_change_into_a_nemo_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
