@@ -8,6 +8,7 @@ be distributed under those terms. Strong copyleft (GPL, AGPL, ...) cannot; weak 
 from __future__ import annotations
 
 import contextlib
+import threading
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,11 @@ _WEAK = ("LGPL-", "MPL-", "EPL-", "CDDL-", "CECILL-C", "MS-RL", "CPL-", "Artisti
 _ORDER: dict[Verdict, int] = {"ok": 0, "weak-copyleft": 1, "copyleft": 2}
 
 
+# license_expression's reader keeps parse state on the shared Licensing object: two threads
+# parsing at once (`gymkit check -j`) corrupt it, and every later parse of that text then fails.
+_PARSE_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def _licensing() -> Licensing:
     return get_spdx_licensing()
@@ -34,7 +40,8 @@ def parse_spdx(text: str) -> tuple[Any | None, str | None]:
     if not text.strip():
         return None, "empty"
     try:
-        return _licensing().parse(text, validate=True, strict=True), None
+        with _PARSE_LOCK:
+            return _licensing().parse(text, validate=True, strict=True), None
     except ExpressionError as exc:
         return None, str(exc)
 

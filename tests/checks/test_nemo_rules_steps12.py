@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import inspect
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
 from gymkit.checks import CheckOptions, run_checks
+from gymkit.contribution import licenses
+from gymkit.contribution.licenses import parse_spdx
 from gymkit.findings import Finding
 from tests.checks.conftest import build_server
 
@@ -404,3 +407,37 @@ def test_a_licence_label_over_a_bullet_list_is_no_placeholder(tmp_path: Path, gy
     readme.write_text(readme.read_text().replace("  - addition tasks: MIT", ""))
     found = findings(server, "GYM212")
     assert [(str(f.status), f.message) for f in found] == [("fail", "placeholder left: '- Data licence:'")]
+
+
+# --- the SPDX reader is shared by the servers `gymkit check -j` checks at once ----------------
+
+SPDX_TEXTS = ["Apache 2.0", "MIT", "Apache-2.0", "CC BY 4.0", "MIT OR Apache-2.0", "Apache License 2.0", "GPL-3.0-only"]
+SPDX_THREADS = 4
+
+
+def test_parsing_from_several_threads_gives_what_one_thread_gives() -> None:
+    expected = {text: parse_spdx(text)[1] is None for text in SPDX_TEXTS}
+    errors: list[str] = []
+    wrong: list[str] = []
+    # A fresh reader each round: the race was in the reader's first parses, when it builds its tables.
+    for _ in range(20):
+        licenses._licensing.cache_clear()
+        barrier = threading.Barrier(SPDX_THREADS)
+
+        def parse_all(texts: list[str], barrier: threading.Barrier = barrier) -> None:
+            barrier.wait(timeout=30)
+            for text in texts:
+                try:
+                    valid = parse_spdx(text)[1] is None
+                except Exception as exc:  # noqa: BLE001 - the failure under test
+                    errors.append(f"{text}: {exc!r}")
+                    continue
+                if valid != expected[text]:
+                    wrong.append(text)
+
+        threads = [threading.Thread(target=parse_all, args=(SPDX_TEXTS * 10,)) for _ in range(SPDX_THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not errors and not wrong, (errors[:3], wrong[:3])
