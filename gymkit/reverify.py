@@ -4,8 +4,11 @@ The body sent for a rollout is what verify saw when the rollout was collected: t
 row it came from (with the rollout's ``_ng_*`` bookkeeping and ``agent_ref``) plus the
 stored ``response`` - not the stored rollout itself, whose verifier extras are outputs of
 the last verify, not inputs. A rollout that matches no example row is sent as stored, minus
-``reward`` and gymkit's provenance. The server runs in a child process with a timeout per
-request, so a verify that raises or never returns is reported, never waited on forever.
+``reward`` and gymkit's provenance. A row whose reward differs is tried once more as its
+rollout ran, in one session: ``seed_session``, the stored tool calls in order, then verify, for
+servers whose verify reads what the tools did to the session. No model is called either way.
+The server runs in a child process with a timeout per request, so a verify that raises or never
+returns is reported, never waited on forever.
 """
 
 from __future__ import annotations
@@ -113,9 +116,12 @@ def verify_body(rollout: dict[str, Any], example: dict[str, Any] | None) -> dict
     return body
 
 
-def _post(client: httpx.Client, url: str, body: dict[str, Any], timeout: float) -> tuple[float | None, str | None]:
+def _post(
+    client: httpx.Client, url: str, body: dict[str, Any], timeout: float, *, keep_session: bool = False
+) -> tuple[float | None, str | None]:
     # Each rollout was verified on its own: no session cookie of an earlier row goes with it.
-    client.cookies.clear()
+    if not keep_session:
+        client.cookies.clear()
     try:
         reply = client.post(url, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     except httpx.TimeoutException:
@@ -135,6 +141,39 @@ def _post(client: httpx.Client, url: str, body: dict[str, Any], timeout: float) 
     if isinstance(reward, bool) or not isinstance(reward, int | float):
         return None, "verify's response has no numeric reward"
     return float(reward), None
+
+
+def _tool_calls(response: object) -> list[tuple[str, dict[str, Any]]]:
+    output = response.get("output") if isinstance(response, dict) else None
+    calls = []
+    for item in output if isinstance(output, list) else []:
+        if isinstance(item, dict) and item.get("type") == "function_call" and isinstance(item.get("name"), str):
+            try:
+                arguments = json.loads(item.get("arguments") or "{}")
+            except (TypeError, json.JSONDecodeError):
+                arguments = None
+            calls.append((item["name"], arguments if isinstance(arguments, dict) else {}))
+    return calls
+
+
+def _replayed(client: httpx.Client, url: str, body: dict[str, Any], timeout: float) -> tuple[float | None, str | None]:
+    """Verify after replaying the rollout in one session: seed_session, then the stored tool calls, in order.
+
+    A stateful server (a counter the tools change, a game) rewards what its session holds, which a
+    bare /verify does not rebuild. The tools' answers are not compared: the stored response is what
+    verify reads. Only rows whose plain re-verification differed are replayed, so a stateless
+    server's tools are called for nothing only when something is wrong already.
+    """
+    client.cookies.clear()
+    try:
+        client.post(f"{url}/seed_session", json=body)
+        for name, arguments in _tool_calls(body.get("response")):
+            client.post(f"{url}/{name}", json=arguments)
+    except httpx.TimeoutException:
+        return None, f"replaying the rollout's tool calls did not answer within {timeout:g}s"
+    except httpx.TransportError as exc:
+        return None, f"replaying the rollout's tool calls failed: {exc}"
+    return _post(client, f"{url}/verify", body, timeout, keep_session=True)
 
 
 def _reverify_mode(client: httpx.Client, url: str) -> str | None:
@@ -184,6 +223,8 @@ def reverify_rollouts(
                 index = matched.get(line)
                 body = verify_body(rollout, examples[index] if index is not None else None)
                 result.reward, result.error = _post(client, f"{server.url}/verify", body, verify_timeout)
+                if not result.matches and result.error is None:
+                    result.reward, result.error = _replayed(client, server.url, body, verify_timeout)
                 timeouts = timeouts + 1 if result.error and "did not answer" in result.error else 0
     except GymkitError as exc:
         report.error = f"the server did not start: {exc.message}"

@@ -56,7 +56,18 @@ class _NoAnswer(Exception):
 
 def empty_response() -> dict[str, Any]:
     """A Responses API response in which the model said nothing."""
-    return {"id": "resp_smoke", "object": "response", "created_at": 0, "model": "gymkit-smoke", "output": []}
+    # parallel_tool_calls, tool_choice and tools are required of a response by the Responses API, and
+    # NeMo Gym's servers refuse a verify body without them (HTTP 422).
+    return {
+        "id": "resp_smoke",
+        "object": "response",
+        "created_at": 0,
+        "model": "gymkit-smoke",
+        "output": [],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+    }
 
 
 def answer_response(text: str) -> dict[str, Any]:

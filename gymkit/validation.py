@@ -51,6 +51,9 @@ class DataProblem:
     path: Path
     line: int | None
     message: str
+    # Set when the problem is one of gymkit's own rules that NeMo Gym does not have (a checklist in a
+    # NeMo Gym checkout warns about it): "reward range", "empty input".
+    gymkit_rule: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
@@ -66,9 +69,9 @@ class _Problems:
     found: list[DataProblem] = field(default_factory=list)
     hidden: int = 0
 
-    def add(self, line: int | None, message: str) -> None:
+    def add(self, line: int | None, message: str, gymkit_rule: str | None = None) -> None:
         if len(self.found) < self.limit:
-            self.found.append(DataProblem(self.path, line, message))
+            self.found.append(DataProblem(self.path, line, message, gymkit_rule))
         else:
             self.hidden += 1
 
@@ -189,17 +192,25 @@ def rollout_problems(
         try:
             RolloutRow.model_validate(row)
         except ValidationError as exc:
-            problems.add(number, f"{validation_problem(exc)}; a rollout row is a verify response, {collect}")
+            rule = "empty input" if _only_empty_input(exc) else None
+            problems.add(number, f"{validation_problem(exc)}; a rollout row is a verify response, {collect}", rule)
             continue
         problem = None if clamped_reward(row["reward"]) is not None else reward_problem(row["reward"])
         if problem:
-            problems.add(number, f"{problem}; verify must return a reward between 0 and 1")
+            # RolloutRow holds the reward finite; what is left is gymkit's [0, 1] range.
+            problems.add(number, f"{problem}; verify must return a reward between 0 and 1", "reward range")
     for number, duplicate in indices.duplicates():
         problems.add(number, f"{duplicate}; {collect}")
     found = problems.result()
     if count == 0:
         found.append(DataProblem(path, None, f"no rollouts in the file; {collect}"))
     return found
+
+
+def _only_empty_input(exc: ValidationError) -> bool:
+    # An environment that builds the prompt itself (aviary, gdpval) stores an empty input.
+    errors = exc.errors()
+    return len(errors) == 1 and errors[0]["loc"] == ("responses_create_params", "input") and "empty" in errors[0]["msg"]
 
 
 def clamped_reward(value: object) -> float | None:
