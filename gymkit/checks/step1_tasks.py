@@ -95,9 +95,10 @@ class GYM103(Step1):
             where = fx.rel(fx.config.path)
         if "train" not in kinds:
             # Upstream asks a licence of the train set a server has; a benchmark-only server has none.
-            level = "warn" if nemo else "fail"
-            suffix = " (a benchmark-only server: NeMo Gym asks a licence only of the sets it declares)" if nemo else ""
-            problems.append(problem(f"no dataset of type train is declared{suffix}", where, level=level))
+            message = "no dataset of type train is declared"
+            if nemo:
+                message += " (a benchmark-only server: NeMo Gym asks a licence only of the sets it declares)"
+            problems.append(problem(message, where, level="warn" if nemo else "fail"))
         if "validation" not in kinds:
             problems.append(problem("no dataset of type validation is declared", where, level="warn"))
         for doc in docs:

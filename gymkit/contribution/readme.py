@@ -85,7 +85,7 @@ class Readme:
 
 def _list_below(lines: list[tuple[int, str]]) -> str:
     """``Data:`` over a bullet list (NeMo Gym's READMEs): the list's items, joined, are the value."""
-    items = []
+    items: list[str] = []
     for _, line in lines:
         stripped = line.strip()
         if not stripped and not items:
