@@ -46,7 +46,9 @@ from packaging.utils import canonicalize_name
 
 __all__ = [
     "CACHE_NAMES",
+    "EARLIER_SCHEME",
     "NOT_CODE",
+    "code_digests",
     "file_sha256",
     "hashed_files",
     "is_test_or_data",
@@ -63,6 +65,8 @@ CACHE_NAMES = frozenset(
 # Paths (relative to the server, POSIX) that are no input of any stage: prose, the template's
 # answers, and the reports gymkit writes. A trailing "/" names a folder and all it holds.
 NOT_CODE: tuple[str, ...] = ("README.md", ".copier-answers.yml", "reports/reward_profile/", "reports/training/")
+# What a check says of a report whose code hash only the earlier scheme of code_digests gives.
+EARLIER_SCHEME = "made with gymkit's earlier code hash; still matches this code"
 _PYTEST_CONFIGS = frozenset({"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini"})
 
 
@@ -320,17 +324,18 @@ def _config_meaning(data: bytes) -> bytes | None:
     return json.dumps(_without_gymkit(config), sort_keys=True, default=str).encode()
 
 
-def _hashed_bytes(path: Path, rel: PurePosixPath | None, requirements: bool) -> bytes:
+def _hashed_bytes(path: Path, rel: PurePosixPath | None, requirements: bool, earlier: bool = False) -> bytes:
     """What of a file's content a hash covers: configs and requirements by their meaning, the rest by bytes.
 
     ``rel`` is the path inside the server (None outside it); ``requirements`` says pip reads the
-    file as a requirements text.
+    file as a requirements text. ``earlier`` is the scheme before requirements counted by their
+    meaning: they and ``pyproject.toml`` count by their bytes there.
     """
     data = path.read_bytes()
     meaning = None
-    if requirements:
+    if requirements and not earlier:
         meaning = _requirements_meaning(data.decode("utf-8", errors="replace"))
-    elif rel is not None and rel.parts == ("pyproject.toml",):
+    elif rel is not None and rel.parts == ("pyproject.toml",) and not earlier:
         meaning = _pyproject_meaning(data)
     elif rel is not None and len(rel.parts) == 2 and rel.parts[0] == "configs" and rel.suffix in (".yaml", ".yml"):
         meaning = _config_meaning(data)
@@ -343,6 +348,21 @@ def server_code_sha256(server_dir: Path) -> str:
     Configs and requirements count by what they say, less comments (and a config's ``gymkit:``
     blocks); other files by their bytes.
     """
+    return _code_sha256(server_dir, earlier=False)
+
+
+def code_digests(server_dir: Path) -> tuple[str, ...]:
+    """The server's code hash as each scheme gymkit has written it computes it, the current one first.
+
+    A report that records any of them describes the code as it is: the schemes differ in how
+    they read the same files, not in which files they cover. Before the requirements
+    change (commit 9584ff0) requirements files and ``pyproject.toml`` counted by their bytes,
+    and reward profiles and test stamps made then still name that hash.
+    """
+    return server_code_sha256(server_dir), _code_sha256(server_dir, earlier=True)
+
+
+def _code_sha256(server_dir: Path, *, earlier: bool) -> str:
     server_dir = server_dir.resolve()
     inside = {rel for rel in hashed_files(server_dir) if not is_test_or_data(rel)}
     installed = _installed_files(server_dir)
@@ -356,9 +376,10 @@ def server_code_sha256(server_dir: Path) -> str:
     digest = hashlib.sha256()
     for rel in sorted(inside):
         digest.update(rel.as_posix().encode() + b"\0")
-        digest.update(_hashed_bytes(server_dir / rel, rel, installed.get((server_dir / rel).resolve(), False)) + b"\0")
+        pip_reads = installed.get((server_dir / rel).resolve(), False)
+        digest.update(_hashed_bytes(server_dir / rel, rel, pip_reads, earlier) + b"\0")
     for path in outside:
         # Named by the path the server reaches it by.
         digest.update(f"outside:{os.path.relpath(path, server_dir)}".encode() + b"\0")
-        digest.update(_hashed_bytes(path, None, installed[path]) + b"\0")
+        digest.update(_hashed_bytes(path, None, installed[path], earlier) + b"\0")
     return digest.hexdigest()

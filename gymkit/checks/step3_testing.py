@@ -23,6 +23,8 @@ from gymkit import childproc
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.confine import Confinement
+from gymkit.findings import Status
+from gymkit.hashing import EARLIER_SCHEME
 from gymkit.testing.session import pytest_args
 
 __all__ = ["GYM301", "GYM302", "GYM303", "collect_nemo_tests", "collect_tests", "pytest_command", "stamp_problems"]
@@ -139,7 +141,7 @@ def _command(name: str) -> str:
 
 def stamp_problems(server_dir: Path) -> list[Finding]:
     """What keeps the last ``gymkit test`` result from counting for the code as it is now."""
-    from gymkit.testing.stamp import changed_files, code_fingerprint, read_stamp, stamp_path
+    from gymkit.testing.stamp import changed_files, fingerprint_digests, read_stamp, stamp_path
 
     name = server_dir.name
     stamp, error = read_stamp(server_dir)
@@ -148,8 +150,8 @@ def stamp_problems(server_dir: Path) -> list[Finding]:
         return [problem(f"the result of `{_command(name)}` is unreadable ({error}); run it again", where)]
     if stamp is None:
         return [problem(f"no result of `{_command(name)}` for this server yet: run it (CI runs it before the check)")]
-    code_sha, files = code_fingerprint(server_dir)
-    if stamp.code_sha256 != code_sha:
+    digests, files = fingerprint_digests(server_dir)
+    if stamp.code_sha256 not in digests:
         changed = changed_files(stamp.files, files)
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         since = f" ({shown})" if shown else ""
@@ -164,7 +166,7 @@ def stamp_problems(server_dir: Path) -> list[Finding]:
     tests = stamp.stages["tests"].counts or {}
     if not tests.get("passed"):
         return [problem(f"`{_command(name)}` passed without running a test; add tests to {TEST_FILE}", TEST_FILE)]
-    return []
+    return [] if stamp.code_sha256 == digests[0] else [Finding("", 0, Status.PASS, EARLIER_SCHEME, where)]
 
 
 @cache
@@ -186,7 +188,7 @@ class GYM303(Step3):
 
     @classmethod
     def prefetch(cls, fx: Fixtures) -> None:
-        if getattr(fx.options, "run_tests", False) and stamp_problems(fx.paths.dir):
+        if getattr(fx.options, "run_tests", False) and any(f.status.notable for f in stamp_problems(fx.paths.dir)):
             _ran_session(fx.paths.dir.resolve())
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
@@ -198,5 +200,5 @@ class GYM303(Step3):
         if fx.gym == "nemo-gym":
             # NeMo Gym's own gate is `ng_test`, which leaves no record gymkit could read.
             upstream = f"; NeMo Gym requires `ng_test +entrypoint=resources_servers/{fx.paths.name}` to pass instead"
-            return [problem(f.message + upstream, f.file, f.line, level="warn") for f in found]
+            return [problem(f.message + upstream, f.file, f.line, level="warn") for f in found if f.status.notable]
         return found

@@ -13,7 +13,8 @@ from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.contribution.thresholds import MIN_MIXED, MIN_PROMPTS, MIN_SAMPLES
 from gymkit.errors import GymkitError
-from gymkit.hashing import file_sha256, server_code_sha256
+from gymkit.findings import Status
+from gymkit.hashing import EARLIER_SCHEME, code_digests, file_sha256
 from gymkit.runtime.config import check_configs
 
 __all__ = ["GYM501", "GYM502", "GYM503", "GYM504", "GYM505", "GYM506"]
@@ -71,8 +72,10 @@ class GYM502(Step5):
             problems.append(problem("the profile does not record server_code_sha256; profile by server name", PROFILE))
         elif unsafe:
             problems.append(problem(f"the server's code hash cannot be computed: {unsafe}", "configs"))
-        elif recorded != server_code_sha256(fx.paths.dir):
+        elif recorded not in (digests := code_digests(fx.paths.dir)):
             problems.append(problem("the server's code changed since the profile was made", PROFILE))
+        elif recorded != digests[0]:
+            problems.append(Finding("", 0, Status.PASS, EARLIER_SCHEME, file=PROFILE))
         return problems
 
 

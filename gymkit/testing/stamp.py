@@ -21,7 +21,14 @@ from gymkit import __version__
 from gymkit.artifacts.io import read_artifact, write_artifact
 from gymkit.artifacts.stamp import StageRecord, StageStatus, TestStampFile
 from gymkit.errors import InvalidDataError
-from gymkit.hashing import file_sha256, hashed_files, is_test_or_data, local_requirement_files, server_code_sha256
+from gymkit.hashing import (
+    code_digests,
+    file_sha256,
+    hashed_files,
+    is_test_or_data,
+    local_requirement_files,
+    server_code_sha256,
+)
 from gymkit.project import SERVERS_DIR
 from gymkit.testing.environment import CACHE_DIR
 
@@ -31,6 +38,7 @@ __all__ = [
     "TestStamp",
     "changed_files",
     "code_fingerprint",
+    "fingerprint_digests",
     "gym_root",
     "read_stamp",
     "stamp_path",
@@ -73,12 +81,30 @@ def code_fingerprint(server_dir: Path) -> tuple[str, dict[str, str]]:
     """
     files = _files(server_dir)
     code = server_code_sha256(server_dir)
+    return _fingerprint(code, files), _shown(code, files)
+
+
+def fingerprint_digests(server_dir: Path) -> tuple[tuple[str, ...], dict[str, str]]:
+    """(the fingerprint under each of gymkit's code-hash schemes, current first; the per-file hashes).
+
+    A stamp that records any of them was made from this code (:func:`gymkit.hashing.code_digests`).
+    """
+    files = _files(server_dir)
+    codes = code_digests(server_dir)
+    return tuple(_fingerprint(code, files) for code in codes), _shown(codes[0], files)
+
+
+def _fingerprint(code: str, files: dict[str, str]) -> str:
     digest = hashlib.sha256(code.encode())
     for rel, sha in files.items():
         if is_test_or_data(rel):
             digest.update(f"\0{rel}\0{sha}".encode())
+    return digest.hexdigest()
+
+
+def _shown(code: str, files: dict[str, str]) -> dict[str, str]:
     shown = {rel: sha for rel, sha in files.items() if not rel.startswith("configs/")}
-    return digest.hexdigest(), {**shown, _CODE: code}
+    return {**shown, _CODE: code}
 
 
 def changed_files(recorded: dict[str, str], now: dict[str, str]) -> list[str]:
