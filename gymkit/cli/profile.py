@@ -10,7 +10,7 @@ import typer
 from gymkit.cli import _options as options
 from gymkit.cli.rollouts import print_summary
 from gymkit.errors import UserError
-from gymkit.rollouts.config import DEFAULT_ROLLOUT_TIMEOUT, DEFAULT_SERVER_TIMEOUT
+from gymkit.rollouts.config import DEFAULT_ROLLOUT_TIMEOUT, DEFAULT_SERVER_TIMEOUT, EndpointConfig
 
 __all__ = ["profile", "register"]
 
@@ -47,7 +47,7 @@ def profile(
     num_prompts: Annotated[int, typer.Option(help="Prompts to sample (all when the dataset has fewer).", min=1)] = 500,
     samples: Annotated[int, typer.Option(help="Responses per prompt.", min=1)] = 16,
     subset_seed: Annotated[
-        int, typer.Option(help="options.Seed of the prompt subset: the same seed picks the same prompts.")
+        int, typer.Option(help="Seed of the prompt subset: the same seed picks the same prompts.")
     ] = 0,
     pass_threshold: Annotated[float, typer.Option(help="A rollout passes when its reward is >= this.")] = 1.0,
     base_url: options.BaseUrls = None,
@@ -95,8 +95,9 @@ def profile(
     else:
         from gymkit.profiling.collect import collect_and_profile, default_dataset
 
-        seed = _seed(seed, sampling_seed)
+        given_seed, seed = seed, _seed(seed, sampling_seed)
         settings = options.model_settings(locals())
+        _explain_seed(given_seed if sampling_seed is None else None, settings.endpoint)
         result = collect_and_profile(
             paths,  # type: ignore[arg-type]  # no --rollouts means a server was named
             folder,
@@ -120,19 +121,28 @@ def profile(
 
 
 def _seed(seed: int | None, sampling_seed: int | None) -> int | None:
-    """--seed, or the deprecated --sampling-seed; until the next release, a note on what --seed became."""
+    """--seed, or the deprecated --sampling-seed (with a warning, until the next release)."""
     if sampling_seed is not None:
         typer.secho(
             "warning: --sampling-seed is deprecated; use --seed, the model's sampling seed", fg="yellow", err=True
         )
         return sampling_seed if seed is None else seed
-    if seed is not None:
-        # Until the next release: --seed picked the prompts here before, and a command written
-        # then still runs (with the default subset), so it is told what changed.
-        typer.secho(
-            "note: --seed is sent to the model; the prompt subset's seed is --subset-seed", fg="yellow", err=True
-        )
     return seed
+
+
+def _explain_seed(seed: int | None, endpoint: EndpointConfig | None) -> None:
+    """Until the next release: --seed picked the prompts here before, so a command written then is told what changed."""
+    if seed is None:
+        return
+    if endpoint is not None and endpoint.api == "responses":
+        # Refused here rather than by the collector, so the refusal can say what the old --seed meant.
+        raise UserError(
+            "--seed needs the Chat Completions API: the Responses API has no seed;"
+            " the prompt subset's seed is now --subset-seed",
+            hint="add --api chat, or pass the seed as --subset-seed N to pick the same prompts",
+        )
+    # The command still runs (with the default subset), so it only notes the change.
+    typer.secho("note: --seed is sent to the model; the prompt subset's seed is --subset-seed", fg="yellow", err=True)
 
 
 def _summarise(report: dict[str, Any], folder: Path) -> None:

@@ -103,3 +103,34 @@ def test_profile_tells_a_long_run_how_to_shrink_with_its_own_flags(answer: Path,
     notice = collected["notice"]
     type(notice)(heard.append, notice.smaller).before_embedded(500 * 16)
     assert heard and heard[0].endswith("; fewer with --num-prompts N or --samples K")
+
+
+def test_profile_seed_on_the_responses_api_also_names_subset_seed(answer: Path, collected: dict[str, Any]) -> None:
+    # An older command passed --seed for the prompts; on the Responses API it is refused, and says what to use.
+    endpoint = ["--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--api", "responses"]
+    result = CliRunner().invoke(app, ["profile", str(answer), *endpoint, "--seed", "1"])
+    assert result.exit_code == 1, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("error: --seed needs the Chat Completions API"), first
+    assert first.endswith("the prompt subset's seed is now --subset-seed"), first
+    assert "note:" not in result.output  # the refusal says it all, once
+    assert collected == {}
+    same = CliRunner().invoke(app, ["profile", str(answer), *endpoint, "--subset-seed", "1"])
+    assert same.exit_code == 0, same.output
+    assert collected["seed"] == 1 and collected["sampling"].seed is None
+
+
+def test_no_help_text_of_any_command_carries_a_module_prefix() -> None:
+    # "options.Seed of ..." once reached --help from a search-and-replace over the shared options.
+    def walk(command: Any, path: str) -> Any:
+        for sub_name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, f"{path} {sub_name}")
+        yield path, command
+
+    found = 0
+    for path, command in walk(typer.main.get_command(app), "gymkit"):
+        for param in command.params:
+            text = getattr(param, "help", None) or ""
+            found += bool(text)
+            assert "options." not in text, f"{path} {param.opts}: {text}"
+    assert found > 50  # the walk reached the subcommands' options, not just the root's
