@@ -55,6 +55,8 @@ def _text(reports: Sequence[ServerReport]) -> str:
             for i, f in enumerate(findings):
                 line = f"   {typer.style(f.status.mark, fg=f.status.colour)} {f.code} "
                 line += f.title if f.status == "pass" else _where(f) + f.message
+                if f.status == "pass" and f.message != f.title:
+                    line += f" ({f.message})"  # a pass with a note, such as a report's earlier code hash
                 out.append(line)
                 last_of_code = i + 1 == len(findings) or findings[i + 1].code != f.code
                 if f.waived:

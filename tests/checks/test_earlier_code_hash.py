@@ -12,10 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+import click
 import pytest
 
 from gymkit.checks import run_checks
 from gymkit.checks.step3_testing import stamp_problems
+from gymkit.checks.step5_profile import GYM502
+from gymkit.findings.render import render
 from gymkit.hashing import code_digests, server_code_sha256
 from gymkit.testing import stamp as stamp_module
 from gymkit.testing.stamp import StageResult, TestStamp, code_fingerprint, fingerprint_digests, write_stamp
@@ -100,6 +103,8 @@ def test_a_profile_with_the_earlier_hash_is_fresh_and_says_so(
     assert _finding(server, "GYM502", "GYM501")[1] != NOTE  # a profile with today's hash needs no note
     write_reports(server, profile={"server_code_sha256": earlier.server_code_sha256(server)})
     assert _finding(server, "GYM502", "GYM501") == ("pass", NOTE)
+    text = click.unstyle(render([run_checks(server, select=["GYM501", "GYM502"])], "text"))
+    assert f"✓ GYM502 {GYM502.title()} ({NOTE})" in [line.strip() for line in text.splitlines()]  # text shows it too
 
 
 @pytest.mark.parametrize("scheme", ["current", "earlier"])
