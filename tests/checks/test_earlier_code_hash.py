@@ -15,7 +15,7 @@ from types import ModuleType
 import click
 import pytest
 
-from gymkit.checks import run_checks
+from gymkit.checks import CheckOptions, run_checks
 from gymkit.checks.step3_testing import stamp_problems
 from gymkit.checks.step5_profile import GYM502
 from gymkit.findings.render import render
@@ -149,3 +149,14 @@ def test_a_new_stamp_carries_the_current_hash(make_server: Callable[..., Path]) 
     written, files = code_fingerprint(server)
     digests, shown = fingerprint_digests(server)
     assert written == digests[0] != digests[1] and files == shown
+
+
+def test_a_stamp_with_the_earlier_hash_is_not_run_again(
+    earlier: ModuleType, make_server: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = make_server()
+    path = write_stamp(server, _old_stamp(server, earlier, monkeypatch))
+    written = path.read_bytes()
+    report = run_checks(server, options=CheckOptions(run_tests=True), select=["GYM301", "GYM303"])
+    assert [f.status for f in report.findings if f.code == "GYM303"] == ["pass"]
+    assert path.read_bytes() == written  # counted as it is: `gymkit test` did not run to replace it
