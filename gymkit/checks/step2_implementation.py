@@ -16,8 +16,8 @@ from gymkit.checks.registry import Check, Finding, Skip, problem, register, regi
 from gymkit.checks.step1_tasks import config_docs
 from gymkit.contribution.hierarchy import verifying_classes
 from gymkit.hashing import hashed_files, requirement_references
+from gymkit.nemo.config import upstream_problems
 from gymkit.nemo.detect import nemo_checkout
-from gymkit.runtime.config import DatasetLicense, Domain
 
 __all__ = [
     "GYM201",
@@ -65,7 +65,7 @@ class GYM202(Step2):
         checkout every config file is judged by upstream's rules: each resources server sets a known
         `domain`, each train and validation dataset a `license` from upstream's list."""
         if fx.gym == "nemo-gym":
-            return _upstream_config_problems(fx)
+            return [problem(message, fx.rel(path)) for path, message in upstream_problems(config_docs(fx))]
         error = fx.config_error
         if error is None:
             return []
@@ -73,36 +73,6 @@ class GYM202(Step2):
         message = getattr(error, "problem", None) or error.message
         message += f" ({error.hint})" if error.hint else ""
         return [problem(message, fx.rel(Path(str(path))) if path else None, line)]
-
-
-_DOMAINS = ", ".join(d.value for d in Domain)
-_LICENCES = {lic.value for lic in DatasetLicense}
-
-
-def _upstream_config_problems(fx: Fixtures) -> list[Finding]:
-    """NeMo Gym's config rules over every file: model-only files, ``${...}`` values and agents without a
-    model server are upstream's own shapes, so only what upstream refuses is a failure."""
-    problems = []
-    for doc in config_docs(fx):
-        where = fx.rel(doc.path)
-        if doc.error:
-            problems.append(problem(doc.error, where))
-            continue
-        for entry in doc.instances():
-            if entry.server_type != "resources_servers":
-                continue
-            domain = entry.fields.get("domain")
-            if domain is None:
-                problems.append(problem(f"{entry.name}: no `domain` (NeMo Gym requires one)", where))
-            elif str(domain) not in _DOMAINS.split(", "):
-                problems.append(problem(f"{entry.name}: unknown domain {domain!r}; one of {_DOMAINS}", where))
-        for dataset in doc.datasets():
-            licence = dataset.get("license")
-            if dataset.get("type") in ("train", "validation") and licence is None:
-                problems.append(problem(f"dataset {dataset.get('name')!r} has no `license`", where))
-            elif licence is not None and str(licence) not in _LICENCES:
-                problems.append(problem(f"dataset {dataset.get('name')!r}: unknown license {licence!r}", where))
-    return problems
 
 
 @register

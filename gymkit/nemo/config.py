@@ -21,7 +21,15 @@ import yaml
 
 from gymkit.errors import UserError
 
-__all__ = ["ConfigDoc", "ServerEntry", "merge", "read_configs", "server_entry", "single_server_config"]
+__all__ = [
+    "ConfigDoc",
+    "ServerEntry",
+    "merge",
+    "read_configs",
+    "server_entry",
+    "single_server_config",
+    "upstream_problems",
+]
 
 SERVER_TYPES = ("resources_servers", "responses_api_agents", "responses_api_models")
 
@@ -143,3 +151,36 @@ def read_configs(server_dir: Path, root: Path) -> list[ConfigDoc]:
             continue
         docs.append(ConfigDoc(path, data if isinstance(data, dict) else None, None))
     return docs
+
+
+def upstream_problems(docs: list[ConfigDoc]) -> list[tuple[Path, str]]:
+    """(file, message) for what NeMo Gym refuses in a server's config files.
+
+    Model-only files, ``${...}`` values and agents without a model server are upstream's own
+    shapes: only an unreadable file, a resources server without a known ``domain`` and a train or
+    validation dataset without a licence from upstream's list are problems.
+    """
+    from gymkit.runtime.config import DatasetLicense, Domain
+
+    domains = [d.value for d in Domain]
+    licences = {lic.value for lic in DatasetLicense}
+    problems = []
+    for doc in docs:
+        if doc.error:
+            problems.append((doc.path, doc.error))
+            continue
+        for entry in doc.instances():
+            if entry.server_type != "resources_servers":
+                continue
+            domain = entry.fields.get("domain")
+            if domain is None:
+                problems.append((doc.path, f"{entry.name}: no `domain` (NeMo Gym requires one)"))
+            elif str(domain) not in domains:
+                problems.append((doc.path, f"{entry.name}: unknown domain {domain!r}; one of {', '.join(domains)}"))
+        for dataset in doc.datasets():
+            name, licence = dataset.get("name"), dataset.get("license")
+            if dataset.get("type") in ("train", "validation") and licence is None:
+                problems.append((doc.path, f"dataset {name!r} has no `license`"))
+            elif licence is not None and str(licence) not in licences:
+                problems.append((doc.path, f"dataset {name!r}: unknown license {licence!r}"))
+    return problems
