@@ -47,9 +47,11 @@ class GYM601(Step6):
         if isinstance(fx.training, str):
             return [problem(f"{TRAINING} cannot be read: {fx.training}", TRAINING)]
         if fx.training.kind == "smoke":
+            # Said first, in the message a waiver keeps: a waiver written when no training had been run
+            # still matches once a smoke is committed, and its reason alone would not say so.
             message = (
-                f"{TRAINING} is smoke evidence only (kind: smoke, a tiny model on CPU); training evidence comes "
-                f"from `gymkit train {fx.paths.name}` on a GPU with a real model"
+                f"only a smoke is committed: {TRAINING} is smoke evidence (kind: smoke, a tiny model on CPU), "
+                f"not training; training evidence comes from `gymkit train {fx.paths.name}` on a GPU with a real model"
             )
             return [problem(message, TRAINING)]
         return []

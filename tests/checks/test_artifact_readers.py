@@ -14,7 +14,7 @@ from gymkit.profiling.grouping import model_name
 from gymkit.profiling.table import _sampling_blob
 from gymkit.project import ServerPaths
 from gymkit.review.reproduce import _recorded
-from tests.checks.conftest import build_server
+from tests.checks.conftest import build_server, write_reports
 
 OPTIONS = CheckOptions(verify_timeout=5)
 PROFILE = Path("reports/reward_profile/reward_profile.json")
@@ -82,9 +82,30 @@ def test_a_report_that_does_not_fit_its_model_names_the_field(
 def test_a_smoke_report_is_not_training_evidence(server: Path) -> None:
     _edit(server, TRAINING, kind="smoke")
     status, message = _statuses(server, "GYM601")["GYM601"]
-    assert status == "fail" and "smoke evidence only" in message
+    assert status == "fail" and message.startswith("only a smoke is committed:")
     _edit(server, TRAINING, kind="training")
     assert _statuses(server, "GYM601")["GYM601"][0] == "pass"
+
+
+def test_a_waiver_written_before_training_still_shows_that_only_a_smoke_is_committed(server: Path) -> None:
+    from gymkit.findings.render import render
+
+    config = server / "configs" / "good.yaml"
+    waiver = '      gymkit:\n        waive:\n          GYM601: "no training was run"\n'
+    config.write_text(config.read_text().replace("      verified: false\n", "      verified: false\n" + waiver))
+    (server / TRAINING).unlink()
+    missing = run_checks(server, options=OPTIONS, select=["GYM601"])
+    assert [(f.status, f.message) for f in missing.findings] == [("warn", f"{TRAINING} is missing")]
+
+    # A smoke is committed later; the waiver matches the code, not the reason it was written for.
+    write_reports(server, training={"kind": "smoke"})
+    report = run_checks(server, options=OPTIONS, select=["GYM601"])
+    (finding,) = report.findings
+    assert (finding.status, finding.waived) == ("warn", "no training was run")
+    assert finding.message.startswith("only a smoke is committed:")
+    for fmt in ("text", "markdown", "github"):
+        shown = render([report], fmt)
+        assert "only a smoke is committed" in shown and "no training was run" in shown, fmt
 
 
 def test_pr_body_reads_reports_without_schema_version(server: Path) -> None:

@@ -61,7 +61,7 @@ def test_gym601_does_not_take_a_smoke_run_for_training(tmp_path: Path) -> None:
     report = run_checks(server, options=OPTIONS, select=["GYM6"])
     (finding,) = [f for f in report.findings if f.code == "GYM601"]
     assert finding.status == "fail"
-    assert "smoke evidence only (kind: smoke" in finding.message
+    assert "only a smoke is committed: reports/training/training.json is smoke evidence (kind: smoke" in finding.message
     assert "`gymkit train good` on a GPU with a real model" in finding.message
     assert "gymkit train NAME" in finding.fix and "GPU" in finding.fix
     # A smoke's curves say nothing about learning: the checks that read them wait for real training.
