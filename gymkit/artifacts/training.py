@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from gymkit.artifacts.io import Artifact
 from gymkit.artifacts.profile import FileHash
 
-__all__ = ["Columns", "Curve", "Steps", "TrainingReport"]
+__all__ = ["RECORD_KEY", "Columns", "Curve", "MetricsRecord", "Steps", "TrainingReport"]
+
+# The key of the first line of a metrics log written by `gymkit train`; any other log lacks it.
+RECORD_KEY = "_gymkit"
 
 
 class _Strict(BaseModel):
@@ -44,6 +47,18 @@ class Curve(_Strict):
     improved: bool
 
 
+class MetricsRecord(_Strict):
+    """The first line of ``gymkit train``'s metrics.jsonl: what kind of run wrote the log, and how.
+
+    The report's ``kind`` comes from here, so remaking the report from the log cannot turn a
+    smoke into training evidence.
+    """
+
+    kind: Literal["smoke", "training"]
+    settings: dict[str, Any]  # TrainSettings as written, model and steps among them
+    gymkit_version: str
+
+
 class Steps(_Strict):
     count: int
     first: float
@@ -64,8 +79,8 @@ class TrainingReport(Artifact):
     steps: Steps
     improved: bool
     verdict: str
-    # Written by `gymkit train`: "smoke" shows the plumbing only, "training" is evidence.
-    # Absent when the report was made from an external log.
-    kind: str | None = None
+    # From the log's MetricsRecord: "smoke" shows the plumbing only, "training" is evidence;
+    # "external" for a log gymkit did not write (TRL, W&B). Absent in reports from before.
+    kind: Literal["smoke", "training", "external"] | None = None
     run: dict[str, Any] | None = None
     files: list[str] = []

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from gymkit import __version__
-from gymkit.artifacts.io import artifact_bytes
-from gymkit.artifacts.training import TrainingReport
+from gymkit.artifacts.io import artifact_bytes, field_problem
+from gymkit.artifacts.training import RECORD_KEY, MetricsRecord, TrainingReport
 from gymkit.errors import InvalidDataError, UserError
 from gymkit.hashing import file_sha256
 from gymkit.inputs import iter_json_rows, read_text
@@ -29,9 +30,19 @@ from gymkit.profiling.report import shown_path
 from gymkit.profiling.table import MAX_MAGNITUDE
 from gymkit.profiling.trend import trend
 
-__all__ = ["TRAINING_JSON", "Training", "detect_columns", "read_metrics", "training_from_file", "write_training"]
+__all__ = [
+    "REPORT_FILES",
+    "TRAINING_JSON",
+    "Training",
+    "detect_columns",
+    "read_metrics",
+    "training_from_file",
+    "write_training",
+]
 
 TRAINING_JSON = "training.json"
+_MARKDOWN, _CURVES = "training.md", "training_curves.png"
+REPORT_FILES = (TRAINING_JSON, _MARKDOWN, _CURVES)  # what write_training writes
 _STEP_NAMES = ("step", "_step", "global_step", "trainer/global_step", "train/global_step", "iteration", "iter")
 _METRIC_WORDS = (("acc",), ("pass",), ("reward",), ("score",))  # in order of preference
 _HELD_OUT = ("val", "test", "eval", "bench", "heldout")
@@ -44,20 +55,43 @@ def _base(name: str) -> str:
 
 
 def read_metrics(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    """Column names in file order and ``(line, row)`` pairs."""
+    """Column names in file order and ``(line, row)`` pairs (gymkit's record line left out)."""
+    names, rows, _ = _read_log(path)
+    return names, rows
+
+
+def _read_log(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]], MetricsRecord | None]:
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-        rows = [(line, _flatten(row)) for line, row in iter_json_rows(path)]
+        raw = list(iter_json_rows(path))
+        record = _record(path, raw)
+        rows = [(line, _flatten(row)) for line, row in raw[record is not None :]]
         names: dict[str, None] = {}
         for _, row in rows:
             names.update(dict.fromkeys(row))
-        return list(names), rows
+        return list(names), rows, record
     text = read_text(path)  # a regular file, bounded and UTF-8: a FIFO or /dev/zero would never end
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         rows = [(i, row) for i, row in enumerate(reader, start=2)]
-        return list(reader.fieldnames or []), rows
+        return list(reader.fieldnames or []), rows, None
     except csv.Error as exc:
         raise InvalidDataError(path, None, f"cannot read as CSV: {exc}") from None
+
+
+def _record(path: Path, rows: list[tuple[int, dict[str, Any]]]) -> MetricsRecord | None:
+    """gymkit's record of the run, which only the first line may hold."""
+    for i, (line, row) in enumerate(rows):
+        if RECORD_KEY not in row:
+            continue
+        if i:
+            raise InvalidDataError(
+                path, line, f"{RECORD_KEY} belongs on the first line only (gymkit train writes it there)"
+            )
+        try:
+            return MetricsRecord.model_validate(row[RECORD_KEY])
+        except ValidationError as exc:
+            raise InvalidDataError(path, line, f"{RECORD_KEY}.{field_problem(exc)}") from None
+    return None
 
 
 def _flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -142,7 +176,7 @@ def training_from_file(
     server_dir: Path | None = None,
 ) -> Training:
     """The report of one training log; ``server_dir`` is the server whose report this becomes."""
-    names, rows = read_metrics(path)
+    names, rows, record = _read_log(path)
     step, train, test, others = detect_columns(names)
     step, train, test = step_col or step, train_col or train, test_col or test
     for flag, value in (("--step-col", step), ("--train-col", train)):
@@ -160,7 +194,11 @@ def training_from_file(
         # Committed with the server: a path that only exists on this machine would fail GYM602 elsewhere.
         "metrics_file": {"path": shown_path(path, server_dir), "sha256": file_sha256(path)},
         "columns": {"step": step, "train": train, "test_benchmark": test, "other_candidates": others},
+        # From the log, never from an earlier report: a smoke's log stays a smoke whoever reports it.
+        "kind": record.kind if record else "external",
     }
+    if record is not None:
+        report["run"] = {"settings": record.settings, "gymkit_version": record.gymkit_version}
     for key, column in (("train", train), ("test_benchmark", test)):
         if column is None:
             continue
@@ -184,6 +222,8 @@ def training_from_file(
         test_part["improved"] if testable and test_part is not None else True
     )
     report["verdict"] = _verdict(report)
+    if report["kind"] == "smoke":
+        report["verdict"] = "Smoke run: it shows the plumbing works, not that the model learns. " + report["verdict"]
     return Training(report, curves)
 
 
@@ -229,8 +269,8 @@ def write_training(result: Training, folder: Path) -> None:
     from gymkit.profiling.plots import training_plot
 
     files = {
-        "training_curves.png": training_plot(result.curves),
-        "training.md": training_markdown(result.report).encode(),
+        _CURVES: training_plot(result.curves),
+        _MARKDOWN: training_markdown(result.report).encode(),
     }
     report = TrainingReport.model_validate(result.report | {"files": sorted([*files, TRAINING_JSON])})
     files[TRAINING_JSON] = artifact_bytes(report)

@@ -16,14 +16,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
 from gymkit.errors import UserError
 from gymkit.project import ServerPaths
 
-__all__ = ["SMOKE", "TrainSettings", "check_extra", "train"]
+__all__ = ["SMOKE", "TrainSettings", "check_extra", "metrics_record", "train"]
 
 METRICS_FILE = "metrics.jsonl"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # torch's own index of CPU-only builds
@@ -34,7 +34,7 @@ _EXTRA = ("torch", "trl", "transformers", "datasets", "accelerate")
 @dataclass(frozen=True)
 class TrainSettings:
     model: str = "embedded"
-    kind: str = "training"  # "smoke": shows the plumbing only; "training": evidence for step 6
+    kind: Literal["smoke", "training"] = "training"  # "smoke": shows the plumbing only; "training": evidence for step 6
     steps: int = 200
     prompts_per_step: int = 8
     num_generations: int = 8
@@ -228,7 +228,7 @@ def _run(
         disable_tqdm=True,
     )
     environment = environment_class(paths.name, url, tool_specs(rows + eval_rows))
-    metrics = MetricsFile(folder / METRICS_FILE)
+    metrics = MetricsFile(folder / METRICS_FILE, metrics_record(settings))
     trainer = trainer_class()(
         model=model,
         reward_funcs=[verify_reward],
@@ -274,14 +274,19 @@ def _report(paths: ServerPaths, settings: TrainSettings, folder: Path, outcome: 
         test_col="eval_reward" if "eval_reward" in names else None,
         server_dir=paths.dir,
     )
-    settings_record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()}
-    result.report["kind"] = settings.kind
-    result.report["run"] = {"trainer": _trainer_version(), "settings": settings_record, **outcome}
-    if settings.kind == "smoke":
-        result.report["verdict"] = "Smoke run: it shows the plumbing works, not that the model learns. " + str(
-            result.report["verdict"]
-        )
+    # kind, settings and the smoke's verdict come from the log's first line (metrics_record).
+    result.report["run"] = result.report.get("run", {}) | {"trainer": _trainer_version(), **outcome}
     write_training(result, folder)
+
+
+def metrics_record(settings: TrainSettings) -> dict[str, Any]:
+    """The first line of metrics.jsonl: the run's kind and settings, which every report of the log carries."""
+    from gymkit import __version__
+    from gymkit.artifacts.training import RECORD_KEY, MetricsRecord
+
+    written = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()}
+    record = MetricsRecord(kind=settings.kind, settings=written, gymkit_version=__version__)
+    return {RECORD_KEY: record.model_dump()}
 
 
 def _trainer_version() -> str:

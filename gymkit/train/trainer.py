@@ -108,9 +108,14 @@ class MetricsFile:
     report reads ``eval_reward`` from them as the held-out curve beside ``reward``.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, first_line: dict[str, Any] | None = None) -> None:
         self.path = path
+        self.first_line = first_line  # gymkit's record of the run, ahead of the steps
         self.rows = 0
+
+    def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("" if self.first_line is None else json.dumps(self.first_line) + "\n")
 
     def callback(self) -> Any:
         from transformers import TrainerCallback
@@ -120,8 +125,7 @@ class MetricsFile:
         class _Writer(TrainerCallback):
             def on_train_begin(self, args: Any, state: Any, control: Any, **_: Any) -> None:
                 if state.is_world_process_zero:
-                    outer.path.parent.mkdir(parents=True, exist_ok=True)
-                    outer.path.write_text("")
+                    outer.start()
 
             def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **_: Any) -> None:
                 if not state.is_world_process_zero or not logs:

@@ -75,7 +75,7 @@ def test_a_training_report_round_trips(tmp_path: Path) -> None:
     assert (read.steps.count, read.steps.first, read.steps.last) == (15, 1.0, 15.0)
     assert read.train.column == "train/reward" and read.train.improved and read.improved
     assert read.test_benchmark is not None and read.test_benchmark.points == 5
-    assert read.metrics_file.path == "metrics.csv" and read.kind is None
+    assert read.metrics_file.path == "metrics.csv" and read.kind == "external"
 
 
 def test_a_test_stamp_round_trips(tmp_path: Path) -> None:

@@ -103,18 +103,26 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert proc.returncode == 0, proc.stderr[-4000:]
     training = json.loads((report / "training.json").read_text())
-    steps = [json.loads(line) for line in (report / "metrics.jsonl").read_text().splitlines()]
+    record, *steps = [json.loads(line) for line in (report / "metrics.jsonl").read_text().splitlines()]
     log = [json.loads(line) for line in calls.read_text().splitlines()]
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     print(f"smoke: {time.monotonic() - started:.0f} s wall, {cpu:.0f} s CPU, peak {after.ru_maxrss // 1024} MiB")
     for step in steps:
         print(f"step {step['step']}: reward {step['reward']:.3f}, mixed groups {step['groups/mixed_share']:.2f}")
-    return {"training": training, "steps": steps, "calls": log, "stdout": proc.stdout, "report": report}
+    return {
+        "training": training,
+        "record": record,
+        "steps": steps,
+        "calls": log,
+        "stdout": proc.stdout,
+        "report": report,
+    }
 
 
 def test_report_says_smoke_and_comes_from_the_run(smoke: dict) -> None:
     training = smoke["training"]
     assert training["kind"] == "smoke"
+    assert smoke["record"]["_gymkit"]["kind"] == "smoke"  # the log's first line, which any report of it reads
     assert training["verdict"].startswith("Smoke run")
     assert training["columns"]["train"] == "reward"
     assert training["metrics_file"]["path"].endswith("metrics.jsonl")
@@ -171,7 +179,7 @@ def test_the_metrics_file_makes_a_training_report(smoke: dict, tmp_path: Path) -
     result = CliRunner().invoke(build_app(["training_report"]), [*args, "--step-col", "step", "--train-col", "reward"])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "training.json").read_text())
-    assert report["columns"]["train"] == "reward"
+    assert report["columns"]["train"] == "reward" and report["kind"] == "smoke"
     assert report["steps"]["count"] == len(smoke["steps"])
     assert (tmp_path / "training_curves.png").stat().st_size > 0
 
