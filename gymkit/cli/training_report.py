@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Annotated
 
@@ -34,8 +35,10 @@ def training_report(
         raise UserError("name a server or pass --output DIR", hint="gymkit training-report --metrics FILE NAME")
     paths = resolve_server(server) if server else None
     folder = output or paths.training  # type: ignore[union-attr]  # paths is set when output is not
-    if paths is not None:
-        metrics = _inside_the_repository(metrics, paths, folder)
+    outside = paths is not None and not metrics.resolve().is_relative_to(paths.root.resolve())
+    if outside:
+        _refuse_report_names(metrics, folder)
+    # The user's own file is read and judged first: a bad log leaves nothing behind and is named as given.
     result = training_from_file(
         metrics,
         step_col=step_col,
@@ -44,6 +47,9 @@ def training_report(
         alpha=alpha,
         server_dir=paths.dir if paths else None,
     )
+    if outside:
+        assert paths is not None
+        _copy_next_to_the_report(metrics, folder, result.report["metrics_file"], paths)
     write_training(result, folder)
     for key in ("train", "test_benchmark"):
         part = result.report.get(key)
@@ -54,25 +60,47 @@ def training_report(
     typer.echo(f"wrote {folder / 'training.json'} and training.md")
 
 
-def _inside_the_repository(metrics: Path, paths: ServerPaths, folder: Path) -> Path:
-    """The log itself when the repository holds it, else a copy of it in the report folder.
+def _refuse_report_names(metrics: Path, folder: Path) -> None:
+    from gymkit.profiling.training import REPORT_FILES
+
+    if metrics.name in REPORT_FILES:
+        raise UserError(
+            f"{metrics}: a log named {metrics.name} would be copied over the report's own files in {folder}",
+            hint=f"rename it (e.g. metrics{metrics.suffix or '.csv'}) and run again",
+        )
+
+
+def _copy_next_to_the_report(metrics: Path, folder: Path, named: dict[str, str], paths: ServerPaths) -> None:
+    """Copy the log into the report folder, where it is committed with the report that names it.
 
     The report names its log and GYM602 checks that log on the reviewer's machine, so a log in
-    ~/Downloads would fail there: it is copied where it is committed with the report.
+    ~/Downloads would fail there. ``named`` (the report's ``metrics_file``) then names the copy.
     """
     from gymkit.profiling.report import shown_path
 
-    if metrics.resolve().is_relative_to(paths.root.resolve()):
-        return metrics
     copy = folder / metrics.name
     try:
         data = metrics.read_bytes()
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(copy, data)
+        existing = copy.read_bytes() if copy.is_file() else None
     except OSError as exc:
+        raise UserError(f"{exc.filename or metrics}: cannot read it: {exc.strerror}") from None
+    if hashlib.sha256(data).hexdigest() != named["sha256"]:
+        raise UserError(f"{metrics}: the file changed while it was being read", hint="run the command again")
+    if existing is not None and existing != data:
+        raise UserError(
+            f"{copy}: a different file of that name is already there; {metrics} would replace it",
+            hint=f"rename {metrics.name}, or delete {shown_path(copy, paths.dir)} if it is an old copy of this log",
+        )
+    named["path"] = shown_path(copy, paths.dir)
+    if existing is not None:
+        typer.echo(f"{named['path']} already holds {metrics}: the report names it")
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        atomic_write_bytes(copy, data)
+    except OSError as exc:  # the folder itself could not be made
         raise UserError(f"{exc.filename or copy}: cannot copy the metrics file there: {exc.strerror}") from None
-    typer.echo(f"copied {metrics} to {shown_path(copy, paths.dir)}: the report names it; commit it with the report")
-    return copy
+    typer.echo(f"copied {metrics} to {named['path']}: the report names it; commit it with the report")
 
 
 def register(app: typer.Typer) -> None:
