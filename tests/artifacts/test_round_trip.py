@@ -122,11 +122,6 @@ def test_committed_reports_of_the_reference_servers_read(server: str) -> None:
     assert profile.model_dump(exclude_unset=True) == json.loads(committed)
     # The same keys in the same order and layout as the writer before the models, which ended without a newline.
     assert artifact_bytes(profile).rstrip(b"\n") == committed.rstrip(b"\n")
-    (run,) = folder.glob("collection/*.run.json")
-    raw = json.loads(run.read_bytes())
-    assert "schema_version" not in raw  # written before the field existed: read as version 1
-    record = read_artifact(run, RunIdentity)
-    assert record.schema_version == 1 and record.model_dump(exclude_unset=True) == raw
 
 
 @pytest.mark.parametrize("server", ["arithmetic", "weather", "json_extraction", "python_sandbox"])
