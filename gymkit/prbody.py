@@ -122,7 +122,7 @@ def _profile_text(profile: RewardProfile | str | None) -> str:
     return (
         f"Models: {', '.join(profile.models) or 'unknown'}; "
         f"{profile.num_prompts} prompts x {profile.samples_per_prompt} samples; "
-        f"mean reward {profile.reward.get('mean', 'n/a')}; prompts all-fail {_figure(prompts.all_fail)}, "
+        f"mean reward {_figure(profile.reward.mean)}; prompts all-fail {_figure(prompts.all_fail)}, "
         f"all-pass {_figure(prompts.all_pass)}, mixed {_figure(prompts.mixed)}. "
         "Details: `reports/reward_profile/reward_profile.md`."
     )

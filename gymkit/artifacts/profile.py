@@ -1,8 +1,10 @@
 """``reports/reward_profile/reward_profile.json``: what ``gymkit profile`` measured, and from what.
 
-The figures of one section (``reward``, ``tool_calls``, ``usage`` ...) are open dicts: the
-profiler adds figures as it learns to measure them, and readers look figures up by name. What
-the checks decide on (provenance, sizes, prompt shares, failures, suspicious rewards) is typed.
+The reward figures are typed as the profiler writes them: numbers, or null where there were no
+rollouts, because ``gymkit pr-body`` and the card print them as they are. The other figure
+groups (``tool_calls``, ``usage``) are open dicts: the profiler adds figures as it learns to
+measure them, and readers look them up by name. What the checks decide on (provenance, sizes, prompt shares, failures,
+suspicious rewards) is typed.
 """
 
 from __future__ import annotations
@@ -17,13 +19,55 @@ __all__ = [
     "Dataset",
     "Failures",
     "FileHash",
+    "Histogram",
     "ModelSection",
+    "PerPrompt",
     "PerTaskFile",
     "Prompts",
+    "Reward",
     "RewardProfile",
     "Section",
+    "Summary",
     "Suspicious",
 ]
+
+
+class _Figures(BaseModel):
+    # Strict: a figure written as "0.5" or true is not the writer's, and would be printed as it is.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# Fields in the writer's order (gymkit.profiling.stats, .sections), which is the file's order.
+class Summary(_Figures):
+    """count, mean, sample std, min, max and quantiles; null figures when there were no values."""
+
+    count: int
+    mean: float | None
+    std: float | None
+    min: float | None
+    max: float | None
+    quantiles: dict[str, float]
+
+
+class Histogram(_Figures):
+    """Equal-width bins; ``values`` (rollouts per distinct value) only when there are few values."""
+
+    edges: list[float]
+    counts: list[int]
+    values: dict[str, int] | None = None
+
+
+class PerPrompt(_Figures):
+    """The spread across prompts of each prompt's mean reward and of its reward std."""
+
+    mean: Summary
+    std: Summary
+
+
+class Reward(Summary):
+    histogram: Histogram
+    binary: bool
+    per_prompt: PerPrompt
 
 
 class _Strict(BaseModel):
@@ -70,7 +114,7 @@ class Section(_Strict):
     num_prompts: int
     samples_per_prompt: int
     samples_per_prompt_range: list[int]
-    reward: dict[str, Any]
+    reward: Reward
     pass_at_k: dict[str, float | None]
     pass_at_k_prompts: dict[str, int]
     max_at_k: dict[str, float | None]

@@ -13,11 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from gymkit.artifacts.profile import Dataset, Failures, FileHash, Prompts, RewardProfile, Suspicious
+from gymkit.artifacts.profile import Dataset, Failures, FileHash, Prompts, Reward, RewardProfile, Suspicious
 from gymkit.artifacts.training import Columns, Curve, Steps, TrainingReport
 from gymkit.hashing import file_sha256, server_code_sha256
+from gymkit.profiling.stats import histogram, summary
 
 HERE = Path(__file__).parent
 GOOD = HERE / "servers" / "good"
@@ -26,6 +28,17 @@ BROKEN_CASES = sorted(p.name for p in BROKEN.iterdir() if p.is_dir())
 
 # The fixture servers have their own tests/test_app.py; they are run by the checks, not by this suite.
 collect_ignore_glob = ["servers/*"]
+
+
+_REWARDS = np.array([1.0] * 11 + [0.0] * 9)  # mean 0.55, as the profiler would summarise it
+_REWARD = Reward.model_validate(
+    summary(_REWARDS)
+    | {
+        "histogram": histogram(_REWARDS),
+        "binary": True,
+        "per_prompt": {"mean": summary(_REWARDS), "std": summary(np.zeros(len(_REWARDS)))},
+    }
+)
 
 
 def write_reports(
@@ -54,7 +67,7 @@ def write_reports(
         num_prompts=rows,
         samples_per_prompt=16,
         samples_per_prompt_range=[16, 16],
-        reward={"mean": 0.55},
+        reward=_REWARD,
         pass_at_k={},
         pass_at_k_prompts={},
         max_at_k={},
