@@ -349,3 +349,27 @@ def test_the_audits_responses_carry_what_the_responses_api_requires_of_a_respons
     for response in (empty_response(), answer_response("4")):
         assert {"parallel_tool_calls", "tool_choice", "tools"} <= response.keys()
         assert (response["parallel_tool_calls"], response["tool_choice"], response["tools"]) == (True, "auto", [])
+
+
+def test_an_audit_reward_outside_the_range_only_warns_in_nemo_gym(tmp_path: Path) -> None:
+    from gymkit.audit.report import AuditFinding
+    from gymkit.audit.runner import AuditResult
+    from gymkit.checks.step3_audit import GYM304
+
+    def audited(server: Path) -> list[Finding]:
+        fx = Fixtures(ServerPaths(server))
+        fx.__dict__["audit"] = AuditResult(  # the audit's result, as the cached fixture holds it
+            findings=[
+                AuditFinding("GYM3A14", 3, "fail", "got reward 2.0, not in [0, 1]", probe="reward_range", reward=2.0),
+                AuditFinding("GYM3A14", 3, "fail", "got HTTP 422", probe="reward_range", reward=None),
+                AuditFinding("GYM3A01", 3, "fail", "earned reward 1; expected 0", probe="empty", reward=1.0),
+            ]
+        )
+        outcome = GYM304().check(fx)
+        assert not isinstance(outcome, Skip), outcome
+        return list(outcome)
+
+    nemo = audited(_tree(tmp_path))
+    assert [str(f.status) for f in nemo] == ["warn", "fail", "fail"]
+    assert "NeMo Gym allows any finite reward" in nemo[0].message
+    assert [str(f.status) for f in audited(_tree(tmp_path, nemo=False))] == ["fail", "fail", "fail"]
