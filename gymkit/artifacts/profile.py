@@ -171,7 +171,8 @@ class RewardProfile(Section, _Provenance, Artifact):
     SCHEMA_NAME: ClassVar[str] = "reward_profile"
 
     failures: Failures
-    suspicious: Suspicious
+    # Absent in profiles made before the hack flags existed; they still read (GYM506 skips them).
+    suspicious: Suspicious | None = None
     # Present when the rollouts come from more than one model.
     by_model: dict[str, ModelSection] | None = None
     per_task: PerTask

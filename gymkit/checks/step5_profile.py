@@ -145,6 +145,8 @@ class GYM506(Step5):
         rollouts named in the profile's "Possible reward hacks" section (`gymkit view NAME`); if the answer does
         not do the task, fix verify (docs/audit.md says how per kind) and profile again."""
         hacks = self.profile(fx).suspicious
+        if hacks is None:
+            return Skip("the profile predates the hack flags; profile again to get them")
         if not hacks.flagged:
             return []
         kinds = ", ".join(f"{k} {v}" for k, v in hacks.by_flag.items())

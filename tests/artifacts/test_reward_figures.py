@@ -97,3 +97,13 @@ def test_oops_as_the_mean_reward_reaches_no_reader_as_a_figure(tmp_path: Path) -
     assert "`reward_profile/reward_profile.json` cannot be read (reward.mean: Input should be a valid number" in body
     card = render_card(gather_card(ServerPaths(server)))
     assert "oops" not in card and "reward_profile.json cannot be read: reward.mean" in card
+
+
+def test_a_profile_made_before_the_hack_flags_still_reads(tmp_path: Path) -> None:
+    committed = Path(__file__).resolve().parents[2] / "resources_servers/weather/reports/reward_profile"
+    data = json.loads((committed / "reward_profile.json").read_bytes())
+    del data["suspicious"]
+    older = tmp_path / "reward_profile.json"
+    older.write_text(json.dumps(data))
+    profile = read_artifact(older, RewardProfile)
+    assert profile.suspicious is None and profile.reward.mean == data["reward"]["mean"]
