@@ -64,7 +64,12 @@ def new(
 
 
 def _test_command(server_dir: Path, name: str) -> str:
-    """The session the gym runs: its noxfile's test-server if it has gymkit's, else gymkit test (the same run)."""
+    """The session the gym runs: NeMo Gym's ng_test in its checkout, the noxfile's test-server if it has
+    gymkit's, else gymkit test (the same run)."""
+    from gymkit.nemo.detect import nemo_checkout
+
+    if nemo_checkout(server_dir) is not None:
+        return f"ng_test +entrypoint=resources_servers/{name}"
     noxfile = server_dir.parent.parent / "noxfile.py"
     try:
         declares = 'name="test-server"' in noxfile.read_text(encoding="utf-8")
