@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from gymkit.artifacts.check_report import CheckReport
 from gymkit.artifacts.io import Artifact
 from gymkit.artifacts.profile import RewardProfile
 from gymkit.artifacts.rollout import RolloutMeta
@@ -17,7 +18,14 @@ from gymkit.jsonl import atomic_write_bytes
 
 __all__ = ["ARTIFACTS", "schemas", "write_schemas"]
 
-ARTIFACTS: tuple[type[Artifact], ...] = (RewardProfile, TrainingReport, TestStampFile, RunIdentity, RolloutMeta)
+ARTIFACTS: tuple[type[Artifact], ...] = (
+    RewardProfile,
+    TrainingReport,
+    TestStampFile,
+    RunIdentity,
+    RolloutMeta,
+    CheckReport,
+)
 _SUFFIX = ".schema.json"
 
 

@@ -10,6 +10,7 @@ from typing import Literal, assert_never
 
 import typer
 
+from gymkit.artifacts.check_report import CheckReport
 from gymkit.findings.model import STEPS, Finding, ServerReport, Status
 
 __all__ = ["FORMATS", "Format", "render", "summary_counts"]
@@ -72,7 +73,7 @@ def _text(reports: Sequence[ServerReport]) -> str:
 
 
 def _json(reports: Sequence[ServerReport]) -> str:
-    return json.dumps({"servers": [r.to_json() for r in reports]}, indent=2, ensure_ascii=False)
+    return json.dumps(CheckReport.of(reports).body(), indent=2, ensure_ascii=False)
 
 
 def _cell(text: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from gymkit.artifacts import CheckReport, read_artifact
 from gymkit.checks import CheckOptions, all_checks, run_checks
 from gymkit.cli import app
 from gymkit.findings.render import render
@@ -20,6 +21,10 @@ FAST = ["--ignore", "GYM302,GYM303,GYM304,GYM404"]
 def _invoke(root: Path, monkeypatch: pytest.MonkeyPatch, *args: str):  # type: ignore[no-untyped-def]
     monkeypatch.chdir(root)
     return CliRunner().invoke(app, ["check", *args])
+
+
+def _parsed(output: str) -> CheckReport:
+    return CheckReport.model_validate_json(output)
 
 
 def _break_readme(server: Path) -> None:
@@ -54,14 +59,13 @@ def test_json_follows_the_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     _break_readme(build_server(tmp_path))
     result = _invoke(tmp_path, monkeypatch, "resources_servers/good", "-f", "json", *FAST)
     assert result.exit_code == 1
-    (server,) = json.loads(result.output)["servers"]
-    assert server["name"] == "good" and server["path"] == "resources_servers/good"
-    for finding in server["findings"]:
-        assert {"code", "step", "status", "message"} <= finding.keys()
-        assert finding["status"] in ("pass", "fail", "warn", "skip") and 1 <= finding["step"] <= 8
-    failed = [f for f in server["findings"] if f["status"] == "fail"]
-    assert [(f["code"], f["file"], f["line"]) for f in failed] == [("GYM214", "README.md", 27)]
-    assert failed[0]["fix"]
+    raw = json.loads(result.output)
+    (server,) = CheckReport.model_validate(raw).servers  # statuses and steps are the model's to judge
+    assert server.name == "good" and server.path == "resources_servers/good"
+    assert all({"code", "step", "status", "message"} <= f.keys() for f in raw["servers"][0]["findings"])
+    failed = [f for f in server.findings if f.status == "fail"]
+    assert [(f.code, f.file, f.line) for f in failed] == [("GYM214", "README.md", 27)]
+    assert failed[0].fix
 
 
 def test_markdown_is_a_table_of_the_eight_steps_with_the_failures(tmp_path: Path) -> None:
@@ -103,8 +107,8 @@ def test_waiver_with_a_reason_turns_a_failure_into_a_visible_warning(
     write_reports(server)  # the config is server code: keep the profile fresh
     result = _invoke(tmp_path, monkeypatch, "good", "-f", "json", *FAST)
     assert result.exit_code == 0, result.output
-    (finding,) = [f for f in json.loads(result.output)["servers"][0]["findings"] if f["code"] == "GYM214"]
-    assert finding["status"] == "warn" and finding["waived"].startswith("dual-licensed")
+    (finding,) = [f for f in _parsed(result.output).servers[0].findings if f.code == "GYM214"]
+    assert finding.status == "warn" and finding.waived and finding.waived.startswith("dual-licensed")
     report = run_checks(server, options=CheckOptions(reverify=False), select=["GYM214"])
     for fmt in ("text", "markdown", "github"):
         assert "dual-licensed upstream" in render([report], fmt), fmt  # type: ignore[arg-type]
@@ -119,7 +123,7 @@ def test_empty_waiver_reason_fails_and_does_not_waive(tmp_path: Path, monkeypatc
     )
     result = _invoke(tmp_path, monkeypatch, "good", "-f", "json", "--select", "GYM2")
     assert result.exit_code == 1
-    failed = {f["code"] for f in json.loads(result.output)["servers"][0]["findings"] if f["status"] == "fail"}
+    failed = {f.code for f in _parsed(result.output).servers[0].findings if f.status == "fail"}
     assert failed == {"GYM209", "GYM214"}
 
 
@@ -155,8 +159,8 @@ def test_one_run_writes_extra_formats_to_files(tmp_path: Path, monkeypatch: pyte
     result = _invoke(tmp_path, monkeypatch, *args)
     assert result.exit_code == 1
     assert result.output.startswith("::error file=resources_servers/good/README.md,line=27")
-    report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert [f["code"] for f in report["servers"][0]["findings"] if f["status"] == "fail"] == ["GYM214"]
+    report = read_artifact(tmp_path / "out" / "report.json", CheckReport)
+    assert [f.code for f in report.servers[0].findings if f.status == "fail"] == ["GYM214"]
     assert "| 2 · Implementation | ❌ |" in (tmp_path / "out" / "report.md").read_text()
     assert _invoke(tmp_path, monkeypatch, "good", "--report", "html:x.html").exit_code == 2
 
