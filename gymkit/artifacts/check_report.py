@@ -2,7 +2,9 @@
 
 The pull request's comment script reads it in CI without gymkit, so the keys and their order
 are a contract: the JSON renderer writes this model's dump and nothing else. An optional key
-is absent, not empty, when a finding has no value for it.
+is absent, not empty, when a finding has no value for it. Reports written before
+``schema_version`` was added lack it and read as version 1; the comment script reads only
+``servers``.
 """
 
 from __future__ import annotations
@@ -57,5 +59,8 @@ class CheckReport(Artifact):
         return cls.model_validate({"servers": [r.to_json() for r in reports]})
 
     def body(self) -> dict[str, Any]:
-        """The document as written: the keys each finding set, in the model's order."""
-        return self.model_dump(exclude_unset=True)
+        """The document as written: ``schema_version`` first, then the keys each finding set, in the model's order."""
+        return {
+            "schema_version": self.schema_version,
+            **self.model_dump(exclude_unset=True, exclude={"schema_version"}),
+        }

@@ -1,4 +1,4 @@
-"""The JSON check report is the CheckReport model's dump, byte for byte what the renderer wrote before it."""
+"""The JSON check report is the CheckReport model's dump: what the renderer wrote before it, plus its version."""
 
 from __future__ import annotations
 
@@ -22,8 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _before(reports: Sequence[ServerReport]) -> str:
-    # The renderer as it was before the model: the reports' own to_json, dumped as is.
-    return json.dumps({"servers": [r.to_json() for r in reports]}, indent=2, ensure_ascii=False)
+    # The renderer as it was before the model (the reports' own to_json, dumped as is), plus
+    # the one line the model adds: its schema_version, first.
+    legacy = json.dumps({"servers": [r.to_json() for r in reports]}, indent=2, ensure_ascii=False)
+    assert legacy.startswith('{\n  "servers": ')
+    return '{\n  "schema_version": 1,' + legacy[1:]
 
 
 def test_the_reference_servers_report_is_unchanged_and_reads_back(
