@@ -7,6 +7,7 @@ a ``domain`` from :class:`Domain`; train and validation datasets need a ``licens
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -14,7 +15,6 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import ErrorDetails
 
 from gymkit.errors import InvalidDataError, InvalidServerConfigError
 from gymkit.inputs import read_text, repo_root
@@ -307,7 +307,7 @@ def _fail(path: Path, root: yaml.Node | None, where: tuple[Any, ...], problem: s
     return InvalidServerConfigError(f"{location}: {what}", hint=hint, path=path, line=line, problem=what)
 
 
-def _pydantic_problem(error: ErrorDetails) -> tuple[tuple[Any, ...], str]:
+def _pydantic_problem(error: Mapping[str, Any]) -> tuple[tuple[Any, ...], str]:
     loc = tuple(p for p in error["loc"] if p != "__root__")
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "enum":
