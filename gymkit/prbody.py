@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gymkit.artifacts import Artifact, RewardProfile, TrainingReport, read_optional
+from gymkit.contribution.markdown import read_markdown
 from gymkit.contribution.readme import Readme
 from gymkit.errors import GymkitError, UserError
 from gymkit.inputs import parse_json, read_text
@@ -33,7 +34,6 @@ _Report = TypeVar("_Report", bound=Artifact)
 
 _PLACEHOLDER = re.compile(r"\bTODO\b|\bTBD\b|\{\{.*?\}\}|^\s*\?\s*$", re.MULTILINE)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
 _SYNTHETIC_LINE = re.compile(r"synthetic\s+data[^:\n]*:\s*(.+)", re.IGNORECASE)
 
 
@@ -45,13 +45,9 @@ class SectionProblem:
 
 def _sections(markdown: str) -> dict[str, str]:
     found: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in _COMMENT.sub("", markdown).splitlines():
-        heading = _HEADING.match(line)
-        if heading:
-            current = found.setdefault(heading.group(1).strip().lower(), [])
-        elif current is not None:
-            current.append(line)
+    for heading in read_markdown(_COMMENT.sub("", markdown)).headings:
+        # A title given twice reads as one section: text under either one counts.
+        found.setdefault(heading.text.lower(), []).extend(text for _, text in heading.body)
     return {title: "\n".join(lines).strip() for title, lines in found.items()}
 
 

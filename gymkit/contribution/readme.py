@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from gymkit.contribution.markdown import read_markdown
+
 __all__ = ["LICENSING_FIELDS", "README_SECTIONS", "Readme", "Section", "placeholder_lines"]
 
 README_SECTIONS = ("Description", "Task source", "Verification logic", "Licensing information")
 LICENSING_FIELDS = {"code": "Code licence", "data": "Data licence", "dependencies": "Dependencies"}
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FIELD = re.compile(
     r"^\s*(?:[-*+]\s+|\|\s*)?\**\s*(?P<label>code|software|data(?:set)?s?|dependenc(?:y|ies))\b[^:|]*?\**\s*[:|]\s*(?P<value>.*)$",
     re.IGNORECASE,
@@ -42,21 +43,14 @@ class Section:
 class Readme:
     lines: list[str]
     sections: list[Section]
+    # Headings and code: lines whose TODOs and template syntax are not the contributor's prose.
+    not_prose: frozenset[int] = frozenset()
 
     @classmethod
     def parse(cls, text: str) -> Readme:
-        lines = text.splitlines()
-        sections: list[Section] = []
-        in_code = False
-        for number, line in enumerate(lines, start=1):
-            if line.lstrip().startswith("```"):
-                in_code = not in_code
-            heading = None if in_code else _HEADING.match(line)
-            if heading:
-                sections.append(Section(heading.group(2).strip(), number))
-            elif sections:
-                sections[-1].body.append((number, line))
-        return cls(lines, sections)
+        document = read_markdown(text)
+        sections = [Section(h.text, h.line, list(h.body)) for h in document.headings]
+        return cls(list(document.lines), sections, document.heading_lines | document.code_lines)
 
     def section(self, name: str) -> Section | None:
         """The first section whose heading starts with ``name`` (case-insensitive)."""
@@ -110,12 +104,8 @@ def placeholder_lines(readme: Readme) -> list[tuple[int, str]]:
     hits: list[tuple[int, str]] = []
     licensing = readme.licensing_section()
     licensing_lines = {n for n, _ in licensing.body} if licensing else set()
-    in_code = False
     for number, line in enumerate(readme.lines, start=1):
-        if line.lstrip().startswith("```"):
-            in_code = not in_code
-            continue
-        if in_code or _HEADING.match(line):
+        if number in readme.not_prose:
             continue
         match = _PLACEHOLDER.search(line)
         if match:
