@@ -24,6 +24,13 @@ class GYM701(Check):
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """`gymkit pr-body NAME` fills the PR description from README.md, the config and the reports.
         Fill the README section it names (for synthetic data, a `Synthetic data: ...` line naming the
-        models used, or `None`), then paste the output into the PR."""
+        models used, or `None`), then paste the output into the PR. In a NeMo Gym checkout this warns:
+        upstream's environment guide asks for these items in the pull request's own text, not in the
+        README, and a server already merged has no pull request left to check."""
         problems = check_pr_body(render_pr_body(fx.paths))
+        if fx.gym == "nemo-gym":
+            return [problem(f"PR description: {p.message} ({_UPSTREAM})", "README.md", level="warn") for p in problems]
         return [problem(f"PR description: {p.message}", "README.md") for p in problems]
+
+
+_UPSTREAM = "gymkit's rule; NeMo Gym asks for these in the pull request's text, which gymkit fills from the README"

@@ -24,6 +24,8 @@ _FIELD = re.compile(
 )
 # What the template leaves for the contributor, and what people write when they mean to come back.
 _PLACEHOLDER = re.compile(r"\bTODO\b|\bTBD\b|\bFIXME\b|\bXXX\b|\{\{.*?\}\}|\{%.*?%\}|<(?:your|fill|insert)[^>]*>", re.I)
+# A code span as CommonMark reads it: a run of backticks closed by a run of the same length.
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)")
 _BULLET = re.compile(r"^[-*+]\s+")
 _BARE_VALUE = re.compile(r"^(?:\?+|\.\.\.|…|-|n/?a)?$", re.IGNORECASE)
 
@@ -59,6 +61,11 @@ class Readme:
 
     def licensing_section(self) -> Section | None:
         return self.section("Licensing") or self.section("License") or self.section("Licence")
+
+    def licensing_field_lines(self) -> set[int]:
+        """Numbers of the licensing section's ``Code:``, ``Data:`` and ``Dependencies:`` lines."""
+        section = self.licensing_section()
+        return {number for number, line in section.body if _FIELD.match(line)} if section else set()
 
     def licensing(self) -> dict[str, tuple[int, str]]:
         """``{"code"|"data"|"dependencies": (line, value)}`` from the licensing section."""
@@ -107,7 +114,8 @@ def placeholder_lines(readme: Readme) -> list[tuple[int, str]]:
     for number, line in enumerate(readme.lines, start=1):
         if number in readme.not_prose:
             continue
-        match = _PLACEHOLDER.search(line)
+        # `<fill>` or `TODO` quoted as code is what the text is about, not a gap in it.
+        match = _PLACEHOLDER.search(_CODE_SPAN.sub("", line))
         if match:
             hits.append((number, match.group(0)))
         elif licensing and number in licensing_lines and (field := _FIELD.match(line)):
