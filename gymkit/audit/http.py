@@ -11,8 +11,11 @@ import json
 import math
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
+
+from gymkit.reverify import _tool_calls
 
 __all__ = ["Outcome", "Sender"]
 
@@ -56,6 +59,7 @@ class Sender:
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.concurrency = concurrency
         self.sent = 0
+        self.replay = False
         self._session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(concurrency)
 
@@ -82,7 +86,10 @@ class Sender:
             return reply.status, raw, cookies or cookie
 
     async def verify(self, body: dict[str, Any] | bytes, *, seed: bool = True) -> Outcome:
-        """One rollout's worth: seed_session with the row, then verify with the same session."""
+        """One rollout's worth: seed_session with the row, then verify with the same session.
+
+        With ``replay`` set, the response's tool calls are made in that session first, in order, as the
+        agent made them: a stateful server's verify reads what they did to the session."""
         async with self._slots:
             try:
                 cookie = None
@@ -92,6 +99,11 @@ class Sender:
                     if status != 200:
                         text = " ".join(raw.decode("utf-8", "replace").split())[:200]
                         return Outcome(status, None, f"seed_session answered HTTP {status}: {text}")
+                    if self.replay:
+                        # The tools' answers are not judged: the response sent to verify says what they were.
+                        for name, arguments in _tool_calls(body.get("response")):
+                            route, data = f"/{quote(name, safe='')}", json.dumps(arguments).encode()
+                            _, _, cookie = await self._post(route, data, cookie)
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 status, raw, _ = await self._post("/verify", data, cookie)
             except TimeoutError:

@@ -26,6 +26,7 @@ from gymkit.findings import Status, apply_waivers, load_waivers
 from gymkit.jsonl import iter_rows
 from gymkit.launch import start_server as ServerProcess  # the runtime the server is written for
 from gymkit.project import ServerPaths
+from gymkit.reverify import _tool_calls
 
 __all__ = ["AuditOptions", "AuditResult", "run_audit"]
 
@@ -99,6 +100,7 @@ class _Audit:
         self.paths, self.options = paths, options
         self.findings: list[AuditFinding] = []
         self.partial_repeats: int | None = None
+        self.replayed = False  # every case's tool calls were made in its session before verify
 
     def wanted(self, probe: str) -> bool:
         return self.options.probes is None or probe in self.options.probes
@@ -126,6 +128,22 @@ class _Audit:
             )
         )
 
+    async def stateful(self, sender: Sender, cases: list[Case], first: dict[str, Outcome]) -> bool:
+        """Whether verify reads what the tools did to the session: a gold case with tool calls missed its
+        reward sent alone and earns it with its calls replayed first, as its rollout made them."""
+        for case in cases:
+            got = first[case.id]
+            if case.rule != "expect" or case.expected is None or got.reward == case.expected:
+                continue
+            if not _tool_calls(case.body.get("response")):
+                continue
+            sender.replay = True
+            again = await sender.verify(case.body)
+            sender.replay = False
+            if again.reward == case.expected:
+                return True
+        return False
+
     def repeated(self, cases: list[Case], first: dict[str, Outcome], seconds: float) -> list[Case]:
         """The cases sent twice more: all of them when that fits the time budget, else the ones
         whose reward matters most (gold, fixture, any that earned reward) and one of every probe."""
@@ -150,7 +168,8 @@ class _Audit:
                 seen = ", ".join(o.describe() for o in outcomes)
                 self.fail("determinism", case, f"{case.probe} got different answers to one request: {seen}")
             if got.error:
-                self.fail("reward_range", case, f"{case.probe} {case.note + ' ' if case.note else ''}got {got.error}")
+                got_what = f"{case.probe} {case.note + ' ' if case.note else ''}got {got.error}"
+                self.fail("reward_range", case, got_what, got.reward)
                 continue
             assert got.reward is not None
             self.rule(case, got.reward, first)
@@ -189,6 +208,11 @@ class _Audit:
             started = time.perf_counter()
             outcomes = await asyncio.gather(*(sender.verify(c.body) for c in cases))
             passes = [{c.id: o for c, o in zip(cases, outcomes, strict=True)}]
+            if await self.stateful(sender, cases, passes[0]):
+                sender.replay = self.replayed = True
+                started = time.perf_counter()
+                outcomes = await asyncio.gather(*(sender.verify(c.body) for c in cases))
+                passes = [{c.id: o for c, o in zip(cases, outcomes, strict=True)}]
             again = self.repeated(cases, passes[0], time.perf_counter() - started)
             outcomes = await asyncio.gather(*(sender.verify(c.body) for c in again[::-1]))
             passes.append({c.id: o for c, o in zip(again[::-1], outcomes, strict=True)})
@@ -215,6 +239,8 @@ class _Audit:
                 n = len(_MALFORMED)
             status = Status.PASS if n else Status.SKIP
             reason = f"{spec.title} ({n} case{'s' if n != 1 else ''})" if n else "no row offers this probe"
+            if n and self.replayed:
+                reason += "; verify reads what the tools did to the session, so each case's tool calls ran first"
             self.findings.append(finding(name, status, reason))
 
 

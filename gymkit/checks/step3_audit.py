@@ -2,22 +2,44 @@
 
 GYM304 runs ``gymkit audit`` (adversarial responses sent to the server's ``/verify``) and fails
 for each probe that earned reward it should not. It starts the server, so ``--no-reverify``,
-which turns off the checks that start it, skips it too.
+which turns off the checks that start it, skips it too. In a NeMo Gym checkout the audit is a
+rule of gymkit's own, so what it finds warns there, saying so, except what fails upstream as well.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.errors import GymkitError
 
+if TYPE_CHECKING:
+    from gymkit.audit.report import AuditFinding
+
 __all__ = ["GYM304"]
 
-# The probe that reads verify's reward on the committed rollouts and fixtures: out of [0, 1] is gymkit's rule.
+# In a NeMo Gym checkout the audit is gymkit's own rule (upstream has no verifier audit): what it finds
+# warns there. Three things fail still, as they fail upstream too: verify answering a well-formed
+# response with no usable reward (an error, or a reward that is not a number), which breaks rollout
+# collection; and a case of the server's own verifier fixture, or a stored rollout, whose reward verify
+# does not reproduce, as GYM404 fails it.
 _RANGE = "GYM3A14"
+_FIXTURE = "GYM3A16"
+_GYMKIT_RULE = " (gymkit's verifier audit, a rule of gymkit's own: NeMo Gym has no such check)"
+_RANGE_RULE = " (gymkit's [0, 1] rule; NeMo Gym allows any finite reward)"
+
+
+def _upstream_note(finding: AuditFinding) -> str | None:
+    """Why this failure only warns in a NeMo Gym checkout, or None when it fails there too."""
+    if finding.code == _FIXTURE:
+        return None
+    if finding.code == _RANGE:
+        finite = finding.reward is not None and math.isfinite(finding.reward)
+        return _RANGE_RULE if finite else None
+    return _GYMKIT_RULE
 
 
 @register
@@ -44,11 +66,12 @@ class GYM304(Check):
             return [problem(f"the audit could not run: {result.message}", "app.py")]
         problems = []
         for f in result.findings:
-            if f.status == "fail":
-                how = f" (`{f.reproduce}`)" if f.reproduce else ""
-                if fx.gym == "nemo-gym" and f.code == _RANGE and f.reward is not None and math.isfinite(f.reward):
-                    upstream = " (gymkit's [0, 1] rule; NeMo Gym allows any finite reward)"
-                    problems.append(problem(f"{f.code} {f.probe}: {f.message}{how}{upstream}", "app.py", level="warn"))
-                    continue
-                problems.append(problem(f"{f.code} {f.probe}: {f.message}{how}", "app.py"))
+            if f.status != "fail":
+                continue
+            # The audit's message ends with the command that reproduces it.
+            note = _upstream_note(f) if fx.gym == "nemo-gym" else None
+            if note is not None:
+                problems.append(problem(f"{f.code} {f.probe}: {f.message}{note}", "app.py", level="warn"))
+            else:
+                problems.append(problem(f"{f.code} {f.probe}: {f.message}", "app.py"))
         return problems
