@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -175,13 +176,21 @@ class Fixtures:
                 self._memo[key] = compute()
             return cast(T, self._memo[key])
 
+    def server(self) -> AbstractContextManager[None]:
+        """A scope in which the checks that start this server share one (an upstream server's Ray start is
+        slow, and three at once on a small machine time out); a gymkit server is started per caller still."""
+        from gymkit.launch import sharing
+
+        return sharing(self.paths.dir)
+
     @cached_property
     def audit(self) -> AuditResult | GymkitError:
         """The audit's result, or the error that kept it from running (a check reports it, never raises)."""
         from gymkit.audit import AuditOptions, run_audit
 
         try:
-            return run_audit(self.paths, AuditOptions(target=self.paths.name, timeout=self.options.verify_timeout))
+            with self.server():
+                return run_audit(self.paths, AuditOptions(target=self.paths.name, timeout=self.options.verify_timeout))
         except GymkitError as exc:
             return exc
 
@@ -189,11 +198,12 @@ class Fixtures:
     def reverify(self) -> ReverifyReport:
         from gymkit.reverify import reverify_rollouts
 
-        return reverify_rollouts(
-            self.paths,
-            verify_timeout=self.options.verify_timeout,
-            startup_timeout=self.options.startup_timeout,
-        )
+        with self.server():
+            return reverify_rollouts(
+                self.paths,
+                verify_timeout=self.options.verify_timeout,
+                startup_timeout=self.options.startup_timeout,
+            )
 
 
 def _present(path: Path) -> bool:

@@ -18,6 +18,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -38,6 +39,10 @@ __all__ = ["DEFAULT_TIMEOUT", "UpstreamServer", "free_port"]
 # Importing nemo_gym and starting Ray take 15-40 s on a busy 2-core machine.
 DEFAULT_TIMEOUT = 180.0
 _NEVER = re.compile(r"(?!)")  # readiness is asked over HTTP, not read from the log
+# One Ray start at a time in this process: two or three at once on two cores (`gymkit check -j`,
+# a check's audit beside its re-verification) each took long enough to time out. The clock of a
+# start waiting here has not begun: it starts at launch.
+_STARTING = threading.Lock()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -111,16 +116,17 @@ class UpstreamServer:
         self._proc = ChildProcess(
             argv, ready=_NEVER, timeout=self.timeout, env=variables, cwd=self.server_dir, grace=10
         )
-        try:
-            self._proc.launch()
-        except OSError as exc:
-            self._stop()
-            raise ServerLoadError(f"cannot run {env.python}: {exc.strerror}") from None
-        try:
-            ready = self._wait_ready(f"http://{self.host}:{port}")
-        except BaseException:
-            self._stop()  # __exit__ will not run: without this the server outlives an interrupted start
-            raise
+        with _STARTING:
+            try:
+                self._proc.launch()
+            except OSError as exc:
+                self._stop()
+                raise ServerLoadError(f"cannot run {env.python}: {exc.strerror}") from None
+            try:
+                ready = self._wait_ready(f"http://{self.host}:{port}")
+            except BaseException:
+                self._stop()  # __exit__ will not run: without this the server outlives an interrupted start
+                raise
         if not ready:
             stderr = self._stop()
             last = [line for line in stderr.splitlines() if line.strip() and not line.startswith(" ")]
