@@ -85,7 +85,9 @@ def collect_nemo_tests(server_dir: Path, timeout: float) -> tuple[list[str], str
         env = prepare_nemo_environment(server_dir, log=lambda message: print(message, file=sys.stderr))
     except UserError as exc:
         return [], f"the server's NeMo Gym environment could not be built: {exc.message}"
-    cmd = [str(env.python), "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q"]
+    # An absolute verbosity, not -q: NeMo Gym 0.5's addopts carry --verbose, which a -q only cancels,
+    # and pytest then prints the collection tree instead of one id a line.
+    cmd = [str(env.python), "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "--verbosity=-1"]
     variables = env.variables(PYTHONPATH=str(server_dir))
     code, output = childproc.run(cmd, cwd=server_dir, env=variables, timeout=timeout, confine=Confinement())
     if code is None:
