@@ -10,7 +10,15 @@ the latency (smoothed over windows) with the lowest seen (the endpoint's unloade
   past its capacity N answers in ``L/N`` x its latency with L calls in flight, so the limit
   settles near ``tolerance`` x N, which keeps it busy with a short queue;
 - latency within bounds while calls waited for a permit raises the limit: doubling until
-  the first window 25 % slower than the lowest (slow start), then by its square root.
+  the first window 25 % slower than the lowest (slow start), then by its square root. The
+  window that ends slow start sets the limit from Little's law at once (``tolerance`` x the
+  calls the endpoint served unqueued), so an overshoot past a small endpoint is undone in one
+  window instead of in a dozen long, queued ones.
+
+After a change of more than a quarter, a window counts only calls sent after it (or in the
+last quarter latency before it): the calls
+still in flight were sent under the old limit and would tell of it a latency late, which let
+slow start double twice past the point where the endpoint began to queue.
 
 A limit that was not reached in a window (the rollouts did not supply the calls) is left
 alone, so it cannot grow without bound while nothing tests it. No maintained library on
@@ -33,6 +41,7 @@ MIN_WINDOW = 0.1  # seconds: shorter windows see too few calls to average
 SLACK = 0.01  # seconds added to the latency bound: a busy event loop adds milliseconds to every call
 SMOOTHING = 0.3
 SLOW_START_EXIT = 1.25
+BIG_CHANGE = 1.25  # a limit moved by more than this factor waits for calls sent under it
 
 
 class FixedLimit:
@@ -54,7 +63,7 @@ class FixedLimit:
 class AdaptiveLimit:
     """The controller, clock passed in so it can be driven deterministically."""
 
-    initial: int = 16
+    initial: int = 64
     minimum: int = 2
     maximum: int = 1024
     tolerance: float = 2.0
@@ -73,26 +82,42 @@ class AdaptiveLimit:
         self._saturated = False
         self._window = MIN_WINDOW
         self._hold_until = -math.inf
+        self._changed = -math.inf  # when the limit last moved by more than BIG_CHANGE
 
     def on_success(self, now: float, latency: float, saturated: bool) -> None:
         """A call answered after ``latency`` s; ``saturated``: the limit was reached while it ran."""
+        stale = now - latency < self._changed
+        if stale and not (self.slow_start and latency > self.tolerance * self.base + SLACK):
+            return  # sent under the old limit: says nothing about this one, unless it queued even there
         if self._start is None:
             self._start = now - latency
         self._sum += latency
         self._count += 1
         self._saturated = self._saturated or saturated
-        if now - self._start >= self._window:
-            self._close(now)
+        span = now - self._start
+        # A limit's worth of answers in slow start, half of one after: in an endpoint that
+        # queues, the first answers after a change are the calls at the head of its queue, and
+        # one doubling past its slots answers half the calls unqueued.
+        needed = self.limit if self.slow_start else self.limit / 2
+        # A window the rollouts did not keep full may never see that many, nor one in front of
+        # an endpoint that queues for many unloaded latencies: they close anyway.
+        idle_enough = not self._saturated and span >= 4 * max(self._window, self.latency or 0.0)
+        idle_enough = idle_enough or span >= 8 * self.base
+        # The first window ends with its first answers: when the start is past the endpoint's
+        # slots they are the head of its queue, answered in its unloaded latency.
+        first = self.latency is None
+        if span >= self._window and (self._count >= needed or idle_enough or first):
+            self._close(now, span)
 
     def on_overload(self, now: float) -> None:
         if now < self._hold_until:
             return  # the same overload, seen by calls that were already in flight
         self.slow_start = False
-        self._set(self.limit * self.backoff)
+        self._set(now, self.limit * self.backoff)
         self._hold_until = now + self._window
         self._reset(now)
 
-    def _close(self, now: float) -> None:
+    def _close(self, now: float, span: float) -> None:
         mean = self._sum / self._count
         # Smoothed over windows: on a busy machine one window's mean swings by 2x without any
         # change at the endpoint, and a limit that followed it would never settle.
@@ -100,28 +125,46 @@ class AdaptiveLimit:
         latency = self.latency
         # Slow start doubles once per call latency, as TCP does per round trip: at 2 s a call,
         # doubling every two latencies took 12 s to reach a 64-slot endpoint.
-        self._window = max(MIN_WINDOW, min((1 if self.slow_start else 2) * mean, 5.0))
-        bound = self.tolerance * min(self.base, latency) + SLACK
+        self._window = max(MIN_WINDOW, min((0.5 if self.slow_start else 2) * mean, 5.0))
+        if self.limit <= self.minimum:
+            # Nothing left to shed: what the endpoint answers in now is its unloaded latency,
+            # this window's own, not the average with the faster past.
+            self.base = self.latency = mean
+            latency = mean
         if self.slow_start and mean > SLOW_START_EXIT * min(self.base, mean) + SLACK:
             # The first rise ends the doubling: one more doubling past the knee queues as many
             # calls again as the endpoint serves, and the smoothed latency would see it late.
             self.slow_start = False
-        if latency > bound:
-            if self.limit <= self.minimum:
-                # Nothing left to shed: the endpoint itself got slower; that is its latency now.
-                self.base = latency
-            else:
-                self.slow_start = False
-                # A partial gradient step: a sustained queue converges in a few windows, noise barely moves it.
-                self._set(self.limit * max(self.backoff, 1 - SMOOTHING * (1 - bound / latency)))
+            # Little's law: answering count/span calls a second, each in `base` unqueued, the
+            # endpoint serves about that many at once. Never raised here, only cut to tolerance x that.
+            rate = self._count / span
+            served = rate * min(self.base, mean)
+            if self.tolerance * served < self.limit:
+                before = self.limit
+                self._set(now, self.tolerance * served)
+                # The calls queued past the new limit drain at `rate`; what is sent meanwhile
+                # waits behind them and would tell of the old limit again.
+                self._changed = now + (before - self.limit) / rate
+                self.latency = min(self.base, mean) * self.tolerance
+        elif latency > self.tolerance * min(self.base, latency) + SLACK:
+            self.slow_start = False
+            # A partial gradient step: a sustained queue converges in a few windows, noise barely moves it.
+            bound = self.tolerance * self.base + SLACK
+            self._set(now, self.limit * max(self.backoff, 1 - SMOOTHING * (1 - bound / latency)))
         else:
             self.base = min(self.base, latency)
             if self._saturated:
-                self._set(self.limit * 2 if self.slow_start else self.limit + max(1.0, math.sqrt(self.limit)))
+                self._set(now, self.limit * 2 if self.slow_start else self.limit + max(1.0, math.sqrt(self.limit)))
         self._reset(now)
 
-    def _set(self, limit: float) -> None:
-        self.limit = min(max(limit, float(self.minimum)), float(self.maximum))
+    def _set(self, now: float, limit: float) -> None:
+        old, self.limit = self.limit, min(max(limit, float(self.minimum)), float(self.maximum))
+        if self.limit > BIG_CHANGE * old:
+            # Calls sent a moment before are as good as sent under the new limit: the answers
+            # that ended a window arrive over a few milliseconds, and each frees a call at once.
+            self._changed = now - 0.25 * (self.latency or 0.0)
+        elif old > BIG_CHANGE * self.limit:
+            self._changed = now  # everything in flight was sent into the queue being cut
 
     def _reset(self, now: float) -> None:
         self._start = now

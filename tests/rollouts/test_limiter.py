@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
+from collections.abc import Iterator
 
 import pytest
 
@@ -33,7 +35,9 @@ def drive(control: AdaptiveLimit, capacity: int, latency: float, seconds: float,
 def test_the_limit_settles_above_a_queueing_endpoints_capacity_and_below_twice_its_tolerance(
     capacity: int, latency: float
 ) -> None:
-    control = AdaptiveLimit()
+    # From below the capacity: an endpoint that slows every call down past its capacity (no
+    # queue) shows no unloaded latency to a limit that starts above it.
+    control = AdaptiveLimit(initial=min(16, capacity // 2))
     limits = drive(control, capacity, latency, seconds=120 * latency)
     settled = limits[len(limits) // 2 :]
     # At or above capacity: the endpoint is never idle for want of calls ...
@@ -181,11 +185,67 @@ def test_slow_start_doubles_once_per_call_latency() -> None:
     """At 2 s a call, a 64-slot endpoint is reached in a few latencies, not in a quarter of a short run."""
     latency = 2.0
     control = AdaptiveLimit()
-    now = latency
+    # Event by event: every call takes the same time (the endpoint is never the bottleneck),
+    # and each answer frees a permit that a waiting call takes at once, as the rollouts do.
+    answers = [latency] * int(control.limit)
+    now = 0.0
     while control.limit < 64 and now < 60:
-        # The endpoint is never the bottleneck here: every call takes the same time, and a
-        # limit's worth of them answer per latency.
-        now += latency / control.limit
+        heapq.heapify(answers)
+        now = heapq.heappop(answers)
         control.on_success(now, latency, saturated=True)
+        while len(answers) < int(control.limit):
+            answers.append(now + latency)
     assert control.slow_start
-    assert now - latency <= 1.5 * latency, now  # doubling every two latencies took 2.06
+    assert now <= 2 * latency, now  # 16 -> 32 after one latency, -> 64 after the next
+
+
+@pytest.mark.parametrize("initial", [16, 64])
+def test_calls_sent_before_a_doubling_do_not_end_slow_start_late(initial: int) -> None:
+    """A FIFO endpoint with 64 slots: the first answers after a change are the fastest, not the typical."""
+    control = AdaptiveLimit(initial=initial)
+    capacity = 64
+    exit_limit = None
+    for _ in fifo_endpoint(control, capacity, latency=0.2, seconds=10.0):
+        if exit_limit is None and not control.slow_start:
+            exit_limit = control.limit
+    # Doubling stops at the first limit past the 64 slots (it went on to 256 and 512 while
+    # the queue built unseen), and what follows stays near tolerance x capacity.
+    assert exit_limit is not None and exit_limit <= 2 * capacity, exit_limit
+    assert capacity <= control.limit <= control.tolerance * capacity * 1.35
+
+
+def test_a_start_above_a_small_fifo_endpoints_capacity_is_undone_in_a_few_latencies() -> None:
+    control = AdaptiveLimit()  # 64 in flight against 8 slots: 8 x its latency at first
+    capacity, latency = 8, 0.2
+    inside_at, after = None, []
+    for now in fifo_endpoint(control, capacity, latency, seconds=30.0):
+        if inside_at is None and control.limit <= control.tolerance * capacity:
+            inside_at = now
+        elif inside_at is not None:
+            after.append(control.limit)
+    # One window of 128 answers (the queue drains at 40 a second) and the limit is cut to
+    # tolerance x capacity by Little's law; before, it sank by a tenth per long, queued window.
+    assert inside_at is not None and inside_at < 6.0, inside_at
+    assert capacity / 2 <= min(after) and max(after) <= 3.5 * capacity, (min(after), max(after))
+
+
+def fifo_endpoint(control: AdaptiveLimit, capacity: int, latency: float, seconds: float) -> Iterator[float]:
+    """Calls served by ``capacity`` slots in order of arrival, each in ``latency``; the limit
+    kept full, as waiting rollouts keep it. Yields the time after each answer."""
+    free = [0.0] * capacity  # when each slot is next free
+    answers: list[tuple[float, float]] = []  # (answered at, sent at)
+    now = 0.0
+    while now < seconds:
+        while len(answers) < int(control.limit):
+            heapq.heappush(answers, _serve(free, now, latency))
+        now, sent = heapq.heappop(answers)
+        control.on_success(now, now - sent, saturated=True)
+        yield now
+
+
+def _serve(free: list[float], now: float, latency: float) -> tuple[float, float]:
+    """Send one call at ``now`` to the slot free soonest (FIFO); returns (answered at, sent at)."""
+    slot = min(range(len(free)), key=free.__getitem__)
+    begins = max(now, free[slot])
+    free[slot] = begins + latency
+    return begins + latency, now
