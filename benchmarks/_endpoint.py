@@ -217,15 +217,18 @@ def serve(capacity: int) -> None:
 class Watch:
     """A thread that watches the output grow and what the event loop's thread is doing meanwhile.
 
-    ``longest_gap_s``: the longest time without a finished rollout. ``busiest_s``: the longest
+    ``longest_gap_s``: the longest time without a finished rollout, from the first to the last
+    (the file's final sort after the last one is not a gap between rollouts), and
+    ``gap_after``: how many had finished when it began. ``busiest_s``: the longest
     time the main thread never sat in the selector (a lower bound on the event loop's worst
     lag), with the gymkit or library frame it was in most. ``gap_idle``: the share of the
     longest gap's samples with the main thread idle in the selector (waiting on the network,
     not stalled). ``gc_max_s``: the longest garbage collection.
     """
 
-    def __init__(self, out: Path, every: float = 0.02) -> None:
-        self.out, self.every = out, every
+    def __init__(self, out: Path, expected: int, every: float = 0.02) -> None:
+        self.out, self.expected, self.every = out, expected, every
+        self.gap_after = 0
         self.main = threading.get_ident()
         self.stop = threading.Event()
         self.longest_gap = self.busiest = self.gc_max = 0.0
@@ -254,11 +257,21 @@ class Watch:
             frame = frame.f_back
         return inner
 
+    def _lines(self, handle: Any) -> int:
+        """Newlines appended since the last call (the file only grows until the final sort)."""
+        return handle.read().count(b"\n") if handle is not None else 0
+
     def _run(self) -> None:
         last_size, last_change, busy_since = -1, time.monotonic(), None
         gap: Counter[str] = Counter()
         busy: Counter[str] = Counter()
+        handle, done = None, 0
         while not self.stop.wait(self.every):
+            if handle is None and self.out.exists():
+                handle = self.out.open("rb")
+            done += self._lines(handle)
+            if done >= self.expected:
+                break  # every rollout is in: what follows is the final sort, not a gap
             size = self.out.stat().st_size if self.out.exists() else 0
             now = time.monotonic()
             where = self._where()
@@ -276,7 +289,9 @@ class Watch:
             elif size:
                 gap[where] += 1
                 if now - last_change > self.longest_gap:
-                    self.longest_gap, self.gap_where = now - last_change, Counter(gap)
+                    self.longest_gap, self.gap_where, self.gap_after = now - last_change, Counter(gap), done
+        if handle is not None:
+            handle.close()
 
     def __enter__(self) -> Watch:
         gc.callbacks.append(self._gc)
@@ -292,6 +307,7 @@ class Watch:
         samples = sum(self.gap_where.values())
         return {
             "longest_gap_s": self.longest_gap,
+            "gap_after": self.gap_after,
             "gap_idle": self.gap_where["idle"] / samples if samples else None,
             "gap_where": self.gap_where.most_common(3),
             "busiest_s": self.busiest,
@@ -308,7 +324,7 @@ def collect(server_dir: Path, tasks: Path, model_url: str, server_url: str, conc
 
     out = Path(tempfile.mkdtemp()) / "rollouts.jsonl"
     kwargs = {"concurrency": concurrency} if concurrency else {}  # 0 = the collector's default
-    with Watch(out) as watch:
+    with Watch(out, expected=sum(1 for line in tasks.read_bytes().splitlines() if line.strip())) as watch:
         summary = collect_rollouts(
             server_dir,
             tasks,

@@ -87,7 +87,8 @@ def main() -> None:
             )
             if args.verbose:
                 idle = "-" if r["gap_idle"] is None else f"{r['gap_idle']:.0%}"
-                print(f"    longest gap: loop idle {idle} of it, else in {r['gap_where']}")
+                where = r["gap_where"]
+                print(f"    longest gap, after {r['gap_after']} rollouts: loop idle {idle} of it, else in {where}")
                 print(f"    longest busy stretch of the loop {r['busiest_s']:.2f} s in {r['busiest_where']}")
                 print(f"    longest garbage collection {r['gc_max_s']:.3f} s")
     finally:
