@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 __all__ = ["GYM304"]
 
 # In a NeMo Gym checkout the audit is gymkit's own rule (upstream has no verifier audit): what it finds
-# warns there. Three things fail still, as they fail upstream too: verify answering a well-formed
-# response with no usable reward (an error, or a reward that is not a number), which breaks rollout
-# collection; and a case of the server's own verifier fixture, or a stored rollout, whose reward verify
-# does not reproduce, as GYM404 fails it.
+# warns there. What breaks things upstream too fails still: verify answering a well-formed response
+# with no usable reward (an error, or no finite number), which crashes a rollout; and a case of the
+# server's own verifier fixture, or a stored rollout, whose reward verify does not give again, as
+# GYM404 fails it.
 _RANGE = "GYM3A14"
 _FIXTURE = "GYM3A16"
 _GYMKIT_RULE = " (gymkit's verifier audit, a rule of gymkit's own: NeMo Gym has no such check)"

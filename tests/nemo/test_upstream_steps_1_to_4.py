@@ -35,15 +35,13 @@ SERVERS = [
 STARTED = ("GYM302", "GYM304", "GYM404", "GYM406")
 
 
+def _gymkit(checkout: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # In the checkout, as a contributor runs it: servers are named, not given as paths.
+    return subprocess.run([GYMKIT, *args], cwd=checkout, capture_output=True, text=True, timeout=1800, check=False)
+
+
 def test_five_upstream_servers_pass_steps_1_to_4(nemo_checkout: Path, nemo_runtime: Environment) -> None:
-    done = subprocess.run(
-        [GYMKIT, "check", *SERVERS, "--select", "GYM1,GYM2,GYM3,GYM4", "-j", "1", "-f", "json"],
-        cwd=nemo_checkout,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
+    done = _gymkit(nemo_checkout, "check", *SERVERS, "--select", "GYM1,GYM2,GYM3,GYM4", "-j", "1", "-f", "json")
     report = json.loads(done.stdout)
     failed = [
         f"{s['name']} {f['code']}: {f['message'][:300]}"
@@ -72,14 +70,7 @@ def test_ng_reward_profile_reads_the_embedded_models_rollouts_of_an_upstream_ser
     nemo_checkout: Path, nemo_runtime: Environment, tmp_path: Path
 ) -> None:
     rollouts = tmp_path / "rollouts.jsonl"
-    done = subprocess.run(
-        [GYMKIT, "rollouts", "example_single_tool_call", "-q", "-o", str(rollouts)],  # no endpoint: embedded
-        cwd=nemo_checkout,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    done = _gymkit(nemo_checkout, "rollouts", "example_single_tool_call", "-q", "-o", str(rollouts))  # embedded model
     assert done.returncode == 0, done.stdout + done.stderr
     rows = _rows(rollouts)
     assert len(rows) == 5
