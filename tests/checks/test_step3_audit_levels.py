@@ -74,3 +74,15 @@ def test_the_reproduce_command_is_said_once(tmp_path: Path, nemo: bool) -> None:
     outcome = GYM304().check(fx)
     assert not isinstance(outcome, Skip)
     assert [f.message.count(command) for f in outcome] == [1]
+
+
+def test_in_a_nemo_gym_checkout_one_warning_per_probe_says_how_many_more(tmp_path: Path) -> None:
+    fx = Fixtures(ServerPaths(_server(tmp_path, nemo=True)))
+    rows = [AuditFinding("GYM3A01", 3, "fail", f"row {n}: earned 1", probe="empty", reward=1.0) for n in range(5)]
+    fx.__dict__["audit"] = AuditResult(findings=[*rows, FINDINGS[5]])
+    outcome = GYM304().check(fx)
+    assert not isinstance(outcome, Skip)
+    warning, failure = outcome
+    assert (str(warning.status), str(failure.status)) == ("warn", "fail")
+    assert warning.message.startswith("GYM3A01 empty: row 0: earned 1; 4 more like it")
+    assert "`gymkit audit quiz --probe empty` lists them" in warning.message
