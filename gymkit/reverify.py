@@ -29,7 +29,15 @@ from gymkit.launch import start_server as ServerProcess  # the runtime the serve
 from gymkit.project import ServerPaths
 from gymkit.runtime.wire import ResponseCreateParams
 
-__all__ = ["TOLERANCE", "ReverifyReport", "RowResult", "match_rollouts", "reverify_rollouts", "verify_body"]
+__all__ = [
+    "TOLERANCE",
+    "ReverifyReport",
+    "RowResult",
+    "match_rollouts",
+    "reverify_rollouts",
+    "tool_calls",
+    "verify_body",
+]
 
 TOLERANCE = 1e-9
 # After this many timeouts in a row the server is presumed stuck (a blocking verify
@@ -143,7 +151,7 @@ def _post(
     return float(reward), None
 
 
-def _tool_calls(response: object) -> list[tuple[str, dict[str, Any]]]:
+def tool_calls(response: object) -> list[tuple[str, dict[str, Any]]]:
     output = response.get("output") if isinstance(response, dict) else None
     calls = []
     for item in output if isinstance(output, list) else []:
@@ -167,7 +175,7 @@ def _replayed(client: httpx.Client, url: str, body: dict[str, Any], timeout: flo
     client.cookies.clear()
     try:
         client.post(f"{url}/seed_session", json=body)
-        for name, arguments in _tool_calls(body.get("response")):
+        for name, arguments in tool_calls(body.get("response")):
             client.post(f"{url}/{name}", json=arguments)
     except httpx.TimeoutException:
         return None, f"replaying the rollout's tool calls did not answer within {timeout:g}s"

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from gymkit.reverify import _tool_calls
+from gymkit.reverify import tool_calls
 
 __all__ = ["Outcome", "Sender"]
 
@@ -101,7 +101,7 @@ class Sender:
                         return Outcome(status, None, f"seed_session answered HTTP {status}: {text}")
                     if self.replay:
                         # The tools' answers are not judged: the response sent to verify says what they were.
-                        for name, arguments in _tool_calls(body.get("response")):
+                        for name, arguments in tool_calls(body.get("response")):
                             route, data = f"/{quote(name, safe='')}", json.dumps(arguments).encode()
                             _, _, cookie = await self._post(route, data, cookie)
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()

@@ -26,7 +26,7 @@ from gymkit.findings import Status, apply_waivers, load_waivers
 from gymkit.jsonl import iter_rows
 from gymkit.launch import start_server as ServerProcess  # the runtime the server is written for
 from gymkit.project import ServerPaths
-from gymkit.reverify import _tool_calls
+from gymkit.reverify import tool_calls
 
 __all__ = ["AuditOptions", "AuditResult", "run_audit"]
 
@@ -135,7 +135,7 @@ class _Audit:
             got = first[case.id]
             if case.rule != "expect" or case.expected is None or got.reward == case.expected:
                 continue
-            if not _tool_calls(case.body.get("response")):
+            if not tool_calls(case.body.get("response")):
                 continue
             sender.replay = True
             again = await sender.verify(case.body)
