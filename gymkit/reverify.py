@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from gymkit.errors import GymkitError
 from gymkit.jsonl import iter_rows
 from gymkit.launch import start_server as ServerProcess  # the runtime the server is written for
+from gymkit.nemo.detect import server_kind
 from gymkit.project import ServerPaths
 from gymkit.runtime.wire import ResponseCreateParams
 
@@ -115,12 +116,21 @@ def match_rollouts(examples: list[dict[str, Any]], rollouts: list[tuple[int, dic
     return matched
 
 
-def verify_body(rollout: dict[str, Any], example: dict[str, Any] | None) -> dict[str, Any]:
+def verify_body(rollout: dict[str, Any], example: dict[str, Any] | None, *, upstream: bool = False) -> dict[str, Any]:
+    """The body /verify gets for a stored rollout. ``upstream`` (a server written for nemo_gym): the request's
+    null fields are left out, as upstream's agent never sends them."""
     if example is None:
-        return {k: v for k, v in rollout.items() if k not in ("reward", "_gymkit") and not k.startswith("_ng_failure")}
-    body = dict(example)
-    body.update({k: rollout[k] for k in _BOOKKEEPING if k in rollout})
-    body["response"] = rollout.get("response")
+        body = {k: v for k, v in rollout.items() if k not in ("reward", "_gymkit") and not k.startswith("_ng_failure")}
+    else:
+        body = dict(example)
+        body.update({k: rollout[k] for k in _BOOKKEEPING if k in rollout})
+        body["response"] = rollout.get("response")
+    params = body.get("responses_create_params")
+    if upstream and isinstance(params, dict):
+        # Rollouts written under an older nemo_gym schema store `tool_choice: null`, which today's schema
+        # refuses (HTTP 422). Its agent sends the request model's dump, where every nullable field defaults
+        # to null and the rest to a value: a left-out key reads as that default, as the agent would send it.
+        body["responses_create_params"] = {k: v for k, v in params.items() if v is not None}
     return body
 
 
@@ -213,6 +223,7 @@ def reverify_rollouts(
     except GymkitError:
         examples = []  # each rollout is then sent as stored; GYM102 reports the example file
     matched = match_rollouts(examples, rollouts)
+    upstream = server_kind(paths.dir) == "nemo_gym"
     try:
         # The server is on loopback: a proxy named in the environment must not carry these calls.
         with (
@@ -229,7 +240,7 @@ def reverify_rollouts(
                     result.error = "not sent: the server stopped answering"
                     continue
                 index = matched.get(line)
-                body = verify_body(rollout, examples[index] if index is not None else None)
+                body = verify_body(rollout, examples[index] if index is not None else None, upstream=upstream)
                 result.reward, result.error = _post(client, f"{server.url}/verify", body, verify_timeout)
                 if not result.matches and result.error is None:
                     result.reward, result.error = _replayed(client, server.url, body, verify_timeout)
