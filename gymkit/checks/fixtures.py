@@ -19,7 +19,7 @@ from gymkit.contribution.readme import Readme
 from gymkit.errors import GymkitError, InvalidDataError
 from gymkit.findings import read_waivers
 from gymkit.inputs import iter_json_rows, read_text
-from gymkit.nemo.detect import GymKind, ServerKind, gym_kind, server_kind
+from gymkit.nemo.detect import GymKind, ServerKind, gym_kind, is_gymnasium_server, server_kind
 from gymkit.project import ServerPaths
 from gymkit.runtime.config import ServerConfigFile, find_config, load_config
 
@@ -28,7 +28,14 @@ if TYPE_CHECKING:
     from gymkit.reverify import ReverifyReport
     from gymkit.validation import DataProblem
 
-__all__ = ["CheckOptions", "Fixtures"]
+__all__ = ["GYMNASIUM_SKIP", "CheckOptions", "Fixtures"]
+
+# Why the checks that call /verify skip such a server: its episodes are played by upstream's gymnasium_agent,
+# and the reward is what /step returns, so a stored rollout cannot be sent to /verify again.
+GYMNASIUM_SKIP = (
+    "a GymnasiumServer serves /reset and /step, not {what}: upstream's gymnasium_agent plays its episodes"
+    " and /step gives the reward (its verify raises NotImplementedError)"
+)
 
 T = TypeVar("T")
 
@@ -63,6 +70,11 @@ class Fixtures:
     def server_kind(self) -> ServerKind | None:
         """ "nemo_gym" when app.py imports nemo_gym, "gymkit" when it imports gymkit."""
         return server_kind(self.paths.dir)
+
+    @cached_property
+    def gymnasium(self) -> bool:
+        """The server derives from NeMo Gym's GymnasiumServer: it serves /reset and /step, not /verify."""
+        return is_gymnasium_server(self.paths.dir)
 
     # -- configs/ -------------------------------------------------------------------------
     @cached_property

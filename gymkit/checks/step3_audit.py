@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from gymkit.checks.fixtures import Fixtures
+from gymkit.checks.fixtures import GYMNASIUM_SKIP, Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.errors import GymkitError
 
@@ -52,13 +52,15 @@ class GYM304(Check):
 
     @classmethod
     def prefetch(cls, fx: Fixtures) -> None:
-        if fx.options.reverify:
+        if fx.options.reverify and not fx.gymnasium:
             fx.audit  # noqa: B018 - computing the cached fixture is the point
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Run `gymkit audit NAME --show` and read each failing probe's response: verify paid reward for an
         answer that does not do the task. docs/audit.md says, per probe, how to fix the verifier. A probe that
         cannot apply to this task may be waived with a written reason (`gymkit: {waive: {GYM3A08: "why"}}`)."""
+        if fx.gymnasium:
+            return Skip(GYMNASIUM_SKIP.format(what="the audit's /seed_session and /verify"))
         if not fx.options.reverify:
             return Skip("the audit starts the server; turned off with --no-reverify")
         result = fx.audit

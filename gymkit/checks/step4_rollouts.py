@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from gymkit.checks.fixtures import Fixtures
+from gymkit.checks.fixtures import GYMNASIUM_SKIP, Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.errors import GymkitError
 from gymkit.reverify import match_rollouts
@@ -134,13 +134,15 @@ class GYM404(Step4):
 
     @classmethod
     def prefetch(cls, fx: Fixtures) -> None:
-        if fx.options.reverify:
+        if fx.options.reverify and not fx.gymnasium:
             fx.reverify  # noqa: B018 - computing the cached fixture is the point
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Run `gymkit reproduce NAME` to see each differing row. If verify changed on purpose,
         regenerate the rollouts (`gymkit rollouts NAME`); if it should not have changed, verify is not
         deterministic (randomness, time, network) - make it depend only on its input."""
+        if fx.gymnasium:
+            return Skip(GYMNASIUM_SKIP.format(what="re-verification's /verify"))
         if not fx.options.reverify:
             return Skip("re-verification turned off (--no-reverify)")
         report = fx.reverify

@@ -9,7 +9,15 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["GymKind", "ServerKind", "gym_kind", "is_nemo_checkout", "nemo_checkout", "server_kind"]
+__all__ = [
+    "GymKind",
+    "ServerKind",
+    "gym_kind",
+    "is_gymnasium_server",
+    "is_nemo_checkout",
+    "nemo_checkout",
+    "server_kind",
+]
 
 ServerKind = Literal["nemo_gym", "gymkit"]
 GymKind = Literal["nemo-gym", "gymkit"]
@@ -67,14 +75,19 @@ def _kind_of(app: Path, mtime_ns: int) -> ServerKind | None:
     return None
 
 
-def server_kind(server_dir: Path) -> ServerKind | None:
-    """ "nemo_gym" when app.py imports nemo_gym, "gymkit" when it imports gymkit, None when neither or no app.py."""
+def _app(server_dir: Path) -> tuple[Path, int] | None:
+    """app.py and its modification time, the key the readings of its source are cached under; None: no app.py."""
     app = server_dir / "app.py"
     try:
-        mtime = app.stat().st_mtime_ns
+        return app.resolve(), app.stat().st_mtime_ns
     except OSError:
         return None
-    return _kind_of(app.resolve(), mtime)
+
+
+def server_kind(server_dir: Path) -> ServerKind | None:
+    """ "nemo_gym" when app.py imports nemo_gym, "gymkit" when it imports gymkit, None when neither or no app.py."""
+    app = _app(server_dir)
+    return _kind_of(*app) if app is not None else None
 
 
 def gym_kind(root: Path) -> GymKind:
@@ -90,3 +103,40 @@ def gym_kind(root: Path) -> GymKind:
     ]
     upstream = kinds.count("nemo_gym")
     return "nemo-gym" if upstream and upstream >= kinds.count("gymkit") else "gymkit"
+
+
+# Upstream's base for environments played turn by turn (resources_servers/gymnasium/base.py in NeMo Gym
+# 0.4 and 0.5): it serves /reset and /step, its verify raises, and upstream's gymnasium_agent drives it.
+_GYMNASIUM_BASE = "GymnasiumServer"
+
+
+def _derives_from_gymnasium(tree: ast.Module) -> bool:
+    bases: set[str] = set()  # the names the base and app.py's own subclasses of it go by
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and "gymnasium" in node.module.split("."):
+            bases.update(alias.asname or alias.name for alias in node.names if alias.name == _GYMNASIUM_BASE)
+    found = False
+    for node in tree.body:  # in source order, so a subclass of a subclass defined above it counts
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for base in node.bases:
+            named = base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute) else ""
+            if named in bases or (isinstance(base, ast.Attribute) and named == _GYMNASIUM_BASE):
+                bases.add(node.name)
+                found = True
+    return found
+
+
+@cache
+def _gymnasium_of(app: Path, mtime_ns: int) -> bool:
+    try:
+        tree = ast.parse(app.read_bytes(), filename=str(app))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return _derives_from_gymnasium(tree)
+
+
+def is_gymnasium_server(server_dir: Path) -> bool:
+    """Whether app.py's server derives from NeMo Gym's GymnasiumServer (read from source, never imported)."""
+    app = _app(server_dir)
+    return _gymnasium_of(*app) if app is not None else False
