@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -73,18 +74,64 @@ class GYM402(Step4):
         if problems is None:
             return Skip(f"no {ROLLOUTS}")
         upstream = fx.gym == "nemo-gym"
+        rows = dict(fx.rollout_rows or [])
+        stepped = {line: steps for line, row in rows.items() if upstream and (steps := _transitions(row))}
         found = [
             problem(p.message + _NEMO_ALLOWS[p.gymkit_rule], fx.rel(p.path), p.line, level="warn")
             if upstream and p.gymkit_rule in _NEMO_ALLOWS
             else problem(p.message, fx.rel(p.path), p.line)
             for p in problems
+            if not (p.line in stepped and _VALIDATION in p.message)
         ]
-        for line, row in fx.rollout_rows or []:
+        found += [f for line, steps in stepped.items() if (f := _stepped_problem(rows[line], steps, line))]
+        for line, row in rows.items():
             bound = clamped_reward(row.get("reward"))
             if bound is not None:
                 message = f"reward {row['reward']!r} is read as {bound:g} (within {REWARD_EPSILON:g} of [0, 1])"
                 found.append(problem(message, ROLLOUTS, line, level="warn"))
         return found
+
+
+# The suffix of rollout_problems' message for a row its model refuses.
+_VALIDATION = "a rollout row is a verify response"
+
+
+def _transitions(row: dict[str, Any]) -> list[list[Any]] | None:
+    """The steps of a row upstream's aviary agent wrote with `contains_transitions: true`, else None.
+
+    That agent (`return_transitions`, on by default) stores ``response.output`` as one list per step, each
+    the whole conversation so far, which the Responses API's single list of items does not admit.
+    """
+    response = row.get("response")
+    if not isinstance(response, dict) or response.get("contains_transitions") is not True:
+        return None
+    output = response.get("output")
+    if isinstance(output, list) and output and all(isinstance(step, list) for step in output):
+        return output
+    return None
+
+
+def _stepped_problem(row: dict[str, Any], steps: list[list[Any]], line: int) -> Finding | None:
+    """A stepped row validated as its last step, the whole conversation, says: what fails there fails."""
+    from pydantic import ValidationError
+
+    from gymkit.jsonl import validation_problem
+    from gymkit.runtime.wire import RolloutRow
+
+    last = {**row, "response": {**row["response"], "output": steps[-1]}}
+    try:
+        RolloutRow.model_validate(last)
+    except ValidationError as exc:
+        # An environment that deals the task itself (aviary's task_idx) stores an empty input, as GYM402
+        # allows upstream; anything else wrong in the row fails.
+        if any(e["loc"] != ("responses_create_params", "input") for e in exc.errors()):
+            return problem(f"{validation_problem(exc)} (in the last of its {len(steps)} steps)", ROLLOUTS, line)
+    note = "" if row["responses_create_params"].get("input") else "; its input is empty" + _NEMO_ALLOWS["empty input"]
+    message = (
+        f"response.output holds {len(steps)} steps (upstream's aviary agent, `contains_transitions: true`),"
+        f" read as its last, the whole conversation{note}"
+    )
+    return problem(message, ROLLOUTS, line, level="warn")
 
 
 @register

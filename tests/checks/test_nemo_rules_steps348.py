@@ -375,3 +375,25 @@ def test_an_audit_reward_outside_the_range_only_warns_in_nemo_gym(tmp_path: Path
     assert "NeMo Gym allows any finite reward" in nemo[0].message
     assert "NeMo Gym has no such check" in nemo[2].message
     assert [str(f.status) for f in audited(_tree(tmp_path, nemo=False))] == ["fail", "fail", "fail"]
+
+
+def _stepped(n: int, *, last: list[Any], task: int) -> dict[str, Any]:
+    """A rollout as upstream's aviary agent writes it: one list per step, each the conversation so far."""
+    row = _rollout(n, task=task)
+    row["responses_create_params"]["input"] = []
+    first = [{"role": "user", "content": f"question {n}", "type": "message"}]
+    row["response"] = {"contains_transitions": True, "env_id": "e", "group_id": str(n), "output": [first, last]}
+    return row
+
+
+def test_aviarys_stepped_output_is_read_as_its_last_step_in_nemo_gym(tmp_path: Path) -> None:
+    call = {"type": "function_call", "name": "calculator", "arguments": "{}", "call_id": "c", "id": "c"}
+    good = [{"role": "user", "content": "q", "type": "message"}, call]
+    rows = [_stepped(n, last=good, task=n) for n in range(4)]
+    rows.append(_stepped(4, last=[{"type": "function_call", "name": 7}], task=4))  # broken in its last step
+    found = _findings(_tree(tmp_path, rollouts=rows), "GYM402")["GYM402"]
+    assert [(str(f.status), f.line) for f in found] == [("warn", 1), ("warn", 2), ("warn", 3), ("warn", 4), ("fail", 5)]
+    assert "holds 2 steps" in found[0].message and "NeMo Gym allows an empty input" in found[0].message
+    assert "in the last of its 2 steps" in found[4].message
+    gym = _findings(_tree(tmp_path, nemo=False, rollouts=rows), "GYM402")["GYM402"]
+    assert _statuses(gym) == {"fail"} and len(gym) == 5
