@@ -85,7 +85,14 @@ def _tests_in(path: Path) -> int:
 def pytest_command(server_dir: Path, *args: str) -> tuple[list[str], dict[str, str]]:
     """pytest on a server's tests the way ``gymkit test`` runs it: (command, environment)."""
     cmd = [sys.executable, "-m", "pytest", *pytest_args(server_dir)]
-    return [*cmd, *args], {**os.environ, "PYTHONPATH": str(server_dir)}
+    return [*cmd, *args], {**os.environ, "PYTHONPATH": _python_path(server_dir)}
+
+
+def _python_path(server_dir: Path) -> str:
+    """The server's folder; in a NeMo Gym checkout, then the checkout's root, as ng_test sets it, so tests may
+    import a sibling server (gpqa_diamond's `resources_servers.mcqa`). A gymkit gym keeps to the server's folder."""
+    checkout = nemo_checkout(server_dir)
+    return os.pathsep.join([str(server_dir), *([str(checkout)] if checkout is not None else [])])
 
 
 def collect_tests(server_dir: Path, timeout: float) -> tuple[list[str], str | None]:
@@ -124,11 +131,7 @@ def collect_nemo_tests(server_dir: Path, timeout: float) -> tuple[list[str], str
     # An absolute verbosity, not -q: NeMo Gym 0.5's addopts carry --verbose, which a -q only cancels,
     # and pytest then prints the collection tree instead of one id a line.
     cmd = [str(env.python), "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "--verbosity=-1"]
-    # ng_test puts the checkout's root after the server's folder, so tests may import a sibling server
-    # (`resources_servers.mcqa.app`); a gymkit gym keeps to the server's own folder.
-    checkout = nemo_checkout(server_dir)
-    paths = [str(server_dir), *([str(checkout)] if checkout is not None else [])]
-    variables = env.variables(PYTHONPATH=os.pathsep.join(paths))
+    variables = env.variables(PYTHONPATH=_python_path(server_dir))
     code, output = childproc.run(cmd, cwd=server_dir, env=variables, timeout=timeout, confine=Confinement())
     if code is None:
         return [], f"collecting tests took longer than {timeout:.0f}s (an import that hangs?)"

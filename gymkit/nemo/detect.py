@@ -49,29 +49,47 @@ def nemo_checkout(start: Path) -> Path | None:
     return None
 
 
-def _imported_roots(app: Path) -> frozenset[str]:
+def _imported_modules(app: Path) -> frozenset[str]:
     try:
         tree = ast.parse(app.read_bytes(), filename=str(app))
     except (OSError, SyntaxError, ValueError):
         return frozenset()
-    roots: set[str] = set()
+    modules: set[str] = set()
     # Every import, not just the module's top: upstream servers import inside functions too.
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            roots.update(alias.name.partition(".")[0] for alias in node.names)
+            modules.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.partition(".")[0])
-    return frozenset(roots)
+            modules.add(node.module)
+    return frozenset(modules)
+
+
+def _roots(modules: frozenset[str]) -> frozenset[str]:
+    return frozenset(module.partition(".")[0] for module in modules)
+
+
+def _sibling_apps(app: Path, modules: frozenset[str]) -> list[Path]:
+    """The app.py of each sibling server this one imports (`resources_servers.mcqa.app`)."""
+    servers = app.parent.parent
+    if servers.name not in _SERVER_TYPES:
+        return []
+    names = {m.split(".")[1] for m in modules if m.startswith(f"{servers.name}.")}
+    return [servers / name / "app.py" for name in sorted(names) if servers / name != app.parent]
 
 
 @cache
 def _kind_of(app: Path, mtime_ns: int) -> ServerKind | None:
-    roots = _imported_roots(app)
+    modules = _imported_modules(app)
+    roots = _roots(modules)
     # nemo_gym first: a NeMo Gym server that also imports gymkit helpers still needs nemo_gym's runtime.
     if "nemo_gym" in roots:
         return "nemo_gym"
     if "gymkit" in roots:
         return "gymkit"
+    # A server built on a sibling's code (v0.4.0's gpqa_diamond on mcqa) runs on what that sibling imports.
+    # One level only: the sibling's own imports, read directly, so two servers importing each other end.
+    if any("nemo_gym" in _roots(_imported_modules(sibling)) for sibling in _sibling_apps(app, modules)):
+        return "nemo_gym"
     return None
 
 

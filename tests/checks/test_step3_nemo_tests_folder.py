@@ -81,3 +81,29 @@ def test_collection_imports_a_sibling_server_from_the_checkouts_root_only_in_nem
         assert [i.rsplit("::", 1)[1] for i in ids] == ["test_letters"]
     else:
         assert error is not None and "No module named 'resources_servers" in error
+
+
+def test_a_server_built_on_a_siblings_code_is_a_nemo_gym_server(tmp_path: Path) -> None:
+    # v0.4.0's gpqa_diamond imports only resources_servers.mcqa, whose app imports nemo_gym: collected in
+    # gymkit's Python it failed on nemo_gym's own imports.
+    from gymkit.nemo.detect import server_kind
+
+    def built_on_mcqa(folder: Path, mcqa: str) -> Path:
+        server = _server(folder, nemo=True, tests={})
+        (server / "app.py").write_text("from resources_servers.mcqa.app import MCQAServer\n")
+        (server.parent / "mcqa").mkdir()
+        (server.parent / "mcqa" / "app.py").write_text(mcqa)
+        return server
+
+    assert server_kind(built_on_mcqa(tmp_path / "a", NEMO_APP)) == "nemo_gym"
+    # Each imports the other and neither nemo_gym: no loop, and no kind.
+    assert server_kind(built_on_mcqa(tmp_path / "b", "import resources_servers.quiz.app\n")) is None
+
+
+def test_collection_in_gymkits_python_has_the_checkouts_root_too(tmp_path: Path) -> None:
+    from gymkit.checks.step3_testing import pytest_command
+
+    server = _server(tmp_path, nemo=True, tests={})
+    assert pytest_command(server)[1]["PYTHONPATH"].split(":") == [str(server), str(tmp_path / "nemo")]
+    gym = _server(tmp_path, nemo=False, tests={})
+    assert pytest_command(gym)[1]["PYTHONPATH"] == str(gym)
