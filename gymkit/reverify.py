@@ -38,6 +38,7 @@ __all__ = [
     "reverify_rollouts",
     "tool_calls",
     "verify_body",
+    "without_nulls",
 ]
 
 TOLERANCE = 1e-9
@@ -125,13 +126,18 @@ def verify_body(rollout: dict[str, Any], example: dict[str, Any] | None, *, upst
         body = dict(example)
         body.update({k: rollout[k] for k in _BOOKKEEPING if k in rollout})
         body["response"] = rollout.get("response")
+    return without_nulls(body) if upstream else body
+
+
+def without_nulls(body: dict[str, Any]) -> dict[str, Any]:
+    """A stored verify body for a server written for nemo_gym: its request without null fields."""
     params = body.get("responses_create_params")
-    if upstream and isinstance(params, dict):
-        # Rollouts written under an older nemo_gym schema store `tool_choice: null`, which today's schema
-        # refuses (HTTP 422). Its agent sends the request model's dump, where every nullable field defaults
-        # to null and the rest to a value: a left-out key reads as that default, as the agent would send it.
-        body["responses_create_params"] = {k: v for k, v in params.items() if v is not None}
-    return body
+    if not isinstance(params, dict):
+        return body
+    # Rollouts written under an older nemo_gym schema store `tool_choice: null`, which today's schema
+    # refuses (HTTP 422). Its agent sends the request model's dump, where every nullable field defaults
+    # to null and the rest to a value: a left-out key reads as that default, as the agent would send it.
+    return {**body, "responses_create_params": {k: v for k, v in params.items() if v is not None}}
 
 
 def _post(

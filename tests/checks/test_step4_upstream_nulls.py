@@ -61,3 +61,14 @@ def test_reverification_sends_the_nulls_only_to_a_gymkit_server(
     report = reverify_rollouts(ServerPaths(tmp_path))
     assert report.error is None and report.ok
     assert [("tool_choice" in b["responses_create_params"]) for b in bodies] == [sent]
+
+
+@pytest.mark.parametrize(("app", "sent"), [("import nemo_gym\n", False), ("import gymkit\n", True)])
+def test_the_audits_gold_rollouts_are_sent_as_reverification_sends_them(tmp_path: Path, app: str, sent: bool) -> None:
+    from gymkit.audit.fixture import gold_cases
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "app.py").write_text(app)
+    (tmp_path / "data" / "example_rollouts.jsonl").write_text(json.dumps(ROLLOUT) + "\n")
+    golds = gold_cases(ServerPaths(tmp_path), [], None)
+    assert [("tool_choice" in g.body["responses_create_params"]) for g in golds] == [sent]
