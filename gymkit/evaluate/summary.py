@@ -7,14 +7,12 @@ runtime's models would reject, and a viewer must show a broken row rather than r
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from gymkit.artifacts.rollout import rollout_meta
-from gymkit.profiling.grouping import NO_TOOLS, ToolUse, tool_use
+from gymkit.profiling.grouping import ToolUse, tool_use
 
 __all__ = ["RowSummary", "final_answer", "summarise", "tool_failures"]
 
@@ -95,45 +93,10 @@ def _usage(response: dict[str, Any]) -> tuple[bool, int | None]:
     return True, int(tokens)
 
 
-def _fastapi_error(output: Any) -> str | None:
-    """ "errors" or "invalid" when a tool output is the body FastAPI answers an error with, else None.
-
-    NeMo Gym's agents hand the model a tool's non-2xx body as it came: `{"detail": "Not Found"}` for a
-    tool the server does not serve (`{"detail": [...]}`, the 422 of arguments its model refuses). It has
-    no ``error`` key, so these calls counted as answered.
-    """
-    body: Any = None
-    if isinstance(output, str) and '"detail"' in output:
-        with contextlib.suppress(json.JSONDecodeError):
-            body = json.loads(output)
-    if not isinstance(body, dict) or body.keys() != {"detail"}:
-        return None
-    detail = body["detail"]
-    if isinstance(detail, str) and detail:
-        return "errors"
-    if isinstance(detail, list) and detail and all(isinstance(d, dict) and "msg" in d for d in detail):
-        return "invalid"
-    return None
-
-
 def tool_failures(row: dict[str, Any]) -> ToolUse:
-    """The row's tool calls by tool (:func:`tool_use`), with FastAPI's error bodies counted as failed calls."""
-    use = tool_use(row)
-    if use is NO_TOOLS:
-        return use
-    response = row["response"]  # tool_use found calls in it: a dict with an output list
-    names = {str(i.get("call_id") or i.get("id") or ""): str(i.get("name") or "?") for i in response["output"]
-             if isinstance(i, dict) and i.get("type") == "function_call"}  # fmt: skip
-    failed = ToolUse(dict(use.calls), dict(use.invalid), dict(use.errors))
-    for item in response["output"]:
-        if not isinstance(item, dict) or item.get("type") != "function_call_output":
-            continue
-        name = names.get(str(item.get("call_id") or ""))
-        kind = _fastapi_error(item.get("output"))
-        if name is not None and kind is not None:
-            bucket = failed.errors if kind == "errors" else failed.invalid
-            bucket[name] = bucket.get(name, 0) + 1
-    return failed
+    """The row's tool calls by tool, failed ones included: FastAPI's error bodies count as failed
+    (:func:`gymkit.profiling.grouping.tool_use` reads them as the profiler does)."""
+    return tool_use(row)
 
 
 def summarise(row: dict[str, Any]) -> RowSummary:

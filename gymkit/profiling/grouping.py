@@ -98,17 +98,30 @@ NO_TOOLS = ToolUse()  # shared by every rollout without calls; never modified
 
 
 def _error_text(output: Any) -> str | None:
-    """The ``error`` message of a tool output, when the output is an error body."""
+    """The error message of a tool output, when the output is an error body.
+
+    gymkit's runtime answers ``{"error": ...}``. FastAPI (NeMo Gym's servers) answers
+    ``{"detail": "Not Found"}`` for a tool it does not serve and ``{"detail": [{"msg": ...}]}`` for
+    arguments its model refuses; NeMo Gym's agents hand either to the model as it came.
+    """
     if isinstance(output, list):  # content-part lists: look at their text
         output = "".join(p.get("text", "") for p in output if isinstance(p, dict))
-    if not isinstance(output, str) or '"error"' not in output:
+    if not isinstance(output, str) or ('"error"' not in output and '"detail"' not in output):
         return None
     try:
         body = orjson.loads(output)
     except orjson.JSONDecodeError:
         return None
-    if isinstance(body, dict) and "error" in body and body["error"] not in (None, "", False):
+    if not isinstance(body, dict):
+        return None
+    if "error" in body and body["error"] not in (None, "", False):
         return str(body["error"])
+    if body.keys() == {"detail"}:
+        detail = body["detail"]
+        if isinstance(detail, str) and detail:
+            return detail
+        if isinstance(detail, list) and detail and all(isinstance(d, dict) and "msg" in d for d in detail):
+            return f"{_INVALID_ARGUMENT_PREFIXES[0]}: " + "; ".join(str(d["msg"]) for d in detail)
     return None
 
 

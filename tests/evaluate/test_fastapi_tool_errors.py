@@ -1,4 +1,4 @@
-"""A tool call answered with FastAPI's error body counts as a failed call.
+"""A tool call answered with FastAPI's error body counts as a failed call, in health, GYM407 and the profile.
 
 NeMo Gym's agents pass a tool's non-2xx body to the model as it came; example_tool_call_multireward
 and xlam_fc call tools their server does not serve and get `{"detail":"Not Found"}` back, which has no
@@ -50,3 +50,10 @@ def test_gym407_warns_for_the_404_naming_the_tool(tmp_path: Path) -> None:
     assert [(str(f.status), f.line, f.message) for f in found] == [
         ("warn", 1, "1 of 2 tool call(s) got an error back (tool0 1)")
     ]
+
+
+def test_the_reward_profile_counts_them_by_tool_as_health_does() -> None:
+    from gymkit.profiling.grouping import tool_use
+
+    use = tool_use(_row('{"detail":"Not Found"}', VALIDATION, '{"error": "boom"}', '{"detail": "sunny", "t": 1}'))
+    assert (use.errors, use.invalid) == ({"tool0": 1, "tool2": 1}, {"tool1": 1})
