@@ -8,6 +8,7 @@ from gymkit.checks import (  # noqa: F401 - imported for the checks they registe
     step2_readme,
     step3_audit,
     step3_testing,
+    step4_components,
     step4_rollouts,
     step5_profile,
     step6_training,
