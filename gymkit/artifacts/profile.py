@@ -25,6 +25,7 @@ __all__ = [
     "PerTaskFile",
     "Prompts",
     "Reward",
+    "RewardComponent",
     "RewardProfile",
     "Section",
     "Summary",
@@ -107,6 +108,16 @@ class PerTaskFile(_Strict):
 PerTask = list[dict[str, Any]] | PerTaskFile
 
 
+class RewardComponent(_Strict):
+    """One objective of a multi-reward server (``reward_components`` in its verify responses)."""
+
+    num_rollouts: int
+    num_prompts: int
+    mean: float | None
+    # The share of its prompts where the objective is not the same in every sample.
+    mixed: float | None
+
+
 class Section(_Strict):
     """The figures of one set of rollouts: every model's, or one model's."""
 
@@ -121,6 +132,8 @@ class Section(_Strict):
     prompts: Prompts
     tool_calls: dict[str, Any]
     usage: dict[str, Any]
+    # Only for rollouts that carry reward_components; absent, the file reads as it did before.
+    reward_components: dict[str, RewardComponent] | None = None
 
 
 class ModelSection(Section):

@@ -82,6 +82,7 @@ def _section(s: dict[str, Any], threshold: float) -> list[str]:
     )
     if p.get("verdict"):
         out += [f"**Verdict:** {p['verdict']}", ""]
+    out += _components(s.get("reward_components"))
     out += _tools(s["tool_calls"])
     out += ["## Token usage", ""]
     out += table(
@@ -89,6 +90,20 @@ def _section(s: dict[str, Any], threshold: float) -> list[str]:
         [[k, v["mean"], v["std"], v["min"], v["max"], v["total"]] for k, v in s["usage"].items()],
     )
     return out
+
+
+def _components(c: dict[str, Any] | None) -> list[str]:
+    if not c:
+        return []
+    out = [
+        "## Reward components",
+        "",
+        "The objectives verify returned in `reward_components`; a prompt is mixed for an objective when the"
+        " objective differs between its samples, which is that objective's own signal for GRPO.",
+        "",
+    ]
+    rows = [[name, v["mean"], _pct(v["mixed"]), v["num_rollouts"], v["num_prompts"]] for name, v in c.items()]
+    return out + table(["component", "mean", "mixed prompts", "rollouts", "prompts"], rows)
 
 
 def _tools(t: dict[str, Any]) -> list[str]:

@@ -26,7 +26,7 @@ def section(view: TableView, threshold: float) -> dict[str, Any]:
     # The usual count wins; a prompt with a missing rollout or two must not shrink every k.
     samples = max(counts, key=lambda c: (counts[c], c)) if counts else 0
     passes, used = pass_at_k(groups, samples, threshold)
-    return {
+    out = {
         "num_rollouts": len(rewards),
         "num_prompts": len(groups.ids),
         "samples_per_prompt": samples,
@@ -39,6 +39,9 @@ def section(view: TableView, threshold: float) -> dict[str, Any]:
         "tool_calls": _tool_calls(view, rewards),
         "usage": _usage(view),
     }
+    if view.table.components:
+        out["reward_components"] = _components(view)
+    return out
 
 
 def _reward(rewards: np.ndarray, groups: Groups) -> dict[str, Any]:
@@ -123,6 +126,26 @@ def _tool_calls(view: TableView, rewards: np.ndarray) -> dict[str, Any]:
         ],
         "per_tool": per_tool,
     }
+
+
+def _components(view: TableView) -> dict[str, Any]:
+    """Per objective of a multi-reward server: its mean, and the share of its prompts where it varies.
+
+    A prompt whose objective is the same in every sample gives that objective no advantage to learn
+    from, whatever the aggregate reward does: the share is the objective's own GRPO signal.
+    """
+    out: dict[str, Any] = {}
+    for name in sorted(view.table.components):
+        task, values = view.component(name)
+        groups = Groups.of(task, values)
+        n = len(groups.ids)
+        out[name] = {
+            "num_rollouts": len(values),
+            "num_prompts": n,
+            "mean": float(values.mean()) if len(values) else None,
+            "mixed": float((groups.min() != groups.max()).sum()) / n if n else None,
+        }
+    return out
 
 
 def _usage(view: TableView) -> dict[str, Any]:

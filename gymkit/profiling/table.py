@@ -76,6 +76,9 @@ class RolloutTable:
     tool_invalid: array[int] = field(default_factory=lambda: array("i"))
     tool_errors: array[int] = field(default_factory=lambda: array("i"))
     numeric: dict[str, Column] = field(default_factory=dict)
+    # A multi-reward verify response's objectives, by name (kept apart: upstream's per-task
+    # statistics, which ``numeric`` mirrors, do not descend into the mapping).
+    components: dict[str, Column] = field(default_factory=dict)
     # Sampling settings seen, per model (a handful of distinct JSON blobs).
     sampling: dict[str, Counter[bytes]] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
@@ -108,6 +111,7 @@ class RolloutTable:
         for key, value in numbers.items():
             if abs(value) > MAX_MAGNITUDE:
                 raise InvalidDataError(path, line, f"{key} {value:g} is out of range", hint=_MAGNITUDE_HINT)
+        components = _components(row, path, line)
         index = len(self.reward)
         # Validated once per row: the profiler reads up to millions of them.
         meta = rollout_meta(row)
@@ -117,6 +121,9 @@ class RolloutTable:
         self.reward.append(float(reward))
         for key, value in numbers.items():
             column = self.numeric.get(key) or self.numeric.setdefault(key, Column(index))
+            column.append(index, value)
+        for key, value in components.items():
+            column = self.components.get(key) or self.components.setdefault(key, Column(index))
             column.append(index, value)
         use = tool_use(row)
         if use is NO_TOOLS:
@@ -167,7 +174,13 @@ class TableView:
 
     def column(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(task ids, values)`` of the rollouts that have the numeric field ``name``."""
-        column = self.table.numeric[name]
+        return self._values(self.table.numeric[name])
+
+    def component(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(task ids, values)`` of the rollouts whose ``reward_components`` has ``name``."""
+        return self._values(self.table.components[name])
+
+    def _values(self, column: Column) -> tuple[np.ndarray, np.ndarray]:
         rows = column.rows()
         values = np.frombuffer(column.values, dtype=np.float64) if column.values else np.zeros(0)
         task = np.frombuffer(self.table.task, dtype=np.int32)[rows] if len(rows) else np.zeros(0, np.int32)
@@ -190,6 +203,25 @@ class TableView:
             # Re-number rows to positions within this view so they index the view's arrays.
             out["row"] = np.cumsum(self.mask)[out["row"]] - 1
         return out
+
+
+def _components(row: dict[str, Any], path: Path | str, line: int | None) -> dict[str, float]:
+    """The row's ``reward_components``, each a finite number of a size the sums can hold."""
+    components = row.get("reward_components")
+    if components is None:
+        return {}
+    if not isinstance(components, dict):
+        raise InvalidDataError(path, line, f"reward_components must be a mapping, got {components!r}")
+    out = {}
+    for key, value in components.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise InvalidDataError(path, line, f"reward_components.{key} must be a finite number, got {value!r}")
+        if abs(value) > MAX_MAGNITUDE:
+            raise InvalidDataError(
+                path, line, f"reward_components.{key} {value:g} is out of range", hint=_MAGNITUDE_HINT
+            )
+        out[str(key)] = float(value)
+    return out
 
 
 def _sampling_blob(row: dict[str, Any], meta: RolloutMeta | None) -> bytes:
