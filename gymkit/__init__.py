@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from gymkit.runtime.server import BaseResourcesServer
     from gymkit.runtime.wire import (
+        BaseMultiRewardVerifyResponse,
         BaseRunRequest,
         BaseSeedSessionRequest,
         BaseSeedSessionResponse,
@@ -31,6 +32,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "BaseMultiRewardVerifyResponse",
     "BaseResourcesServer",
     "BaseRunRequest",
     "BaseSeedSessionRequest",

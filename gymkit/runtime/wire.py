@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 __all__ = [
+    "BaseMultiRewardVerifyResponse",
     "BaseRunRequest",
     "BaseSeedSessionRequest",
     "BaseSeedSessionResponse",
@@ -186,6 +187,17 @@ class BaseVerifyResponse(BaseVerifyRequest):
     """What ``verify`` returns: the request echoed back, plus ``reward`` and any extras."""
 
     reward: float
+
+
+class BaseMultiRewardVerifyResponse(BaseVerifyResponse):
+    """A verify response with several objectives: ``reward_components`` by name, ``reward`` their aggregate.
+
+    NeMo Gym v0.5.0's shape. Return the same names for every task (GYM409 checks the example
+    rollouts), and set ``reward`` to the scalar a single-reward trainer optimises.
+    """
+
+    # Finite, as the profile and GYM409 require: a NaN would only surface later, as a row they refuse.
+    reward_components: dict[str, Annotated[float, Field(allow_inf_nan=False)]]
 
 
 class BaseSeedSessionRequest(BaseModel):
