@@ -175,6 +175,7 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str]] = {
         "advertises tool 'lookup', which the server does not serve (it serves: no tools)",
     ),
     "GYM407": (_rollouts(_tool_error), "1 of 1 tool call(s) got an error back (lookup 1)"),
+    "GYM409": (_rollouts(_first_row("reward_components", {"correctness": "1"})), "not a finite number"),
     "GYM601": (_remove("reports/training/training.json"), "is missing"),
     "GYM602": (_edit("reports/training/metrics.csv", "19,0.58", "19,0.10"), "changed since"),
     "GYM603": (_reports(training={"improved": False}), "`improved` is False"),
