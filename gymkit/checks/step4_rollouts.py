@@ -331,7 +331,8 @@ class GYM407(Step4):
         """A tool call whose output is an error (an unknown tool, arguments the tool's model refuses, a tool
         that raised) is a rollout the model learns little from. Open the row (`gymkit view NAME`): fix the tool
         or its description and schema in the rows, then collect the rollouts again (`gymkit rollouts NAME`)."""
-        from gymkit.evaluate.summary import summarise, tool_failures
+        from gymkit.evaluate.summary import summarise
+        from gymkit.profiling.grouping import tool_use
 
         if fx.rollout_rows is None:
             return Skip("rollouts did not parse")
@@ -341,7 +342,7 @@ class GYM407(Step4):
             failed = summary.tool_errors + summary.invalid_arguments
             if not failed:
                 continue
-            use = tool_failures(row)
+            use = tool_use(row)
             by_tool = {**use.invalid}
             for name, count in use.errors.items():
                 by_tool[name] = by_tool.get(name, 0) + count

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gymkit.artifacts.rollout import rollout_meta
-from gymkit.profiling.grouping import ToolUse, tool_use
+from gymkit.profiling.grouping import tool_use
 
-__all__ = ["RowSummary", "final_answer", "summarise", "tool_failures"]
+__all__ = ["RowSummary", "final_answer", "summarise"]
 
 
 @dataclass(frozen=True)
@@ -93,12 +93,6 @@ def _usage(response: dict[str, Any]) -> tuple[bool, int | None]:
     return True, int(tokens)
 
 
-def tool_failures(row: dict[str, Any]) -> ToolUse:
-    """The row's tool calls by tool, failed ones included: FastAPI's error bodies count as failed
-    (:func:`gymkit.profiling.grouping.tool_use` reads them as the profiler does)."""
-    return tool_use(row)
-
-
 def summarise(row: dict[str, Any]) -> RowSummary:
     """The health figures of one rollout row."""
     raw = row.get("response")
@@ -111,7 +105,7 @@ def summarise(row: dict[str, Any]) -> RowSummary:
     if isinstance(reward, bool) or not isinstance(reward, int | float) or not math.isfinite(reward):
         reward = None
     has_usage, tokens = _usage(response)
-    use = tool_failures(row)
+    use = tool_use(row)
     meta = rollout_meta(row)
     # The collector counts calls refused before the server answered; the output only shows the rest.
     recorded = (meta.tool_errors if meta else None) or 0

@@ -14,7 +14,8 @@ from typing import Any
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Skip
 from gymkit.checks.step4_rollouts import GYM407
-from gymkit.evaluate.summary import summarise, tool_failures
+from gymkit.evaluate.summary import summarise
+from gymkit.profiling.grouping import tool_use
 from gymkit.project import ServerPaths
 
 VALIDATION = json.dumps({"detail": [{"loc": ["body", "city"], "msg": "Field required", "type": "missing"}]})
@@ -32,7 +33,7 @@ def _row(*outputs: str) -> dict[str, Any]:
 def test_fastapis_404_body_is_a_tool_error_and_its_422_body_invalid_arguments() -> None:
     summary = summarise(_row('{"detail":"Not Found"}', VALIDATION, '{"temperature": 20}'))
     assert (summary.calls, summary.tool_errors, summary.invalid_arguments) == (3, 1, 1)
-    use = tool_failures(_row('{"detail":"Not Found"}', VALIDATION))
+    use = tool_use(_row('{"detail":"Not Found"}', VALIDATION))
     assert (use.errors, use.invalid) == ({"tool0": 1}, {"tool1": 1})
 
 
@@ -53,7 +54,5 @@ def test_gym407_warns_for_the_404_naming_the_tool(tmp_path: Path) -> None:
 
 
 def test_the_reward_profile_counts_them_by_tool_as_health_does() -> None:
-    from gymkit.profiling.grouping import tool_use
-
     use = tool_use(_row('{"detail":"Not Found"}', VALIDATION, '{"error": "boom"}', '{"detail": "sunny", "t": 1}'))
     assert (use.errors, use.invalid) == ({"tool0": 1, "tool2": 1}, {"tool1": 1})
