@@ -85,11 +85,12 @@ class Sender:
             cookies = "; ".join(f"{name}={morsel.value}" for name, morsel in reply.cookies.items())
             return reply.status, raw, cookies or cookie
 
-    async def verify(self, body: dict[str, Any] | bytes, *, seed: bool = True) -> Outcome:
+    async def verify(self, body: dict[str, Any] | bytes, *, seed: bool = True, replay: bool | None = None) -> Outcome:
         """One rollout's worth: seed_session with the row, then verify with the same session.
 
-        With ``replay`` set, the response's tool calls are made in that session first, in order, as the
-        agent made them: a stateful server's verify reads what they did to the session."""
+        With ``replay`` (default: the sender's ``replay``), the response's tool calls are made in that session
+        first, in order, as the agent made them: a stateful server's verify reads what they did to the session."""
+        replay = self.replay if replay is None else replay
         async with self._slots:
             try:
                 cookie = None
@@ -99,7 +100,7 @@ class Sender:
                     if status != 200:
                         text = " ".join(raw.decode("utf-8", "replace").split())[:200]
                         return Outcome(status, None, f"seed_session answered HTTP {status}: {text}")
-                    if self.replay:
+                    if replay:
                         # The tools' answers are not judged: the response sent to verify says what they were.
                         for name, arguments in tool_calls(body.get("response")):
                             route, data = f"/{quote(name, safe='')}", json.dumps(arguments).encode()

@@ -137,9 +137,7 @@ class _Audit:
                 continue
             if not tool_calls(case.body.get("response")):
                 continue
-            sender.replay = True
-            again = await sender.verify(case.body)
-            sender.replay = False
+            again = await sender.verify(case.body, replay=True)
             if again.reward == case.expected:
                 return True
         return False

@@ -49,10 +49,21 @@ def nemo_checkout(start: Path) -> Path | None:
     return None
 
 
-def _imported_modules(app: Path) -> frozenset[str]:
+def _parse(app: Path) -> ast.Module | None:
     try:
-        tree = ast.parse(app.read_bytes(), filename=str(app))
+        return ast.parse(app.read_bytes(), filename=str(app))
     except (OSError, SyntaxError, ValueError):
+        return None
+
+
+@cache
+def _tree(app: Path, mtime_ns: int) -> ast.Module | None:
+    """app.py's syntax tree, read once per version of the file for every question asked of it."""
+    return _parse(app)
+
+
+def _imported_modules(tree: ast.Module | None) -> frozenset[str]:
+    if tree is None:
         return frozenset()
     modules: set[str] = set()
     # Every import, not just the module's top: upstream servers import inside functions too.
@@ -79,7 +90,7 @@ def _sibling_apps(app: Path, modules: frozenset[str]) -> list[Path]:
 
 @cache
 def _kind_of(app: Path, mtime_ns: int) -> ServerKind | None:
-    modules = _imported_modules(app)
+    modules = _imported_modules(_tree(app, mtime_ns))
     roots = _roots(modules)
     # nemo_gym first: a NeMo Gym server that also imports gymkit helpers still needs nemo_gym's runtime.
     if "nemo_gym" in roots:
@@ -88,7 +99,7 @@ def _kind_of(app: Path, mtime_ns: int) -> ServerKind | None:
         return "gymkit"
     # A server built on a sibling's code (v0.4.0's gpqa_diamond on mcqa) runs on what that sibling imports.
     # One level only: the sibling's own imports, read directly, so two servers importing each other end.
-    if any("nemo_gym" in _roots(_imported_modules(sibling)) for sibling in _sibling_apps(app, modules)):
+    if any("nemo_gym" in _roots(_imported_modules(_parse(sibling))) for sibling in _sibling_apps(app, modules)):
         return "nemo_gym"
     return None
 
@@ -145,16 +156,8 @@ def _derives_from_gymnasium(tree: ast.Module) -> bool:
     return found
 
 
-@cache
-def _gymnasium_of(app: Path, mtime_ns: int) -> bool:
-    try:
-        tree = ast.parse(app.read_bytes(), filename=str(app))
-    except (OSError, SyntaxError, ValueError):
-        return False
-    return _derives_from_gymnasium(tree)
-
-
 def is_gymnasium_server(server_dir: Path) -> bool:
     """Whether app.py's server derives from NeMo Gym's GymnasiumServer (read from source, never imported)."""
     app = _app(server_dir)
-    return _gymnasium_of(*app) if app is not None else False
+    tree = _tree(*app) if app is not None else None
+    return tree is not None and _derives_from_gymnasium(tree)
