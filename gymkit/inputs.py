@@ -8,12 +8,13 @@ before a parser sees it; nothing here can hang or run out of memory.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeGuard
 
 import orjson
 
@@ -24,6 +25,7 @@ __all__ = [
     "MAX_LINE_BYTES",
     "MAX_TEXT_BYTES",
     "check_inside",
+    "finite_number",
     "iter_json_rows",
     "iter_lines",
     "open_regular",
@@ -210,3 +212,8 @@ def read_json(path: Path, *, root: Path | None = None, limit: int | None = None)
 
 def _size(limit: int) -> str:
     return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
+
+
+def finite_number(value: object) -> TypeGuard[int | float]:
+    """A JSON number that is finite; a bool is an int to Python but never a score or a reward."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
 from gymkit.errors import GymkitError
+from gymkit.inputs import finite_number
 from gymkit.jsonl import iter_rows
 from gymkit.launch import start_server as ServerProcess  # the runtime the server is written for
 from gymkit.nemo.detect import server_kind
@@ -240,7 +240,7 @@ def reverify_rollouts(
             timeouts = 0
             for line, rollout in rollouts:
                 stored = rollout.get("reward")
-                result = RowResult(line, float(stored) if _is_number(stored) else None)
+                result = RowResult(line, float(stored) if finite_number(stored) else None)
                 report.rows.append(result)
                 if timeouts >= _MAX_CONSECUTIVE_TIMEOUTS:
                     result.error = "not sent: the server stopped answering"
@@ -254,7 +254,3 @@ def reverify_rollouts(
     except GymkitError as exc:
         report.error = f"the server did not start: {exc.message}"
     return report
-
-
-def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -7,7 +7,6 @@ file of placeholders or a wrong format does not flood the terminal.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from pydantic import ValidationError
 
 from gymkit.errors import InvalidDataError
 from gymkit.indices import RolloutIndices
-from gymkit.inputs import iter_json_rows, iter_lines, parse_json
+from gymkit.inputs import finite_number, iter_json_rows, iter_lines, parse_json
 from gymkit.jsonl import validation_problem
 from gymkit.project import ServerPaths
 from gymkit.runtime.wire import BaseRunRequest, RolloutRow, reward_problem
@@ -215,7 +214,7 @@ def _only_empty_input(exc: ValidationError) -> bool:
 
 def clamped_reward(value: object) -> float | None:
     """The bound 0 or 1 that ``value`` is read as when it lies within :data:`REWARD_EPSILON` outside [0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not finite_number(value):
         return None
     for bound in (0.0, 1.0):
         if value != bound and abs(value - bound) <= REWARD_EPSILON and not 0.0 <= value <= 1.0:

@@ -8,7 +8,6 @@ and a value that is not a finite number poisons its mean.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Finding, Skip, problem, register
 from gymkit.checks.step4_rollouts import ROLLOUTS, Step4
+from gymkit.inputs import finite_number
 
 __all__ = ["COMPONENTS", "GYM409"]
 
@@ -25,11 +25,6 @@ _UPSTREAM_RULE = (
     " (NeMo Gym's BaseMultiRewardVerifyResponse: its objective keys"
     ' "should remain consistent across every task in the environment")'
 )
-
-
-def _is_number(value: object) -> bool:
-    # bool is an int to Python, but a True component is a mistake, not a score.
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _keys(names: Iterable[str]) -> str:
@@ -59,7 +54,7 @@ class GYM409(Step4):
                 found.append(problem(f"{COMPONENTS} is {type(components).__name__}, not a mapping", ROLLOUTS, line))
                 continue
             key_sets[line] = frozenset(components)
-            bad = {name: value for name, value in components.items() if not _is_number(value)}
+            bad = {name: value for name, value in components.items() if not finite_number(value)}
             if bad:
                 shown = ", ".join(f"{name}={value!r}" for name, value in sorted(bad.items()))
                 found.append(problem(f"{COMPONENTS} not a finite number: {shown}", ROLLOUTS, line))

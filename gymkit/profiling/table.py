@@ -7,7 +7,6 @@ pass@k need. A million rollouts take well under 100 MB.
 
 from __future__ import annotations
 
-import math
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ import orjson
 from gymkit.artifacts import RolloutMeta, rollout_meta
 from gymkit.errors import InvalidDataError
 from gymkit.indices import RolloutIndices
-from gymkit.inputs import iter_json_rows
+from gymkit.inputs import finite_number, iter_json_rows
 from gymkit.profiling.grouping import NO_TOOLS, model_name, numeric_fields, task_key, tool_use
 from gymkit.profiling.hacks import HackFlags
 
@@ -101,7 +100,7 @@ class RolloutTable:
 
     def add_row(self, row: dict[str, Any], path: Path | str = "<rows>", line: int | None = None) -> None:
         reward = row.get("reward")
-        if isinstance(reward, bool) or not isinstance(reward, int | float) or not math.isfinite(reward):
+        if not finite_number(reward):
             raise InvalidDataError(
                 path, line, f"reward must be a finite number, got {reward!r}", hint="is this a rollouts file?"
             )
@@ -214,7 +213,7 @@ def _components(row: dict[str, Any], path: Path | str, line: int | None) -> dict
         raise InvalidDataError(path, line, f"reward_components must be a mapping, got {components!r}")
     out = {}
     for key, value in components.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if not finite_number(value):
             raise InvalidDataError(path, line, f"reward_components.{key} must be a finite number, got {value!r}")
         if abs(value) > MAX_MAGNITUDE:
             raise InvalidDataError(
