@@ -14,8 +14,6 @@ from gymkit.profiling import profile_files, write_profile
 
 from .conftest import rollout
 
-V050 = Path("/work/nemo-v050/resources_servers/example_tool_call_multireward/data/example_rollouts.jsonl")
-
 
 def _rows() -> list[dict[str, object]]:
     # Task 0: correctness varies, format never does; task 1: both constant; task 2 has no "format".
@@ -76,10 +74,3 @@ def test_a_component_that_is_not_a_number_names_the_file_and_line(write, compone
     path = write([rollout(1.0, task=0), rollout(1.0, task=0, reward_components=components)])
     with pytest.raises(InvalidDataError, match=message):
         profile_files([path])
-
-
-@pytest.mark.skipif(not V050.is_file(), reason="needs the NeMo Gym v0.5.0 checkout")
-def test_upstream_multireward_example_profiles() -> None:
-    components = profile_files([V050]).report["reward_components"]
-    assert set(components) == {"correctness", "schema_valid", "format"}
-    assert all(c["num_rollouts"] == 5 and c["mixed"] == 0.0 for c in components.values())
