@@ -121,6 +121,8 @@ class ResourcesServerConfig(BaseModel):
     value: str | None = None
     host: str | None = None
     port: int | None = None
+    # NeMo Gym v0.5.0's switch: the tools are also MCP tools on POST /mcp (gymkit.runtime.mcp).
+    expose_tools_over_mcp: bool = False
 
 
 class AgentConfig(BaseModel):

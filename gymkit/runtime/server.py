@@ -12,6 +12,7 @@ routes (:data:`RESERVED_ROUTES`) are never tools, and a method named like one is
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from gymkit.errors import ServerLoadError
+from gymkit.runtime import mcp
 from gymkit.runtime.aggregate import aggregate_metrics
 from gymkit.runtime.config import ResourcesServerConfig
 from gymkit.runtime.sessions import (
@@ -41,6 +43,7 @@ from gymkit.runtime.wire import (
     BaseSeedSessionResponse,
     BaseVerifyRequest,
     BaseVerifyResponse,
+    FunctionCallItem,
     reward_problem,
 )
 
@@ -150,8 +153,8 @@ class BaseResourcesServer:
         session_id = cookie.read(raw)
         if raw is not None and session_id is None:
             store.stats["refused_cookies"] += 1
-        current = store.get(session_id) if session_id else None
         if seeding:
+            current = store.get(session_id) if session_id else None
             if current is not None and current.seeded:
                 # The cookie names a rollout already under way: a second seed would wipe
                 # its state, and the only caller that does that mid-rollout is a model
@@ -162,17 +165,22 @@ class BaseResourcesServer:
                 store.discard(current.id)
             new_id, value = cookie.issue()
             return store.seed(new_id), value
-        if current is not None:
-            return current, ""
         if session_id is not None:
-            # Signed with our secret but not live: evicted, or issued by another process
-            # sharing GYMKIT_SESSION_SECRET. Keep the id (handlers may key their own state
-            # by it); gymkit's state for it starts empty.
-            store.stats["unknown_ids"] += 1
-            log.debug("session %s is not live here; serving it with empty state", session_id)
-            return store.anonymous(session_id), ""
+            return self._named_session(session_id), ""
         new_id, value = cookie.issue()
         return store.anonymous(new_id), value
+
+    def _named_session(self, session_id: str) -> Session:
+        """The session a signed id (a cookie's, an MCP token's) names; :class:`SessionGone` when it went."""
+        current = self.sessions.get(session_id)
+        if current is not None:
+            return current
+        # Signed with our secret but not live: evicted, or issued by another process
+        # sharing GYMKIT_SESSION_SECRET. Keep the id (handlers may key their own state
+        # by it); gymkit's state for it starts empty.
+        self.sessions.stats["unknown_ids"] += 1
+        log.debug("session %s is not live here; serving it with empty state", session_id)
+        return self.sessions.anonymous(session_id)
 
     # -- discovery ---------------------------------------------------------------------
     @classmethod
@@ -239,9 +247,14 @@ class BaseResourcesServer:
         # Upstream names the cookie after class and instance, so two servers behind one
         # agent keep their cookies apart; upstream also signs with that name, which anyone
         # can read, so the secret here is random (or GYMKIT_SESSION_SECRET) instead.
-        cookie = SessionCookie(f"{type(self).__name__}___{self.name}", session_secret())
+        secret = session_secret()
+        cookie = SessionCookie(f"{type(self).__name__}___{self.name}", secret)
         app.state.session_cookie = cookie
         declared = sorted(tools)
+        signer = None
+        if getattr(self.config, "expose_tools_over_mcp", False):
+            mcp.check_can_serve(type(self), tools)
+            signer = mcp.token_signer(cookie, secret)
 
         @app.get("/")
         async def liveness() -> dict[str, Any]:
@@ -265,11 +278,55 @@ class BaseResourcesServer:
 
         cls = type(self)
         seed = _params(cls.seed_session)
-        self._route(app, cookie, "seed_session", cls.seed_session, self.seed_request_model(), seed)
-        self._route(app, cookie, "verify", cls.verify, self.verify_request_model(), _params(cls.verify))
+        self._route(app, cookie, "seed_session", cls.seed_session, self.seed_request_model(), seed, signer=signer)
+        verify = _params(cls.verify)
+        self._route(app, cookie, "verify", cls.verify, self.verify_request_model(), verify, signer=signer)
         for spec in tools.values():
             self._route(app, cookie, spec.name, spec.method, spec.request_model, spec.params, spec.description)
+        if signer is not None:
+            mcp.mount(app, server_name=self.name, tools=tools, signer=signer, call=self._call_over_mcp)
         return app
+
+    async def _run_handler(
+        self,
+        name: str,
+        method: Callable[..., Awaitable[Any]],
+        params: _Params,
+        body: BaseModel,
+        session: Session,
+        request: Request,
+    ) -> Any:
+        """What ``method`` returns for ``body`` in ``session``: an HTTPException as raised, any other as _RouteError."""
+        # Upstream-style handlers read request.session[SESSION_ID_KEY]; SessionMiddleware
+        # is gone, so the route provides the dict itself.
+        request.scope["session"] = session.request_view
+        token = _current_session.set(session.state)
+        # By keyword: upstream's handlers take (self, request, body), gymkit's (self, body).
+        kwargs: dict[str, Any] = {params.body: body}
+        if params.request:
+            kwargs[params.request] = request
+        try:
+            return await method(self, **kwargs)
+        except HTTPException:
+            raise  # the handler's chosen status; FastAPI answers it as it does upstream
+        except Exception as exc:
+            log.exception("/%s raised", name)
+            raise _RouteError(500, f"/{name} raised {type(exc).__name__}: {exc}") from exc
+        finally:
+            _current_session.reset(token)
+
+    async def _call_over_mcp(self, spec: ToolSpec, raw: bytes, request: Request, session_id: str) -> tuple[int, str]:
+        """The status and text ``POST /<tool>`` answers ``raw`` with, in the session the MCP token names."""
+        try:
+            body = _validated(spec.request_model, raw, spec.name)
+            session = self._named_session(session_id)
+            result = await self._run_handler(spec.name, spec.method, spec.params, body, session, request)
+            response = _render(spec.name, result)
+            return response.status_code, bytes(response.body).decode()
+        except _RouteError as exc:
+            return exc.status, exc.message
+        except HTTPException as exc:
+            return exc.status_code, exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
 
     def _route(
         self,
@@ -280,16 +337,19 @@ class BaseResourcesServer:
         model: type[BaseModel],
         params: _Params,
         description: str = "",
+        *,
+        signer: SessionCookie | None = None,
     ) -> None:
+        """Serve ``method`` on ``POST /<name>``; with a ``signer`` (MCP on) seeds give tokens, verify bare names."""
         server = self
         seeding = name == "seed_session"
+        bare_names = signer is not None and name == "verify"
 
         async def endpoint(request: Request) -> Response:
-            raw = await request.body()
             try:
-                body = model.model_validate_json(raw or b"{}")
-            except ValidationError as exc:
-                return _error(422, f"invalid body for /{name}: {_short_validation(exc)}", name)
+                body = _validated(model, await request.body(), name)
+            except _RouteError as exc:
+                return exc.response(name)
             session, new_cookie = server._open_session(request, cookie, seeding=seeding)
             if session is None:
                 return _error(
@@ -298,33 +358,23 @@ class BaseResourcesServer:
                     "send it without the session cookie to start another rollout",
                     name,
                 )
-            # Upstream-style handlers read request.session[SESSION_ID_KEY]; SessionMiddleware
-            # is gone, so the route provides the dict itself.
-            request.scope["session"] = session.request_view
-            token = _current_session.set(session.state)
-            # By keyword: upstream's handlers take (self, request, body), gymkit's (self, body).
-            kwargs: dict[str, Any] = {params.body: body}
-            if params.request:
-                kwargs[params.request] = request
+            emitted: dict[str, str] = {}
+            if bare_names:
+                body, emitted = _bare_calls(body, server.name)
             done = False
             try:
-                result = await method(server, **kwargs)
+                result = await server._run_handler(name, method, params, body, session, request)
                 done = True
-            except HTTPException:
-                raise  # the handler's chosen status; FastAPI answers it as it does upstream
-            except Exception as exc:
-                log.exception("/%s raised", name)
-                return _error(500, f"/{name} raised {type(exc).__name__}: {exc}", name)
+                _restore_calls(result, emitted)
+                response = _render(name, result)
+            except _RouteError as exc:
+                return exc.response(name)
             finally:
-                _current_session.reset(token)
                 if seeding and not done:
                     # The agent gives up on a rollout whose seed failed; its cookie never left.
                     server.sessions.discard(session.id)
-            try:
-                response = _verify_result(result) if name == "verify" else _json(result)
-            except (TypeError, ValueError) as exc:
-                # Left to uvicorn, this would be a bare 500 and a dropped keep-alive connection.
-                response = _error(500, f"/{name} returned a result that is not JSON: {exc}", name)
+            if seeding and signer is not None and response.status_code == 200:
+                response = _with_mcp_metadata(response, server.name, signer.value(session.id))
             if new_cookie:
                 response.set_cookie(
                     cookie.name, new_cookie, max_age=SESSION_MAX_AGE, path="/", httponly=True, samesite="lax"
@@ -339,6 +389,80 @@ class BaseResourcesServer:
             description=description,
             openapi_extra={"requestBody": {"content": {"application/json": {"schema": model.model_json_schema()}}}},
         )
+
+
+class _RouteError(Exception):
+    """A route's own error answer: its status and message (``{"error": ..., "route": ...}`` over HTTP)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    def response(self, route: str) -> JSONResponse:
+        return _error(self.status, self.message, route)
+
+
+def _validated(model: type[BaseModel], raw: bytes, name: str) -> BaseModel:
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        raise _RouteError(422, f"invalid body for /{name}: {_short_validation(exc)}") from None
+
+
+def _render(name: str, result: Any) -> Response:
+    try:
+        return _verify_result(result) if name == "verify" else _json(result)
+    except (TypeError, ValueError) as exc:
+        # Left to uvicorn, this would be a bare 500 and a dropped keep-alive connection.
+        raise _RouteError(500, f"/{name} returned a result that is not JSON: {exc}") from None
+
+
+def _with_mcp_metadata(response: Response, server_name: str, token: str) -> Response:
+    """The seed answer with upstream's ``mcp`` key added, unless the server's own answer has one."""
+    payload = json.loads(bytes(response.body))
+    if not isinstance(payload, dict) or mcp.METADATA_KEY in payload:
+        return response
+    payload[mcp.METADATA_KEY] = mcp.seed_metadata(server_name, token)
+    return JSONResponse(payload, status_code=response.status_code)
+
+
+def _function_calls(container: Any) -> list[FunctionCallItem]:
+    output = getattr(getattr(container, "response", None), "output", None)
+    return [item for item in output or [] if isinstance(item, FunctionCallItem)]
+
+
+def _bare_calls(body: BaseModel, server_name: str) -> tuple[BaseModel, dict[str, str]]:
+    """``body`` with MCP-namespaced call names as the tools' own, and each renamed call's name by call id.
+
+    A verify written against the tools' names scores an MCP-native agent's calls as an HTTP
+    agent's. The body the agent sent is left as it was: the copy is what verify reads.
+    """
+    emitted = {
+        item.call_id: item.name
+        for item in _function_calls(body)
+        if mcp.bare_tool_name(item.name, server_name) != item.name
+    }
+    if not emitted:
+        return body, emitted
+    copy = body.model_copy(deep=True)
+    for item in _function_calls(copy):
+        if item.call_id in emitted:
+            item.name = mcp.bare_tool_name(item.name, server_name)
+    return copy, emitted
+
+
+def _restore_calls(result: Any, emitted: dict[str, str]) -> None:
+    """Put the names the model emitted back into the echoed response, which the rollout keeps."""
+    if not emitted:
+        return
+    response = result.get("response") if isinstance(result, dict) else getattr(result, "response", None)
+    output = response.get("output") if isinstance(response, dict) else getattr(response, "output", None)
+    for item in output if isinstance(output, list) else []:
+        if isinstance(item, FunctionCallItem) and item.call_id in emitted:
+            item.name = emitted[item.call_id]
+        elif isinstance(item, dict) and item.get("type") == "function_call" and item.get("call_id") in emitted:
+            item["name"] = emitted[item["call_id"]]
 
 
 def _short_validation(exc: ValidationError) -> str:

@@ -53,8 +53,10 @@ def _config(app: Any) -> uvicorn.Config:
     # One worker, no access log: a GRPO job sends thousands of requests a second and the
     # log would cost more than the handlers. A request still running 3 s into shutdown is
     # cancelled: otherwise one handler that never returns keeps the server up for good.
+    # Lifespan on: an MCP-exposed server runs the SDK's session manager in it (gymkit.runtime.mcp),
+    # and "on", unlike "auto", stops the start when it fails instead of logging and serving on.
     return uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30, timeout_graceful_shutdown=3
+        app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30, timeout_graceful_shutdown=3
     )
 
 
