@@ -28,7 +28,7 @@ from gymkit.jsonl import iter_rows
 from gymkit.launch import start_server as ServerProcess  # the runtime the server is written for
 from gymkit.nemo.detect import server_kind
 from gymkit.project import ServerPaths
-from gymkit.runtime.wire import ResponseCreateParams
+from gymkit.runtime.wire import ResponseCreateParams, tool_route
 
 __all__ = [
     "TOLERANCE",
@@ -192,7 +192,7 @@ def _replayed(client: httpx.Client, url: str, body: dict[str, Any], timeout: flo
     try:
         client.post(f"{url}/seed_session", json=body)
         for name, arguments in tool_calls(body.get("response")):
-            client.post(f"{url}/{name}", json=arguments)
+            client.post(f"{url}/{tool_route(name)}", json=arguments)
     except httpx.TimeoutException:
         return None, f"replaying the rollout's tool calls did not answer within {timeout:g}s"
     except httpx.TransportError as exc:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from gymkit.artifacts import RolloutMeta
+from gymkit.runtime.wire import tool_route
 
 __all__ = [
     "NO_TOOLS",
@@ -158,7 +159,8 @@ def tool_use(row: dict[str, Any]) -> ToolUse:
             continue
         kind = item.get("type")
         if kind == "function_call":
-            name = str(item.get("name") or "?")
+            # An MCP-native agent's mcp__<server>__add is the server's add.
+            name = tool_route(str(item.get("name") or "?"))
             use.calls[name] = use.calls.get(name, 0) + 1
             call_id = str(item.get("call_id") or item.get("id") or "")
             names[call_id] = name

@@ -34,6 +34,7 @@ __all__ = [
     "function_calls",
     "output_text",
     "reward_problem",
+    "tool_route",
 ]
 
 
@@ -250,3 +251,15 @@ def output_text(response: Response, *, last_only: bool = True) -> str:
 
 def function_calls(response: Response) -> list[FunctionCallItem]:
     return [item for item in response.output if isinstance(item, FunctionCallItem)]
+
+
+def tool_route(name: str) -> str:
+    """The tool a recorded call names: ``get_weather`` for ``mcp__<server>__get_weather``.
+
+    An MCP-native agent records its calls namespaced by server; the tool's route is the bare
+    name. Any other name, and ``mcp__`` with nothing after the server, is returned unchanged.
+    """
+    if not name.startswith("mcp__"):
+        return name
+    _, sep, tool = name[len("mcp__") :].partition("__")
+    return tool if sep and tool else name

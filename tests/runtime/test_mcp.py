@@ -322,3 +322,34 @@ def test_without_the_sdk_the_start_fails_in_one_line_naming_the_config_and_the_i
     message = raised.value.message
     assert message.startswith(f"{folder / 'configs' / 'srv.yaml'}: expose_tools_over_mcp is true")
     assert message.endswith("pip install 'gymkit[mcp]'") and "\n" not in message
+
+
+def _mcp_rollout(*amounts: int) -> dict[str, Any]:
+    calls = [
+        {"type": "function_call", "call_id": f"c{i}", "name": "mcp__tally__add", "arguments": json.dumps({"amount": a})}
+        for i, a in enumerate(amounts)
+    ]
+    text = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "3"}]}
+    return {**RCP, "response": {"id": "r", "model": "m", "output": [*calls, text]}}
+
+
+def test_replaying_an_mcp_agents_rollout_calls_the_bare_routes(url: str) -> None:
+    from gymkit.reverify import _replayed
+
+    # An MCP-native agent recorded mcp__tally__add; the replay rebuilds the total over HTTP.
+    with httpx.Client(timeout=30) as client:
+        assert _replayed(client, url, _mcp_rollout(1, 2), 30) == (1.0, None)
+        assert _replayed(client, url, _mcp_rollout(1, 1), 30) == (0.0, None)
+
+
+def test_the_profile_counts_an_mcp_agents_calls_under_the_tool() -> None:
+    from gymkit.profiling.grouping import tool_use
+    from gymkit.runtime.wire import tool_route
+
+    assert tool_use(_mcp_rollout(1, 2)).calls == {"add": 2}
+    assert [tool_route(n) for n in ("add", "mcp__srv__add", "mcp__srv__", "mcp__x")] == [
+        "add",
+        "add",
+        "mcp__srv__",
+        "mcp__x",
+    ]
