@@ -60,25 +60,84 @@ def _config(app: Any) -> uvicorn.Config:
     )
 
 
+class _StartupWatch:
+    """The app as uvicorn sees it: remembers, in one line, why the app's lifespan startup failed.
+
+    Starlette reports a failed startup with the whole traceback as the message, which uvicorn
+    would log. The last line (``RuntimeError: database not reachable``) is what the user needs,
+    and the caller reports it, with the server's name.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.failure: str | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                lines = [line.strip() for line in str(message.get("message") or "").splitlines() if line.strip()]
+                self.failure = lines[-1] if lines else "no reason given"
+                message = {**message, "message": ""}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, ready only once the app's startup has run; ``failure`` says why it did not."""
+
+    def __init__(self, app: Any, on_ready: Any = None) -> None:
+        self.watch = _StartupWatch(app)
+        super().__init__(_config(self.watch))
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: Any = None) -> None:
+        try:
+            await super().startup(sockets=sockets)
+        except SystemExit:
+            # uvicorn exits the process when the app's startup fails; the caller says why instead.
+            self.should_exit = True
+            return
+        if not self.should_exit and self._on_ready is not None:
+            self._on_ready()
+
+    def failed(self, where: str) -> ServerLoadError:
+        why = self.watch.failure or "uvicorn stopped before serving"
+        return ServerLoadError(f"{where}: the server's startup failed: {why}")
+
+
 def serve_forever(app: Any, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
-    """Serve until interrupted; prints the ready line (``gymkit: serving NAME at URL``) first."""
+    """Serve until interrupted; prints the ready line (``gymkit: serving NAME at URL``) once the app started.
+
+    Before the app's startup has run the server is not ready: a caller waiting for the line
+    must not send a request that would find the port closed a moment later.
+    """
     sock = bind(host, port)
-    print(f"{READY_PREFIX} {name} at {url_of(sock)}", flush=True)
-    uvicorn.Server(_config(app)).run(sockets=[sock])
+    url = url_of(sock)
+    server = _Server(app, on_ready=lambda: print(f"{READY_PREFIX} {name} at {url}", flush=True))
+    server.run(sockets=[sock])
+    if not server.started:
+        raise server.failed(name)
 
 
 @contextlib.contextmanager
 def serving_in_thread(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve ``app`` on a free loopback port in a background thread; yields the base URL."""
     sock = bind(host, 0)
-    server = uvicorn.Server(_config(app))
+    server = _Server(app)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + 10
         while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise ServerLoadError(f"uvicorn did not start serving on {url_of(sock)}")
+            if not thread.is_alive():
+                raise server.failed(url_of(sock))
+            if time.monotonic() > deadline:
+                raise ServerLoadError(f"uvicorn did not start serving on {url_of(sock)} within 10 s")
             time.sleep(0.005)
         yield url_of(sock)
     finally:
