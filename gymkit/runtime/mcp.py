@@ -30,11 +30,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio.lowlevel
+import pydantic_core
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from gymkit.errors import GymkitError, ServerLoadError
 from gymkit.runtime.config import find_config
@@ -113,47 +115,120 @@ def check_can_serve(server_cls: type, tools: Mapping[str, ToolSpec]) -> None:
             )
 
 
+# Where a lifespan's session manager rides in its lifespan state, which the server copies into
+# each request's scope: a request reaches the manager of the listener that accepted it.
+_STATE_KEY = "gymkit.mcp.session_manager"
+# How much of a body is read ahead to check its nesting when the SDK does not say its own limit.
+_READ_AHEAD = 4 << 20
+_PARSE_ERROR = -32700
+_INVALID_REQUEST = -32600
+
+
+def _rpc_error(status: int, code: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """An answer to no request in particular, shaped as the SDK's own (JSON-RPC, ``id`` null)."""
+    error = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+    return JSONResponse(error, status_code=status, headers=headers)
+
+
+def _nesting_error(body: bytes) -> str | None:
+    """Why ``body`` is nested too deep to parse, or None.
+
+    The SDK parses with the standard library, which recurses once a level: a body nested deep
+    enough is a RecursionError inside it, a 500 and a logged traceback. pydantic_core stops at a
+    depth limit instead (the one the HTTP routes validate bodies with).
+    """
+    try:
+        pydantic_core.from_json(body)
+    except ValueError as exc:
+        if "recursion limit" in str(exc):
+            return f"Parse error: the JSON is nested too deep ({exc})"
+    return None
+
+
+def _replaying(first: Message, then: Receive) -> Receive:
+    """A receive that hands out ``first`` (a body already read), then is ``then``.
+
+    After its body, all a request has left to tell is whether its client went away, and only
+    the connection knows that: ``then`` blocks until the client disconnects, as a live
+    request's receive does, so Request.is_disconnected() answers False while it is there.
+    """
+    pending: Message | None = first
+
+    async def receive() -> Message:
+        nonlocal pending
+        if pending is None:
+            return await then()
+        # is_disconnected() polls receive in a cancelled scope and drops what it got: leaving
+        # here first keeps the body for a later request.body(), as a route's cached body stays.
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        message, pending = pending, None
+        return message
+
+    return receive
+
+
 class _Endpoint:
-    """The ASGI app behind /mcp: the SDK's session manager while the app's lifespan runs it."""
+    """The ASGI app behind /mcp: the SDK's session manager of the lifespan serving the request."""
 
     def __init__(self, make: Callable[[], StreamableHTTPSessionManager]) -> None:
         self._make = make
-        self.manager: StreamableHTTPSessionManager | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.manager is None:
+        if scope["method"] != "POST":
+            # Stateless JSON mode has no stream to offer: an SDK GET stream stays open until the
+            # server stops (which then waits for it), and the spec lets a server answer GET 405.
+            message = f"Method Not Allowed: {PATH} answers POST only; this server offers no SSE stream"
+            await _rpc_error(405, _INVALID_REQUEST, message, {"Allow": "POST"})(scope, receive, send)
+            return
+        manager = scope.get("state", {}).get(_STATE_KEY)
+        if manager is None:
             # A manager only answers inside its run(); starlette's TestClient without `with` never starts it.
             message = "the MCP endpoint is not running: serve the app with its lifespan on"
             await JSONResponse({"error": message, "route": PATH}, status_code=503)(scope, receive, send)
             return
-        await self.manager.handle_request(scope, receive, send)
+        checked = await self._checked(manager, scope, receive, send)
+        if checked is not None:
+            await manager.handle_request(scope, checked, send)
+
+    @staticmethod
+    async def _checked(manager: Any, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """The request's receive with its body read ahead and checked; None once it is answered (or gone)."""
+        limit = int(getattr(manager, "max_request_body_size", _READ_AHEAD))
+        chunks: list[bytes] = []
+        size, complete = 0, False
+        while size <= limit and not complete:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None  # the client left before its body was in: no one to answer
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            complete = not message.get("more_body", False)
+        body = b"".join(chunks)
+        # A body over the SDK's limit goes on unparsed: the SDK answers it 413 without parsing it.
+        error = _nesting_error(body) if complete else None
+        if error is not None:
+            await _rpc_error(400, _PARSE_ERROR, error)(scope, receive, send)
+            return None
+        return _replaying({"type": "http.request", "body": body, "more_body": not complete}, receive)
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        # A manager runs once; a new one per lifespan lets one app be served again after a stop.
+    async def running(self) -> AsyncIterator[dict[str, Any]]:
+        """Run a new manager (one runs once) for one lifespan; the state to merge into the lifespan's."""
         manager = self._make()
         async with manager.run():
-            self.manager = manager
-            try:
-                yield
-            finally:
-                self.manager = None
+            yield {_STATE_KEY: manager}
 
 
 def _tool_request(request: Request, name: str, body: bytes) -> Request:
     """The request a tool's handler sees: the POST /mcp one's scope, addressed to POST /<tool>, with ``body``."""
     scope = dict(request.scope)
-    scope.update(path=f"/{name}", raw_path=f"/{name}".encode(), root_path="", query_string=b"")
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if delivered:
-            return {"type": "http.disconnect"}
-        delivered = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return Request(scope, receive)
+    # A handler reads the URL as over HTTP (its route's path, no /mcp query), so one that logs
+    # or keys on request.url.path does the same whichever way the tool was called. Under /mcp/
+    # the mount has put /mcp into root_path; the app's own prefix (a proxy's) stays in both.
+    root = scope.get("app_root_path", scope.get("root_path", ""))
+    path = f"{root}/{name}"
+    scope.update(path=path, raw_path=path.encode(), root_path=root, query_string=b"")
+    return Request(scope, _replaying({"type": "http.request", "body": body, "more_body": False}, request.receive))
 
 
 def mount(
@@ -230,7 +305,7 @@ def mount(
 
     @asynccontextmanager
     async def lifespan(app_: Any) -> AsyncIterator[Any]:
-        async with endpoint.running(), before(app_) as state:
-            yield state
+        async with endpoint.running() as ours, before(app_) as state:
+            yield {**(state or {}), **ours}
 
     app.router.lifespan_context = lifespan

@@ -419,9 +419,13 @@ def _render(name: str, result: Any) -> Response:
 
 
 def _with_mcp_metadata(response: Response, server_name: str, token: str) -> Response:
-    """The seed answer with upstream's ``mcp`` key added, unless the server's own answer has one."""
+    """The seed answer with upstream's ``mcp`` key set to this rollout's metadata.
+
+    A value the server's own answer has under that key is replaced, as upstream replaces it:
+    the agent reads its token there, and a seed answer without one leaves the tools uncallable.
+    """
     payload = json.loads(bytes(response.body))
-    if not isinstance(payload, dict) or mcp.METADATA_KEY in payload:
+    if not isinstance(payload, dict):
         return response
     payload[mcp.METADATA_KEY] = mcp.seed_metadata(server_name, token)
     return JSONResponse(payload, status_code=response.status_code)

@@ -70,6 +70,13 @@ class Tally(BaseResourcesServer):
         """The session id, read as upstream's handlers read it."""
         return {"session_id": request.session[SESSION_ID_KEY]}
 
+    async def echo(self, request: Request, body: Empty) -> dict[str, Any]:
+        """What the handler sees of its request: disconnect polls around the body read, the URL."""
+        before = [await request.is_disconnected(), await request.is_disconnected()]
+        raw = (await request.body()).decode()
+        after = [await request.is_disconnected(), await request.is_disconnected()]
+        return {"disconnected": [before, after], "raw": raw, "path": request.url.path, "query": request.url.query}
+
     async def aggregate_metrics(self, body: Empty) -> dict[str, Any]:
         return {}
 
@@ -110,6 +117,19 @@ def _call(url: str, name: str, arguments: dict[str, Any], token: str | None) -> 
     return _mcp(url, work, token)
 
 
+def _rpc(url: str, payload: Any, token: str | None = None, path: str = "/mcp", **headers: str) -> httpx.Response:
+    """A raw POST to the endpoint, for what the SDK's client never sends."""
+    sent = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json", **headers}
+    if token is not None:
+        sent[HEADER] = token
+    content = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return httpx.post(url + path, content=content, headers=sent, timeout=30)
+
+
+def _tool_call(name: str, arguments: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+
+
 def _seed(client: httpx.Client, url: str) -> dict[str, Any]:
     reply = client.post(url + "/seed_session", json={})
     assert reply.status_code == 200, reply.text
@@ -125,16 +145,28 @@ def _trajectory(*names: str) -> dict[str, Any]:
     return {**RCP, "response": {"id": "r", "model": "m", "output": [*calls, text]}}
 
 
-def test_tools_list_has_each_tool_with_its_schema_and_docstring_and_no_reserved_route(url: str) -> None:
+def test_tools_list_has_each_tool_with_its_schema_and_docstring(url: str) -> None:
     async def work(session: ClientSession) -> Any:
         return await session.list_tools()
 
     listed = {tool.name: tool for tool in _mcp(url, work).tools}
-    assert sorted(listed) == ["add", "shelf", "whoami"]
-    assert not RESERVED_ROUTES & set(listed)  # aggregate_metrics is a POST route of this server, not a tool
+    # aggregate_metrics is a POST route of this server, not a tool.
+    assert sorted(listed) == ["add", "echo", "shelf", "whoami"]
     assert listed["add"].inputSchema == AddRequest.model_json_schema()
     assert listed["add"].description == "Add an amount to this rollout's total."
     assert listed["shelf"].inputSchema["required"] == ["shelf"]
+
+
+def test_a_reserved_route_called_as_a_tool_is_unknown_and_runs_nothing(url: str) -> None:
+    with httpx.Client() as rollout:
+        token = _seed(rollout, url)["headers"][HEADER]
+        assert _call(url, "add", {"amount": 1}, token).structuredContent == {"total": 1}
+        # seed_session would zero the total; verify and aggregate_metrics take these bodies too.
+        bodies = {"seed_session": {}, "verify": _trajectory("add"), "aggregate_metrics": {}, "mcp": {}}
+        for name in sorted(RESERVED_ROUTES):
+            result = _call(url, name, bodies.get(name, {}), token)
+            assert result.isError and result.content[0].text.startswith(f"unknown tool {name!r}"), name
+        assert rollout.post(url + "/add", json={"amount": 2}).json() == {"total": 3}
 
 
 def test_a_tool_called_over_mcp_changes_the_state_verify_reads_over_http(url: str) -> None:
@@ -185,7 +217,22 @@ def test_a_call_without_the_token_or_with_a_forged_one_is_refused_and_changes_no
         assert rollout.post(url + "/verify", json=_trajectory("add")).json()["reward"] == 1.0
 
 
-def test_a_token_from_another_server_is_refused() -> None:
+def test_a_token_sent_as_the_cookie_or_the_cookie_as_the_token_is_refused(url: str) -> None:
+    with httpx.Client() as rollout:
+        token = _seed(rollout, url)["headers"][HEADER]
+        (cookie_name, cookie), *_ = rollout.cookies.items()
+        assert rollout.post(url + "/add", json={"amount": 1}).json() == {"total": 1}
+        # The token as the cookie opens a session of its own: the rollout's total is not its.
+        as_cookie = httpx.post(url + "/add", json={"amount": 5}, cookies={cookie_name: token})
+        assert as_cookie.json() == {"total": 5} and cookie_name in as_cookie.cookies
+        result = _call(url, "add", {"amount": 5}, cookie)
+        assert result.isError and "not a token this server signed" in result.content[0].text
+        assert rollout.post(url + "/add", json={"amount": 2}).json() == {"total": 3}
+
+
+def test_a_token_from_another_server_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With a secret shared through the environment both servers would sign alike.
+    monkeypatch.delenv("GYMKIT_SESSION_SECRET", raising=False)
     with serving_in_thread(Tally(_config(True), name="tally").app) as elsewhere, httpx.Client() as rollout:
         token = _seed(rollout, elsewhere)["headers"][HEADER]
         assert not _call(elsewhere, "add", {"amount": 1}, token).isError
@@ -225,6 +272,76 @@ def test_with_the_flag_off_there_is_no_mcp_endpoint_and_no_mcp_metadata() -> Non
             headers = {"Accept": "application/json, text/event-stream"}
             assert rollout.post(base + "/mcp", json=ping, headers=headers).status_code == 404
             assert rollout.post(base + "/mcp/", json=ping, headers=headers).status_code == 404
+
+
+def test_a_handler_sees_its_request_over_mcp_as_over_http(url: str) -> None:
+    with httpx.Client() as rollout:
+        token = _seed(rollout, url)["headers"][HEADER]
+        over_http = rollout.post(url + "/echo?via=http", content=b"{}").json()
+        assert over_http == {"disconnected": [[False] * 2] * 2, "raw": "{}", "path": "/echo", "query": "via=http"}
+        # Through the SDK's client, and raw through /mcp/ (a mount) with a query of its own.
+        assert _call(url, "echo", {}, token).structuredContent == {**over_http, "query": ""}
+        reply = _rpc(url, _tool_call("echo", {}), token, path="/mcp/?via=mcp")
+        assert reply.json()["result"]["structuredContent"] == {**over_http, "query": ""}
+
+
+def test_behind_a_proxy_prefix_a_handler_sees_the_prefixed_route_path_over_both() -> None:
+    from starlette.testclient import TestClient
+
+    with TestClient(Tally(_config(True), name="tally").app, root_path="/api") as client:
+        token = client.post("/api/seed_session", json={}).json()["mcp"]["headers"][HEADER]
+        assert client.post("/api/echo", json={}).json()["path"] == "/api/echo"
+        headers = {HEADER: token, "Accept": "application/json, text/event-stream"}
+        for path in ("/api/mcp", "/api/mcp/"):
+            reply = client.post(path, json=_tool_call("echo", {}), headers=headers)
+            assert reply.json()["result"]["structuredContent"]["path"] == "/api/echo", path
+
+
+def test_get_on_the_endpoint_is_405_allowing_post_with_no_stream_left_open(url: str) -> None:
+    for accept in ("text/event-stream", "application/json, text/event-stream"):
+        reply = httpx.get(url + "/mcp", headers={"Accept": accept}, timeout=5)
+        assert reply.status_code == 405 and reply.headers["allow"] == "POST"
+        assert "POST only" in reply.json()["error"]["message"]
+
+
+def test_arguments_nested_too_deep_are_a_400_in_one_line_and_the_server_goes_on(url: str) -> None:
+    with httpx.Client() as rollout:
+        token = _seed(rollout, url)["headers"][HEADER]
+        deep = b"[" * 100_000 + b"]" * 100_000
+        body = json.dumps(_tool_call("add", {"amount": 1, "x": 0})).encode().replace(b"0}}}", deep + b"}}}")
+        reply = _rpc(url, body, token)
+        assert reply.status_code == 400, reply.text
+        message = reply.json()["error"]["message"]
+        assert message.startswith("Parse error: the JSON is nested too deep") and "\n" not in message
+        assert _call(url, "add", {"amount": 1}, token).structuredContent == {"total": 1}
+
+
+def test_one_app_on_two_listeners_keeps_serving_mcp_on_one_when_the_other_stops() -> None:
+    app = Tally(_config(True), name="tally").app
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    with serving_in_thread(app) as first, httpx.Client() as rollout:
+        with serving_in_thread(app) as second:
+            assert _rpc(first, ping).status_code == _rpc(second, ping).status_code == 200
+        assert _rpc(first, ping).status_code == 200
+        token = _seed(rollout, first)["headers"][HEADER]
+        assert _call(first, "add", {"amount": 2}, token).structuredContent == {"total": 2}
+
+
+class SeedWithMcp(BaseSeedSessionResponse):
+    mcp: dict[str, Any] | None = None
+
+
+class OwnMcpKey(Tally):
+    async def seed_session(self, body: BaseSeedSessionRequest) -> SeedWithMcp:
+        self.session["total"] = 0
+        return SeedWithMcp(mcp={"server_name": "not this one"})
+
+
+def test_a_seed_answer_with_its_own_mcp_key_gets_the_rollouts_metadata_there() -> None:
+    with serving_in_thread(OwnMcpKey(_config(True), name="own").app) as base, httpx.Client() as rollout:
+        metadata = _seed(rollout, base)
+        assert metadata["server_name"] == "own" and set(metadata["headers"]) == {HEADER}
+        assert _call(base, "add", {"amount": 1}, metadata["headers"][HEADER]).structuredContent == {"total": 1}
 
 
 class Stalls(BaseResourcesServer):
