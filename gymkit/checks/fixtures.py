@@ -28,13 +28,20 @@ if TYPE_CHECKING:
     from gymkit.reverify import ReverifyReport
     from gymkit.validation import DataProblem
 
-__all__ = ["GYMNASIUM_SKIP", "CheckOptions", "Fixtures"]
+__all__ = ["GYMNASIUM_SKIP", "JUDGE_SKIP", "CheckOptions", "Fixtures"]
 
 # Why the checks that call /verify skip such a server: its episodes are played by upstream's gymnasium_agent,
 # and the reward is what /step returns, so a stored rollout cannot be sent to /verify again.
 GYMNASIUM_SKIP = (
     "a GymnasiumServer serves /reset and /step, not {what}: upstream's gymnasium_agent plays its episodes"
     " and /step gives the reward (its verify raises NotImplementedError)"
+)
+
+# Why they skip a server whose verify asks a model server (an LLM judge): gymkit starts the server
+# alone, as one server needs, and the judge's rewards are a model's, not reproducible without it.
+JUDGE_SKIP = (
+    "the config names the model server {models} for verify to call (a judge); a server started alone"
+    " has none, so {what} needs the gym's model servers (ng_run with the judge, then upstream's reverify)"
 )
 
 T = TypeVar("T")
@@ -75,6 +82,21 @@ class Fixtures:
     def gymnasium(self) -> bool:
         """The server derives from NeMo Gym's GymnasiumServer: it serves /reset and /step, not /verify."""
         return is_gymnasium_server(self.paths.dir)
+
+    @cached_property
+    def judge_models(self) -> str | None:
+        """The model servers an upstream server's config names for it to call, as one phrase; None if none."""
+        if self.server_kind != "nemo_gym":
+            return None
+        from gymkit.nemo.config import model_server_refs, server_entry
+
+        try:
+            entry = server_entry(self.paths.dir)
+        except GymkitError:
+            return None  # GYM20x reports the config
+        where = entry.source.name if entry.source else "its config"
+        refs = [f"{name!r} ({where}: {field})" for field, name in model_server_refs(entry)]
+        return ", ".join(refs) or None
 
     # -- configs/ -------------------------------------------------------------------------
     @cached_property

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from gymkit.checks.fixtures import GYMNASIUM_SKIP, Fixtures
+from gymkit.checks.fixtures import GYMNASIUM_SKIP, JUDGE_SKIP, Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.errors import GymkitError
 
@@ -52,7 +52,7 @@ class GYM304(Check):
 
     @classmethod
     def prefetch(cls, fx: Fixtures) -> None:
-        if fx.options.reverify and not fx.gymnasium:
+        if fx.options.reverify and not fx.gymnasium and not fx.judge_models:
             fx.audit  # noqa: B018 - computing the cached fixture is the point
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
@@ -63,6 +63,8 @@ class GYM304(Check):
             return Skip(GYMNASIUM_SKIP.format(what="the audit's /seed_session and /verify"))
         if not fx.options.reverify:
             return Skip("the audit starts the server; turned off with --no-reverify")
+        if fx.judge_models:
+            return Skip(JUDGE_SKIP.format(models=fx.judge_models, what="the audit"))
         result = fx.audit
         if isinstance(result, GymkitError):
             return [problem(f"the audit could not run: {result.message}", "app.py")]

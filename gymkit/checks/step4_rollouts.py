@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from gymkit.checks.fixtures import GYMNASIUM_SKIP, Fixtures
+from gymkit.checks.fixtures import GYMNASIUM_SKIP, JUDGE_SKIP, Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.errors import GymkitError
 from gymkit.reverify import match_rollouts
@@ -181,7 +181,7 @@ class GYM404(Step4):
 
     @classmethod
     def prefetch(cls, fx: Fixtures) -> None:
-        if fx.options.reverify and not fx.gymnasium:
+        if fx.options.reverify and not fx.gymnasium and not fx.judge_models:
             fx.reverify  # noqa: B018 - computing the cached fixture is the point
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
@@ -192,6 +192,8 @@ class GYM404(Step4):
             return Skip(GYMNASIUM_SKIP.format(what="re-verification's /verify"))
         if not fx.options.reverify:
             return Skip("re-verification turned off (--no-reverify)")
+        if fx.judge_models:
+            return Skip(JUDGE_SKIP.format(models=fx.judge_models, what="re-verification"))
         report = fx.reverify
         if report.error:
             return [problem(report.error, "app.py")]

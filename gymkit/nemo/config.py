@@ -25,6 +25,7 @@ __all__ = [
     "ConfigDoc",
     "ServerEntry",
     "merge",
+    "model_server_refs",
     "read_configs",
     "server_entry",
     "single_server_config",
@@ -38,9 +39,16 @@ class ServerEntry:
     """One server instance as its config declares it: ``name: {server_type: {implementation: fields}}``."""
 
     def __init__(
-        self, name: str, server_type: str, implementation: str, fields: dict[str, Any], extra: dict[str, Any]
+        self,
+        name: str,
+        server_type: str,
+        implementation: str,
+        fields: dict[str, Any],
+        extra: dict[str, Any],
+        source: Path | None = None,
     ) -> None:
         self.name = name
+        self.source = source  # the config file that declares it; None for NeMo Gym's defaults
         self.server_type = server_type
         self.implementation = implementation
         self.fields = fields
@@ -86,12 +94,35 @@ def server_entry(server_dir: Path) -> ServerEntry:
         for name, value in data.items():
             shape = _instance(value)
             if shape and shape[0] == "resources_servers" and shape[1] == server_dir.name:
-                found.append(ServerEntry(str(name), *shape, extra))
+                found.append(ServerEntry(str(name), *shape, extra, source=path))
     if not found:
         # No config: what NeMo Gym's own defaults would give a server of that name.
         return ServerEntry(server_dir.name, "resources_servers", server_dir.name, {"entrypoint": "app.py"}, {})
     # The instance named like the folder, when several files declare one.
     return next((e for e in found if e.name == server_dir.name), found[0])
+
+
+def model_server_refs(entry: ServerEntry) -> list[tuple[str, str]]:
+    """(field, model server) for each model server the instance's fields name, e.g. a judge its verify calls.
+
+    A reference is ``{type: responses_api_models, name: NAME}`` anywhere in the fields
+    (``judge_model_server``, a list of them...); the server reaches it by name at run time.
+    """
+    found: list[tuple[str, str]] = []
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, dict):
+            if value.get("type") == "responses_api_models" and isinstance(value.get("name"), str):
+                found.append((where, value["name"]))
+                return
+            for key, inner in value.items():
+                walk(inner, f"{where}.{key}" if where else str(key))
+        elif isinstance(value, list):
+            for index, inner in enumerate(value):
+                walk(inner, f"{where}[{index}]")
+
+    walk(entry.fields, "")
+    return found
 
 
 def single_server_config(
