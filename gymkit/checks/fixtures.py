@@ -37,11 +37,12 @@ GYMNASIUM_SKIP = (
     " and /step gives the reward (its verify raises NotImplementedError)"
 )
 
-# Why they skip a server whose verify asks a model server (an LLM judge): gymkit starts the server
-# alone, as one server needs, and the judge's rewards are a model's, not reproducible without it.
+# Why they skip, rather than fail, a server whose verify may ask a model server (an LLM judge) when
+# something differs: gymkit starts the server alone, as one server needs, without the judge.
 JUDGE_SKIP = (
     "the config names the model server {models} for verify to call (a judge); a server started alone"
-    " has none, so {what} needs the gym's model servers (ng_run with the judge, then upstream's reverify)"
+    " has none, so what {what} found may be the judge's absence: it needs the gym's model servers"
+    " (ng_run with the judge, then upstream's reverify)"
 )
 
 T = TypeVar("T")

@@ -52,7 +52,7 @@ class GYM304(Check):
 
     @classmethod
     def prefetch(cls, fx: Fixtures) -> None:
-        if fx.options.reverify and not fx.gymnasium and not fx.judge_models:
+        if fx.options.reverify and not fx.gymnasium:
             fx.audit  # noqa: B018 - computing the cached fixture is the point
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
@@ -63,9 +63,11 @@ class GYM304(Check):
             return Skip(GYMNASIUM_SKIP.format(what="the audit's /seed_session and /verify"))
         if not fx.options.reverify:
             return Skip("the audit starts the server; turned off with --no-reverify")
-        if fx.judge_models:
-            return Skip(JUDGE_SKIP.format(models=fx.judge_models, what="the audit"))
         result = fx.audit
+        # A probe's reward may be the judge's to give: without it nothing here says which.
+        judge_skip = Skip(JUDGE_SKIP.format(models=fx.judge_models, what="the audit"))
+        if isinstance(result, GymkitError) and fx.judge_models:
+            return judge_skip
         if isinstance(result, GymkitError):
             return [problem(f"the audit could not run: {result.message}", "app.py")]
         problems: list[Finding | list[AuditFinding]] = []
@@ -80,7 +82,10 @@ class GYM304(Check):
             else:
                 # The audit's message ends with the command that reproduces it.
                 problems.append(problem(f"{f.code} {f.probe}: {f.message}", "app.py"))
-        return [p if isinstance(p, Finding) else _warning(fx.paths.name, p) for p in problems]
+        found = [p if isinstance(p, Finding) else _warning(fx.paths.name, p) for p in problems]
+        if fx.judge_models and any(f.status == "fail" for f in found):
+            return judge_skip
+        return found
 
 
 def _warning(name: str, findings: list[AuditFinding]) -> Finding:

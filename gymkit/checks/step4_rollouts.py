@@ -181,7 +181,7 @@ class GYM404(Step4):
 
     @classmethod
     def prefetch(cls, fx: Fixtures) -> None:
-        if fx.options.reverify and not fx.gymnasium and not fx.judge_models:
+        if fx.options.reverify and not fx.gymnasium:
             fx.reverify  # noqa: B018 - computing the cached fixture is the point
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
@@ -192,9 +192,10 @@ class GYM404(Step4):
             return Skip(GYMNASIUM_SKIP.format(what="re-verification's /verify"))
         if not fx.options.reverify:
             return Skip("re-verification turned off (--no-reverify)")
-        if fx.judge_models:
-            return Skip(JUDGE_SKIP.format(models=fx.judge_models, what="re-verification"))
         report = fx.reverify
+        if fx.judge_models and (report.error or report.differences):
+            # What differs may be the judge's part of the reward: nothing here says which.
+            return Skip(JUDGE_SKIP.format(models=fx.judge_models, what="re-verification"))
         if report.error:
             return [problem(report.error, "app.py")]
         if report.reverify_mode == "unsupported":
