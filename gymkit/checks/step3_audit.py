@@ -65,11 +65,9 @@ class GYM304(Check):
             return Skip("the audit starts the server; turned off with --no-reverify")
         result = fx.audit
         # A probe's reward may be the judge's to give: without it nothing here says which.
-        judge_skip = Skip(JUDGE_SKIP.format(models=fx.judge_models, what="the audit"))
-        if isinstance(result, GymkitError) and fx.judge_models:
-            return judge_skip
+        judge_skip = Skip(JUDGE_SKIP.format(models=fx.judge_models, what="the audit")) if fx.judge_models else None
         if isinstance(result, GymkitError):
-            return [problem(f"the audit could not run: {result.message}", "app.py")]
+            return judge_skip or [problem(f"the audit could not run: {result.message}", "app.py")]
         problems: list[Finding | list[AuditFinding]] = []
         warned: dict[str, list[AuditFinding]] = {}
         for f in result.findings:
@@ -83,7 +81,7 @@ class GYM304(Check):
                 # The audit's message ends with the command that reproduces it.
                 problems.append(problem(f"{f.code} {f.probe}: {f.message}", "app.py"))
         found = [p if isinstance(p, Finding) else _warning(fx.paths.name, p) for p in problems]
-        if fx.judge_models and any(f.status == "fail" for f in found):
+        if judge_skip and any(f.status == "fail" for f in found):
             return judge_skip
         return found
 

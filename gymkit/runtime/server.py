@@ -44,6 +44,7 @@ from gymkit.runtime.wire import (
     BaseVerifyRequest,
     BaseVerifyResponse,
     FunctionCallItem,
+    function_calls,
     reward_problem,
 )
 
@@ -431,9 +432,8 @@ def _with_mcp_metadata(response: Response, server_name: str, token: str) -> Resp
     return JSONResponse(payload, status_code=response.status_code)
 
 
-def _function_calls(container: Any) -> list[FunctionCallItem]:
-    output = getattr(getattr(container, "response", None), "output", None)
-    return [item for item in output or [] if isinstance(item, FunctionCallItem)]
+def _function_calls(body: BaseModel) -> list[FunctionCallItem]:
+    return function_calls(body.response) if isinstance(body, BaseVerifyRequest) else []
 
 
 def _bare_calls(body: BaseModel, server_name: str) -> tuple[BaseModel, dict[str, str]]:

@@ -13,7 +13,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,7 @@ class _StartupWatch:
 class _Server(uvicorn.Server):
     """uvicorn's server, ready only once the app's startup has run; ``failure`` says why it did not."""
 
-    def __init__(self, app: Any, on_ready: Any = None) -> None:
+    def __init__(self, app: Any, on_ready: Callable[[], None] | None = None) -> None:
         self.watch = _StartupWatch(app)
         super().__init__(_config(self.watch))
         self._on_ready = on_ready
