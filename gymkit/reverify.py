@@ -1,10 +1,13 @@
 """Re-verification: call a server's verify on each stored rollout and compare the rewards.
 
-The body sent for a rollout is what verify saw when the rollout was collected: the example
-row it came from (with the rollout's ``_ng_*`` bookkeeping and ``agent_ref``) plus the
-stored ``response`` - not the stored rollout itself, whose verifier extras are outputs of
-the last verify, not inputs. A rollout that matches no example row is sent as stored, minus
-``reward`` and gymkit's provenance. A row whose reward differs is tried once more as its
+The body sent for a rollout is what verify saw when the rollout was collected, plus the stored
+``response`` - not the stored rollout itself, whose verifier extras are outputs of the last
+verify, not inputs. Where NeMo Gym wrote the materialized inputs beside the rollouts
+(``example_rollouts_materialized_inputs.jsonl``), that is upstream's own rule: the input with the
+rollout's task and rollout index, ``| {"response": ...}``. Else it is the example row the rollout
+came from (with the rollout's ``_ng_*`` bookkeeping and ``agent_ref``). A rollout that matches
+neither is sent with the fields a task row has (those of any example row), its bookkeeping and
+its response: its other fields are what the last verify returned. A row whose reward differs is tried once more as its
 rollout ran, in one session: ``seed_session``, the stored tool calls in order, then verify, for
 servers whose verify reads what the tools did to the session. No model is called either way.
 The server runs in a child process with a timeout per request, so a verify that raises or never
@@ -17,7 +20,7 @@ import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from pydantic import ValidationError
@@ -34,6 +37,7 @@ __all__ = [
     "TOLERANCE",
     "ReverifyReport",
     "RowResult",
+    "StoredInputs",
     "match_rollouts",
     "reverify_rollouts",
     "tool_calls",
@@ -46,6 +50,7 @@ TOLERANCE = 1e-9
 # freezes its event loop), and the remaining rows are not sent.
 _MAX_CONSECUTIVE_TIMEOUTS = 2
 _BOOKKEEPING = ("_ng_task_index", "_ng_rollout_index", "_ng_rollout_id", "agent_ref")
+MATERIALIZED_INPUTS = "example_rollouts_materialized_inputs.jsonl"
 
 
 @dataclass
@@ -117,16 +122,74 @@ def match_rollouts(examples: list[dict[str, Any]], rollouts: list[tuple[int, dic
     return matched
 
 
-def verify_body(rollout: dict[str, Any], example: dict[str, Any] | None, *, upstream: bool = False) -> dict[str, Any]:
+def verify_body(
+    rollout: dict[str, Any],
+    example: dict[str, Any] | None,
+    *,
+    upstream: bool = False,
+    input_keys: frozenset[str] | None = None,
+) -> dict[str, Any]:
     """The body /verify gets for a stored rollout. ``upstream`` (a server written for nemo_gym): the request's
-    null fields are left out, as upstream's agent never sends them."""
+    null fields are left out, as upstream's agent never sends them. ``input_keys``: the fields a task row has,
+    which is all an unmatched rollout keeps of its own besides its bookkeeping and response."""
     if example is None:
         body = {k: v for k, v in rollout.items() if k not in ("reward", "_gymkit") and not k.startswith("_ng_failure")}
+        if input_keys:
+            keep = input_keys | {"responses_create_params", "response", *_BOOKKEEPING}
+            body = {k: v for k, v in body.items() if k in keep or k.startswith("_ng_")}
     else:
         body = dict(example)
         body.update({k: rollout[k] for k in _BOOKKEEPING if k in rollout})
         body["response"] = rollout.get("response")
     return without_nulls(body) if upstream else body
+
+
+@dataclass
+class StoredInputs:
+    """What verify saw for each stored rollout: upstream's materialized inputs, else the example rows."""
+
+    examples: list[dict[str, Any]]
+    materialized: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    upstream: bool = False
+
+    @classmethod
+    def read(cls, paths: ServerPaths) -> StoredInputs:
+        """Never raises: an unreadable file leaves its part empty (GYM1xx/GYM4xx report the file)."""
+        examples: list[dict[str, Any]] = []
+        materialized: dict[tuple[int, int], dict[str, Any]] = {}
+        with contextlib.suppress(GymkitError):
+            if paths.example.is_file():
+                examples = [row for _, row in iter_rows(paths.example)]
+        with contextlib.suppress(GymkitError):
+            if (paths.data / MATERIALIZED_INPUTS).is_file():
+                for _, row in iter_rows(paths.data / MATERIALIZED_INPUTS):
+                    key = _indices(row)
+                    if key is not None:
+                        materialized[key] = row
+        return cls(examples, materialized, server_kind(paths.dir) == "nemo_gym")
+
+    def bodies(self, rollouts: list[tuple[int, dict[str, Any]]]) -> dict[int, dict[str, Any]]:
+        """Rollout line -> the body /verify gets for it."""
+        matched = match_rollouts(self.examples, rollouts)
+        input_keys = frozenset(k for row in self.examples for k in row)
+        bodies = {}
+        for line, rollout in rollouts:
+            key = _indices(rollout)
+            if key is not None and key in self.materialized:
+                body = {**self.materialized[key], "response": rollout.get("response")}
+                bodies[line] = without_nulls(body) if self.upstream else body
+                continue
+            index = matched.get(line)
+            example = self.examples[index] if index is not None else None
+            bodies[line] = verify_body(rollout, example, upstream=self.upstream, input_keys=input_keys)
+        return bodies
+
+
+def _indices(row: dict[str, Any]) -> tuple[int, int] | None:
+    task, rollout = row.get("_ng_task_index"), row.get("_ng_rollout_index")
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in (task, rollout)):
+        return cast(int, task), cast(int, rollout)
+    return None
 
 
 def without_nulls(body: dict[str, Any]) -> dict[str, Any]:
@@ -224,12 +287,7 @@ def reverify_rollouts(
     except GymkitError as exc:
         report.error = exc.message
         return report
-    try:
-        examples = [row for _, row in iter_rows(paths.example)] if paths.example.is_file() else []
-    except GymkitError:
-        examples = []  # each rollout is then sent as stored; GYM102 reports the example file
-    matched = match_rollouts(examples, rollouts)
-    upstream = server_kind(paths.dir) == "nemo_gym"
+    bodies = StoredInputs.read(paths).bodies(rollouts)
     try:
         # The server is on loopback: a proxy named in the environment must not carry these calls.
         with (
@@ -245,8 +303,7 @@ def reverify_rollouts(
                 if timeouts >= _MAX_CONSECUTIVE_TIMEOUTS:
                     result.error = "not sent: the server stopped answering"
                     continue
-                index = matched.get(line)
-                body = verify_body(rollout, examples[index] if index is not None else None, upstream=upstream)
+                body = bodies[line]
                 result.reward, result.error = _post(client, f"{server.url}/verify", body, verify_timeout)
                 if not result.matches and result.error is None:
                     result.reward, result.error = _replayed(client, server.url, body, verify_timeout)

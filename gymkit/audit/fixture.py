@@ -20,7 +20,7 @@ from gymkit.errors import GymkitError, InvalidDataError
 from gymkit.jsonl import iter_rows
 from gymkit.nemo.detect import server_kind
 from gymkit.project import ServerPaths
-from gymkit.reverify import match_rollouts, without_nulls
+from gymkit.reverify import StoredInputs, match_rollouts, without_nulls
 
 __all__ = ["FIXTURE_FILE", "KINDS", "FixtureCase", "Gold", "gold_cases", "load_fixture"]
 
@@ -122,14 +122,14 @@ def gold_cases(paths: ServerPaths, examples: list[dict[str, Any]], fixture: list
                     body = {k: v for k, v in rollout.items() if k not in ("reward", "_gymkit")}
                     chosen.append((line, body, float(reward)))
     matched = match_rollouts(examples, [(line, _row_of(body)) for line, body, _ in chosen])
-    upstream = server_kind(paths.dir) == "nemo_gym"  # sent as GYM404 sends a stored rollout
+    if fixture is None:
+        # Sent as GYM404 sends a stored rollout: what verify saw, not its extras, which are its outputs.
+        inputs = StoredInputs.read(paths)
+        inputs.examples = examples
+        bodies = inputs.bodies([(line, body) for line, body, _ in chosen])
+        chosen = [(line, bodies[line], expected) for line, _, expected in chosen]
+    upstream = server_kind(paths.dir) == "nemo_gym"
     golds: list[Gold] = []
     for line, body, expected in chosen:
-        index = matched.get(line)
-        if index is not None and fixture is None:
-            # Re-send the example row itself: a rollout's extra keys are verify's outputs, not inputs.
-            body = {**examples[index], "response": body.get("response")}
-        if upstream:
-            body = without_nulls(body)
-        golds.append(Gold(index, body, f"{where}:{line}", expected))
+        golds.append(Gold(matched.get(line), without_nulls(body) if upstream else body, f"{where}:{line}", expected))
     return golds

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from gymkit.project import ServerPaths
-from gymkit.reverify import match_rollouts, reverify_rollouts, verify_body
+from gymkit.reverify import StoredInputs, match_rollouts, reverify_rollouts, verify_body
 from tests.checks.conftest import build_server
 
 
@@ -45,3 +45,47 @@ def test_reverify_reports_each_row_and_a_server_that_does_not_start(tmp_path: Pa
     (server / "app.py").write_text("raise RuntimeError('no server today')\n")
     broken = reverify_rollouts(ServerPaths(server), verify_timeout=5)
     assert not broken.ok and broken.error is not None and "no server today" in broken.error
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def test_a_materialized_input_is_what_verify_gets_with_the_stored_response(tmp_path: Path) -> None:
+    # NeMo Gym's rule: the input with the rollout's (task, rollout) index | {"response": ...}.
+    server = build_server(tmp_path)
+    data = server / "data"
+    rollouts = _rows(data / "example_rollouts.jsonl")
+    first = rollouts[0]
+    materialized = {k: first[k] for k in ("responses_create_params", "expected_answer", "agent_ref")}
+    materialized |= {"_ng_task_index": 0, "_ng_rollout_index": 0, "source": "materialized"}
+    _write_rows(data / "example_rollouts_materialized_inputs.jsonl", [materialized])
+    first["responses_create_params"] = {"input": "asked differently"}
+    bodies = StoredInputs.read(ServerPaths(server)).bodies(list(enumerate(rollouts, start=1)))
+    assert bodies[1] == {**materialized, "response": first["response"]}
+    assert "source" not in bodies[2] and bodies[2]["expected_answer"] == rollouts[1]["expected_answer"]
+
+
+def test_an_unmatched_rollout_keeps_only_task_fields_so_verify_outputs_are_not_sent_back(tmp_path: Path) -> None:
+    # A verify that builds its response from the request plus an output field raises TypeError
+    # ("multiple values") when that output comes back in the request, as a stored rollout has it.
+    server = build_server(tmp_path)
+    app = server / "app.py"
+    text = app.read_text().replace(
+        "class AdditionServer(BaseResourcesServer):",
+        "class AdditionVerifyResponse(BaseVerifyResponse):\n    last_number: str\n\n\n"
+        "class AdditionServer(BaseResourcesServer):",
+    )
+    text = text.replace(
+        "return BaseVerifyResponse(**body.model_dump(), reward=reward)",
+        "return AdditionVerifyResponse(**body.model_dump(), reward=reward, last_number=numbers[-1] if numbers else '')",
+    )
+    app.write_text(text)
+    path = server / "data" / "example_rollouts.jsonl"
+    rollouts = _rows(path)
+    for rollout in rollouts:
+        rollout["last_number"] = "x"
+    rollouts[0]["responses_create_params"] = {"input": "What is 21 + 10? Just the number."}  # stale: no example
+    _write_rows(path, rollouts)
+    report = reverify_rollouts(ServerPaths(server), verify_timeout=10)
+    assert report.error is None and report.ok, [(r.line, r.error) for r in report.rows]
