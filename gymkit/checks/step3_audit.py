@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from gymkit.checks.elsewhere import elsewhere_warning
 from gymkit.checks.fixtures import GYMNASIUM_SKIP, JUDGE_SKIP, Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.errors import GymkitError
@@ -67,7 +68,8 @@ class GYM304(Check):
         # A probe's reward may be the judge's to give: without it nothing here says which.
         judge_skip = Skip(JUDGE_SKIP.format(models=fx.judge_models, what="the audit")) if fx.judge_models else None
         if isinstance(result, GymkitError):
-            return judge_skip or [problem(f"the audit could not run: {result.message}", "app.py")]
+            failed = [problem(f"the audit could not run: {result.message}", "app.py")]
+            return judge_skip or elsewhere_warning(fx, "the audit", [result.message]) or failed
         problems: list[Finding | list[AuditFinding]] = []
         warned: dict[str, list[AuditFinding]] = {}
         for f in result.findings:

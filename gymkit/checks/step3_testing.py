@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 
 from gymkit import childproc
+from gymkit.checks.elsewhere import elsewhere_warning
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.confine import Confinement
@@ -174,7 +175,7 @@ class GYM302(Step3):
             return Skip("collecting needs the server's NeMo Gym environment; built with --reverify only")
         ids, error = _collected(fx)
         if error:
-            return [problem(error, TEST_FILE)]
+            return elsewhere_warning(fx, "collecting the tests", [error], TEST_FILE) or [problem(error, TEST_FILE)]
         if not ids:
             return [problem("pytest collected no tests", TEST_FILE)]
         return []

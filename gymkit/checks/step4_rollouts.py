@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from gymkit.checks.elsewhere import elsewhere_warning
 from gymkit.checks.fixtures import GYMNASIUM_SKIP, JUDGE_SKIP, Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.errors import GymkitError
@@ -197,9 +198,12 @@ class GYM404(Step4):
             # What differs may be the judge's part of the reward: nothing here says which.
             return Skip(JUDGE_SKIP.format(models=fx.judge_models, what="re-verification"))
         if report.error:
-            return [problem(report.error, "app.py")]
+            return elsewhere_warning(fx, "re-verification", [report.error]) or [problem(report.error, "app.py")]
         if report.reverify_mode == "unsupported":
             return Skip("the server declares reverify_mode 'unsupported'")
+        errors = [row.error for row in report.differences if row.error]
+        if len(errors) == len(report.differences) and (found := elsewhere_warning(fx, "verify", errors, ROLLOUTS)):
+            return found
         problems = []
         for row in report.differences:
             if row.error:
@@ -307,7 +311,7 @@ class GYM406(Step4):
 
         routes, error = _served(fx)
         if error:
-            return [problem(error, "app.py")]
+            return elsewhere_warning(fx, "starting the server", [error]) or [problem(error, "app.py")]
         serves = ", ".join(sorted(routes - RESERVED_ROUTES)) or "no tools"
         # Upstream's servers that score the calls themselves (xlam_fc) serve no tools by design.
         upstream = fx.gym == "nemo-gym"

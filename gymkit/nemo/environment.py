@@ -41,7 +41,15 @@ from typing import Any
 from gymkit.errors import UserError
 from gymkit.nemo.detect import is_nemo_checkout, nemo_checkout
 from gymkit.nemo.python import find_python, python_version
-from gymkit.testing.environment import CACHE_DIR, ENV_STAMP, Environment, _create, _requirement_texts, find_uv
+from gymkit.testing.environment import (
+    CACHE_DIR,
+    ENV_STAMP,
+    Environment,
+    _create,
+    _requirement_texts,
+    find_uv,
+    install_cause,
+)
 
 __all__ = ["NemoRequirements", "nemo_requirements", "prepare_nemo_environment"]
 
@@ -256,8 +264,11 @@ def prepare_nemo_environment(
             resolved.write_text(wanted.rewritten, encoding="utf-8")
             args += ["-r", str(resolved)]
         # From the server's folder: its other relative lines resolve there, as NeMo Gym runs them.
-        if env.install(*args, cwd=server_dir) != 0:
-            raise UserError(f"[{label}] environment: installing nemo-gym and its requirements failed (see above)")
+        code, reason = env.install(*args, cwd=server_dir)
+        if code != 0:
+            raise UserError(
+                f"[{label}] environment: installing nemo-gym and its requirements failed{install_cause(reason)}"
+            )
         if wanted.checkout is not None:
             _put_on_path(env, wanted.checkout)
         # Compile nemo_gym's imports once, here, rather than in every server start (confined like the install).

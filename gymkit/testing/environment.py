@@ -166,18 +166,21 @@ class Environment:
         """
         return Confinement(writable=(self.location, *installer_caches(find_uv())))
 
-    def install(self, *args: str, cwd: Path | None = None) -> int:
-        """Install into this environment with its own installer; the installer's output is shown.
+    def install(self, *args: str, cwd: Path | None = None) -> tuple[int, str]:
+        """Install into this environment with its own installer: (exit status, the line that says why it failed).
 
-        ``cwd``: where relative paths in requirement files resolve (NeMo Gym installs from the server's folder).
+        The installer's output is shown once it ends, and its cause goes into the caller's one-line error,
+        which is what a check reports. ``cwd``: where relative paths in requirement files resolve (NeMo Gym
+        installs from the server's folder).
         """
         if self.backend == "uv":
             cmd = [find_uv() or "uv", "pip", "install", "--python", str(self.python), *args]
         else:
             cmd = [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", *args]
-        sys.stdout.flush()
-        code, _ = childproc.run(cmd, cwd=cwd, output="inherit", confine=self.build_confinement())
-        return code if code is not None else 1
+        code, text = childproc.run(cmd, cwd=cwd, output="capture", confine=self.build_confinement())
+        if text:
+            print(text, file=sys.stderr, flush=True)
+        return (code if code is not None else 1), installer_reason(text)
 
     def compile_imports(self, modules: str) -> None:
         """Import ``modules`` once so their bytecode is cached in the environment for every later stage.
@@ -186,6 +189,34 @@ class Environment:
         """
         code = f"import {modules}"
         childproc.run([str(self.python), "-c", code], env=self.variables(), confine=self.build_confinement())
+
+
+# The lines of pip's and uv's output that say why an install failed; the last one is the deepest cause.
+_REASON = re.compile(r"(?:^|\s)(?:fatal:|error:|ERROR:|╰─▶|Could not|No matching distribution)")
+
+
+def installer_reason(output: str) -> str:
+    """The installer's own words for why it failed, on one line; "" when it said nothing of the kind."""
+    lines = output.splitlines()
+    found = [i for i, line in enumerate(lines) if _REASON.search(line)]
+    if not found:
+        return ""
+    # uv wraps its explanation: the indented lines after the last cause continue it.
+    first = lines[found[-1]]
+    indent = len(first) - len(first.lstrip())
+    words = [first.strip()]
+    for line in lines[found[-1] + 1 :]:
+        if not line.strip() or len(line) - len(line.lstrip()) <= indent:
+            break
+        words.append(line.strip())
+    reason = re.sub(r"^[×╰─▶\s]+", "", " ".join(words))
+    return reason if len(reason) <= 300 else reason[:297] + "..."
+
+
+def install_cause(reason: str) -> str:
+    """What follows "installing X failed" in the one-line error."""
+    why = f": {reason}" if reason else ""
+    return f"{why} (the installer's whole output is above)"
 
 
 def _create(location: Path, python: str | None = None) -> Environment:
@@ -227,9 +258,10 @@ def prepare_environment(
     args = [*source.install]
     if requirements.is_file():
         args += ["-r", str(requirements)]
-    if env.install(*args) != 0:
+    code, reason = env.install(*args)
+    if code != 0:
         what = os.path.relpath(requirements, root) if requirements.is_file() else "gymkit"
-        raise UserError(f"[{label}] environment: installing {what} failed (the installer says why above)")
+        raise UserError(f"[{label}] environment: installing {what} failed{install_cause(reason)}")
     # Compile what every stage imports once, here, rather than in two stages at the same time:
     # the later stages may not write the environment.
     env.compile_imports("gymkit.smoke, pytest, pytest_asyncio")

@@ -1,0 +1,89 @@
+"""In a NeMo Gym checkout, a failure that shows the server needs the network or a key is a warning.
+
+Of v0.5.0's 100 servers, 13 failed re-verification only because the sandbox has no network (a
+dataset from the Hugging Face Hub, a git dependency) or the machine has no API key: NeMo Gym has
+no rule against either, so those were false failures. Any other message keeps the failure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gymkit.checks.elsewhere import cause_elsewhere
+from gymkit.checks.runner import run_checks
+from gymkit.findings import Status
+from tests.checks.conftest import build_server
+
+RESOLVE = "the server did not start: OSError: We couldn't connect to 'https://huggingface.co' to load the files"
+GIT = (
+    "[nvarc] environment: installing nemo-gym and its requirements failed: fatal: unable to access"
+    " 'https://github.com/meta-pytorch/OpenEnv.git/': Could not resolve host: github.com"
+)
+KEY = "the server did not start: omegaconf.errors.MissingMandatoryValue: Missing mandatory value: tavily_api_key"
+
+
+@pytest.mark.parametrize(
+    ("messages", "need"),
+    [([RESOLVE], "the network"), ([GIT, GIT], "the network"), ([KEY], "an API key")],
+)
+def test_a_failure_for_want_of_network_or_key_is_named(messages: list[str], need: str) -> None:
+    found = cause_elsewhere(messages)
+    assert found is not None and found[0].startswith(need)
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [],
+        [RESOLVE, "stored reward 1.0, verify now returns 0.0"],
+        ["verify answered HTTP 500: KeyError: 'expected_answer'"],
+        ["verify request failed: [Errno 111] Connection refused"],  # the server itself, on loopback
+        ["No module named 'bigcodebench'"],
+    ],
+)
+def test_any_other_message_keeps_the_failure(messages: list[str]) -> None:
+    assert cause_elsewhere(messages) is None
+
+
+VERIFY_ONLINE = """
+    async def verify(self, body: AdditionVerifyRequest) -> BaseVerifyResponse:
+        import socket
+
+        socket.getaddrinfo("huggingface.co", 443)
+"""
+
+
+def _online_server(root: Path) -> Path:
+    server = build_server(root)
+    app = server / "app.py"
+    text = app.read_text()
+    head = "    async def verify(self, body: AdditionVerifyRequest) -> BaseVerifyResponse:\n"
+    app.write_text(text.replace(head, VERIFY_ONLINE.lstrip("\n")))
+    return server
+
+
+def _as_nemo_checkout(root: Path) -> None:
+    (root / "nemo_gym").mkdir()
+    (root / "nemo_gym" / "__init__.py").write_text("")
+    (root / "pyproject.toml").write_text('[project]\nname = "nemo-gym"\nversion = "0.5.0"\n')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nemo", [True, False], ids=["nemo-gym checkout", "gymkit gym"])
+def test_a_verify_that_needs_the_network_warns_in_a_nemo_checkout_and_fails_in_gymkits(
+    tmp_path: Path, nemo: bool
+) -> None:
+    server = _online_server(tmp_path)
+    if nemo:
+        _as_nemo_checkout(tmp_path)
+    report = run_checks(server, select=["GYM404"])
+    findings = [f for f in report.findings if f.code == "GYM404"]
+    if nemo:
+        [finding] = findings
+        assert finding.status == Status.WARN, finding
+        assert finding.message.startswith("could not run here: verify needs the network"), finding.message
+    else:
+        assert len(findings) == 5 and {f.status for f in findings} == {Status.FAIL}, findings
+        assert not any("could not run here" in f.message for f in findings)
