@@ -31,6 +31,7 @@ from gymkit.jsonl import iter_rows
 from gymkit.launch import start_server as ServerProcess  # the runtime the server is written for
 from gymkit.nemo.detect import server_kind
 from gymkit.project import ServerPaths
+from gymkit.replay_mcp import mcp_endpoint, replay_over_mcp
 from gymkit.runtime.wire import ResponseCreateParams, tool_route
 
 __all__ = [
@@ -252,15 +253,32 @@ def _replayed(client: httpx.Client, url: str, body: dict[str, Any], timeout: flo
     server's tools are called for nothing only when something is wrong already.
     """
     client.cookies.clear()
+    calls = [(tool_route(name), arguments) for name, arguments in tool_calls(body.get("response"))]
     try:
-        client.post(f"{url}/seed_session", json=body)
-        for name, arguments in tool_calls(body.get("response")):
-            client.post(f"{url}/{tool_route(name)}", json=arguments)
+        seeded = client.post(f"{url}/seed_session", json=body)
+        mcp = mcp_endpoint(_json(seeded))
+        over_mcp = []
+        for index, (name, arguments) in enumerate(calls):
+            if client.post(f"{url}/{name}", json=arguments).status_code == 404 and mcp is not None:
+                # No HTTP route: an MCP-only server (upstream's @gym_tool). The rest go there too, in order.
+                over_mcp = calls[index:]
+                break
     except httpx.TimeoutException:
         return None, f"replaying the rollout's tool calls did not answer within {timeout:g}s"
     except httpx.TransportError as exc:
         return None, f"replaying the rollout's tool calls failed: {exc}"
+    if over_mcp and mcp is not None:
+        path, headers = mcp
+        if (why := replay_over_mcp(url + path, headers, over_mcp, timeout)) is not None:
+            return None, why
     return _post(client, f"{url}/verify", body, timeout, keep_session=True)
+
+
+def _json(reply: httpx.Response) -> object:
+    try:
+        return reply.json() if reply.is_success else None
+    except json.JSONDecodeError:
+        return None
 
 
 def _reverify_mode(client: httpx.Client, url: str) -> str | None:

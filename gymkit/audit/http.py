@@ -15,7 +15,9 @@ from urllib.parse import quote
 
 import aiohttp
 
+from gymkit.replay_mcp import call_over_mcp, mcp_endpoint
 from gymkit.reverify import tool_calls
+from gymkit.runtime.wire import tool_route
 
 __all__ = ["Outcome", "Sender"]
 
@@ -85,6 +87,22 @@ class Sender:
             cookies = "; ".join(f"{name}={morsel.value}" for name, morsel in reply.cookies.items())
             return reply.status, raw, cookies or cookie
 
+    async def _replay(self, body: dict[str, Any], seeded: bytes, cookie: str | None) -> tuple[str | None, str | None]:
+        """The response's tool calls, in order, in the session; over MCP for a server with no route for them."""
+        # The tools' answers are not judged: the response sent to verify says what they were.
+        calls = [(tool_route(name), arguments) for name, arguments in tool_calls(body.get("response"))]
+        try:
+            mcp = mcp_endpoint(json.loads(seeded))
+        except json.JSONDecodeError:
+            mcp = None
+        for index, (name, arguments) in enumerate(calls):
+            status, _, cookie = await self._post(f"/{quote(name, safe='')}", json.dumps(arguments).encode(), cookie)
+            if status == 404 and mcp is not None:
+                # An MCP-only server (upstream's @gym_tool): this call and the rest go there, in order.
+                path, headers = mcp
+                return cookie, await call_over_mcp(self.url + path, headers, calls[index:], self.timeout.total or 30.0)
+        return cookie, None
+
     async def verify(self, body: dict[str, Any] | bytes, *, seed: bool = True, replay: bool | None = None) -> Outcome:
         """One rollout's worth: seed_session with the row, then verify with the same session.
 
@@ -101,10 +119,9 @@ class Sender:
                         text = " ".join(raw.decode("utf-8", "replace").split())[:200]
                         return Outcome(status, None, f"seed_session answered HTTP {status}: {text}")
                     if replay:
-                        # The tools' answers are not judged: the response sent to verify says what they were.
-                        for name, arguments in tool_calls(body.get("response")):
-                            route, data = f"/{quote(name, safe='')}", json.dumps(arguments).encode()
-                            _, _, cookie = await self._post(route, data, cookie)
+                        cookie, why = await self._replay(body, raw, cookie)
+                        if why is not None:
+                            return Outcome(None, None, why)
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 status, raw, _ = await self._post("/verify", data, cookie)
             except TimeoutError:

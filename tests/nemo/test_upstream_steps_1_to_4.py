@@ -66,6 +66,18 @@ def test_five_upstream_servers_pass_steps_1_to_4(nemo_checkout: Path, nemo_runti
     assert unserved and all(f["status"] == "warn" and "gymkit's rule" in f["message"] for f in unserved)
 
 
+def test_an_mcp_only_servers_rollouts_reproduce_with_their_calls_replayed_over_mcp(
+    nemo_checkout: Path, nemo_runtime: Environment
+) -> None:
+    # example_mcp_weather serves get_weather over MCP only (@gym_tool), and its verify rewards the calls
+    # recorded in the session: replayed as HTTP routes they 404, and every stored reward of 1 came back 0.
+    done = _gymkit(nemo_checkout, "check", "example_mcp_weather", "--select", "GYM304,GYM404", "-f", "json")
+    [server] = json.loads(done.stdout)["servers"]
+    found = {(f["code"], f["status"]) for f in server["findings"]}
+    assert ("GYM404", "pass") in found, server["findings"]
+    assert not any("GYM3A16" in f["message"] or f["status"] == "fail" for f in server["findings"]), found
+
+
 def test_ng_reward_profile_reads_the_embedded_models_rollouts_of_an_upstream_server(
     nemo_checkout: Path, nemo_runtime: Environment, tmp_path: Path
 ) -> None:
