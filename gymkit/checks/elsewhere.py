@@ -29,7 +29,8 @@ NEEDS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|Network is unreachable|No address associated with hostname|getaddrinfo failed|NameResolutionError"
             r"|Failed to resolve '|Failed to establish a new connection|couldn't connect to 'https?://"
             r"|LocalEntryNotFoundError|OfflineModeIsEnabled|Cannot reach https?://|ConnectTimeout"
-            r"|unable to access 'https?://"
+            r"|unable to access 'https?://|'git', 'clone'|Check your internet connection|offline mode"
+            r"|HTTPSConnectionPool\(host='(?!127\.|localhost)"
         ),
     ),
     (
@@ -37,6 +38,9 @@ NEEDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"(?i:api[_ ]key)|Missing mandatory value|MissingMandatoryValue|environment variable"
             r"|KeyError: '[A-Z][A-Z0-9_]*(?:KEY|TOKEN|SECRET|URL|ENDPOINT|_CX|_ID)'"
+            # ng_run fills a config's ${...} and its required fields from env.yaml; a server started alone has none.
+            r"|InterpolationKeyError: Interpolation key '[^']+' not found"
+            r"|validation error for \w*Config\w*; \w+; Field required"
         ),
     ),
 )

@@ -13,6 +13,7 @@ in a temporary folder it removes afterwards, and turns off Ray's usage reporting
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -32,7 +33,7 @@ from gymkit.errors import ServerLoadError
 from gymkit.nemo.config import server_entry, single_server_config
 from gymkit.nemo.detect import nemo_checkout
 from gymkit.nemo.environment import prepare_nemo_environment
-from gymkit.testing.environment import Environment
+from gymkit.testing.environment import Environment, find_uv
 
 __all__ = ["DEFAULT_TIMEOUT", "UpstreamServer", "free_port"]
 
@@ -55,6 +56,23 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+# The line Python's traceback ends with: the exception's type and message.
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b.*")
+
+
+def startup_failure(stderr: str) -> str:
+    """A failed start's reason on one line: the final exception, with a validation error's fields."""
+    lines = [line.rstrip() for line in stderr.splitlines() if line.strip()]
+    found = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
+    if not found:
+        top = [line for line in lines if not line.startswith(" ")]
+        return top[-1] if top else ""
+    at = found[-1]
+    # pydantic says which fields failed on the lines after "N validation error(s) for Model".
+    detail = lines[at + 1 : at + 5] if "validation error" in lines[at] else []
+    return "; ".join([lines[at], *(d.strip() for d in detail if not d.strip().startswith("For further information"))])
 
 
 class UpstreamServer:
@@ -100,7 +118,10 @@ class UpstreamServer:
         )
         # Short and under /tmp: Ray's socket paths must fit in 107 bytes.
         self._runtime = Path(tempfile.mkdtemp(prefix="gymkit-ray-", dir="/tmp" if Path("/tmp").is_dir() else None))
+        uv = find_uv()
         variables = env.variables(
+            # ng_run builds every environment with uv from PATH, so a server may call it too (bigcodebench does).
+            PATH=os.pathsep.join([str(env.bin), *([str(Path(uv).parent)] if uv else []), os.environ.get("PATH", "")]),
             NEMO_GYM_CONFIG_DICT=yaml.safe_dump(config, sort_keys=False),
             NEMO_GYM_CONFIG_PATH=entry.name,
             # ng_run puts the server's folder on the path, so `import app`-style imports work.
@@ -128,10 +149,11 @@ class UpstreamServer:
                 self._stop()  # __exit__ will not run: without this the server outlives an interrupted start
                 raise
         if not ready:
-            stderr = self._stop()
-            last = [line for line in stderr.splitlines() if line.strip() and not line.startswith(" ")]
-            why = last[-1] if last else f"did not answer within {self.timeout:g} s"
-            raise ServerLoadError(f"{self.server_dir.name} (nemo_gym) did not start: {why}")
+            running = self._proc is not None and self._proc.poll() is None
+            why = startup_failure(self._stop())
+            if running:
+                why = f"did not answer within {self.timeout:g} s" + (f" (its last line: {why})" if why else "")
+            raise ServerLoadError(f"{self.server_dir.name} (nemo_gym) did not start: {why or 'it exited'}")
         self.url = f"http://{self.host}:{port}"
         return self
 

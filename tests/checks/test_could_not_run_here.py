@@ -24,9 +24,32 @@ GIT = (
 KEY = "the server did not start: omegaconf.errors.MissingMandatoryValue: Missing mandatory value: tavily_api_key"
 
 
+# As v0.5.0's servers failed to start here (ether0, legal_agent_bench, speed_bench, google_search).
+CLONE = (
+    "the server did not start: ether0 (nemo_gym) did not start: subprocess.CalledProcessError: Command"
+    " '['git', 'clone', '--depth=1', 'https://github.com/Future-House/ether0', '.ether0']' returned non-zero"
+)
+CODELOAD = (
+    "requests.exceptions.ConnectionError: HTTPSConnectionPool(host='codeload.github.com', port=443): Max retries"
+)
+ENV_YAML = "omegaconf.errors.InterpolationKeyError: Interpolation key 'policy_base_url' not found"
+REQUIRED = (
+    "pydantic_core._pydantic_core.ValidationError: 1 validation error for GoogleSearchResourcesServerConfig;"
+    " google_cx; Field required [type=missing, input_value={...}, input_type=dict]"
+)
+
+
 @pytest.mark.parametrize(
     ("messages", "need"),
-    [([RESOLVE], "the network"), ([GIT, GIT], "the network"), ([KEY], "an API key")],
+    [
+        ([RESOLVE], "the network"),
+        ([GIT, GIT], "the network"),
+        ([CLONE], "the network"),
+        ([CODELOAD], "the network"),
+        ([KEY], "an API key"),
+        ([ENV_YAML], "an API key or a setting"),
+        ([REQUIRED], "an API key or a setting"),
+    ],
 )
 def test_a_failure_for_want_of_network_or_key_is_named(messages: list[str], need: str) -> None:
     found = cause_elsewhere(messages)
@@ -41,6 +64,8 @@ def test_a_failure_for_want_of_network_or_key_is_named(messages: list[str], need
         ["verify answered HTTP 500: KeyError: 'expected_answer'"],
         ["verify request failed: [Errno 111] Connection refused"],  # the server itself, on loopback
         ["No module named 'bigcodebench'"],
+        ["HTTPConnectionPool(host='127.0.0.1', port=8000): Max retries exceeded"],
+        ["pydantic_core._pydantic_core.ValidationError: 1 validation error for VerifyRequest; answer; Field required"],
     ],
 )
 def test_any_other_message_keeps_the_failure(messages: list[str]) -> None:
