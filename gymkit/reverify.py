@@ -60,6 +60,8 @@ class RowResult:
     stored: float | None
     reward: float | None = None
     error: str | None = None
+    # False when neither a materialized input nor an example row has the rollout's input: its body is a guess.
+    paired: bool = True
 
     @property
     def matches(self) -> bool:
@@ -152,6 +154,8 @@ class StoredInputs:
     examples: list[dict[str, Any]]
     materialized: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     upstream: bool = False
+    # The rollout lines the last bodies() found no input for.
+    unpaired: set[int] = field(default_factory=set)
 
     @classmethod
     def read(cls, paths: ServerPaths) -> StoredInputs:
@@ -182,6 +186,8 @@ class StoredInputs:
                 continue
             index = matched.get(line)
             example = self.examples[index] if index is not None else None
+            if example is None:
+                self.unpaired.add(line)
             bodies[line] = verify_body(rollout, example, upstream=self.upstream, input_keys=input_keys)
         return bodies
 
@@ -305,7 +311,8 @@ def reverify_rollouts(
     except GymkitError as exc:
         report.error = exc.message
         return report
-    bodies = StoredInputs.read(paths).bodies(rollouts)
+    inputs = StoredInputs.read(paths)
+    bodies = inputs.bodies(rollouts)
     try:
         # The server is on loopback: a proxy named in the environment must not carry these calls.
         with (
@@ -316,7 +323,9 @@ def reverify_rollouts(
             timeouts = 0
             for line, rollout in rollouts:
                 stored = rollout.get("reward")
-                result = RowResult(line, float(stored) if finite_number(stored) else None)
+                result = RowResult(
+                    line, float(stored) if finite_number(stored) else None, paired=line not in inputs.unpaired
+                )
                 report.rows.append(result)
                 if timeouts >= _MAX_CONSECUTIVE_TIMEOUTS:
                     result.error = "not sent: the server stopped answering"

@@ -25,7 +25,7 @@ from gymkit.checks.elsewhere import elsewhere_warning
 from gymkit.checks.fixtures import GYMNASIUM_SKIP, JUDGE_SKIP, Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.errors import GymkitError
-from gymkit.reverify import match_rollouts
+from gymkit.reverify import RowResult, match_rollouts
 
 __all__ = ["GYM401", "GYM402", "GYM403", "GYM404", "GYM405", "GYM406", "GYM407", "GYM408", "served_routes"]
 
@@ -205,7 +205,15 @@ class GYM404(Step4):
         if len(errors) == len(report.differences) and (found := elsewhere_warning(fx, "verify", errors, ROLLOUTS)):
             return found
         problems = []
-        for row in report.differences:
+        differences = report.differences
+        if fx.gym == "nemo-gym":
+            # NeMo Gym re-verifies a rollout with its materialized input, which upstream does not ask to commit:
+            # a rollout that carries not what verify needs, with no input stored for it, is not upstream's failure.
+            unfit = [row for row in differences if not row.paired and row.error and _REFUSED.search(row.error)]
+            if unfit:
+                problems.append(_unpaired_warning(unfit))
+                differences = [row for row in differences if row not in unfit]
+        for row in differences:
             if row.error:
                 problems.append(problem(row.error, ROLLOUTS, row.line))
             else:
@@ -213,6 +221,23 @@ class GYM404(Step4):
                     problem(f"stored reward {row.stored}, verify now returns {row.reward}", ROLLOUTS, row.line)
                 )
         return problems
+
+
+# verify refused the body: the rollout lacks a field the request needs (a 422 from FastAPI's validation).
+_REFUSED = re.compile(r"HTTP 422\b")
+
+
+def _unpaired_warning(rows: list[RowResult]) -> Finding:
+    first = rows[0]
+    more = f" ({len(rows) - 1} more like it)" if len(rows) > 1 else ""
+    why = (first.error or "")[:200]
+    message = (
+        f"cannot be re-verified: verify refuses what this rollout carries ({why}){more}, and neither"
+        f" {EXAMPLES} nor data/example_rollouts_materialized_inputs.jsonl has its input (gymkit's rule that the"
+        " committed rollouts re-verify; NeMo Gym's reverify pairs each rollout with its materialized input, which"
+        " it does not ask to commit: commit that file, or collect the rollouts from the example rows)"
+    )
+    return problem(message, ROLLOUTS, first.line, level="warn")
 
 
 _START_COMMAND = re.compile(r"gymkit\s+(serve|reproduce|rollouts)|ng_run", re.IGNORECASE)

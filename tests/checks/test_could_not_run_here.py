@@ -7,6 +7,7 @@ no rule against either, so those were false failures. Any other message keeps th
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,7 @@ CLONE = (
     "the server did not start: ether0 (nemo_gym) did not start: subprocess.CalledProcessError: Command"
     " '['git', 'clone', '--depth=1', 'https://github.com/Future-House/ether0', '.ether0']' returned non-zero"
 )
-CODELOAD = (
-    "requests.exceptions.ConnectionError: HTTPSConnectionPool(host='codeload.github.com', port=443): Max retries"
-)
+CODELOAD = "requests.exceptions.ConnectionError: HTTPSConnectionPool(host='codeload.github.com', port=443): Max retries"
 ENV_YAML = "omegaconf.errors.InterpolationKeyError: Interpolation key 'policy_base_url' not found"
 REQUIRED = (
     "pydantic_core._pydantic_core.ValidationError: 1 validation error for GoogleSearchResourcesServerConfig;"
@@ -112,3 +111,30 @@ def test_a_verify_that_needs_the_network_warns_in_a_nemo_checkout_and_fails_in_g
     else:
         assert len(findings) == 5 and {f.status for f in findings} == {Status.FAIL}, findings
         assert not any("could not run here" in f.message for f in findings)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nemo", [True, False], ids=["nemo-gym checkout", "gymkit gym"])
+def test_rollouts_with_no_stored_input_that_verify_refuses_warn_in_a_nemo_checkout(tmp_path: Path, nemo: bool) -> None:
+    # v0.5.0's ruler, scicode, workplace_assistant: five rollouts from another dataset, without the field
+    # verify requires, and no materialized inputs: upstream's reverify cannot pair them either.
+    server = build_server(tmp_path)
+    if nemo:
+        _as_nemo_checkout(tmp_path)
+    path = server / "data" / "example_rollouts.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for row in rows[:2]:
+        del row["expected_answer"]
+        row["responses_create_params"] = {"input": "a task from another dataset"}
+    rows[4]["reward"] = 1.0 - rows[4]["reward"]  # a reward that differs stays a failure either way
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    findings = [f for f in run_checks(server, select=["GYM404"]).findings if f.code == "GYM404"]
+    fails = [f for f in findings if f.status == Status.FAIL]
+    assert any("stored reward" in f.message for f in fails)
+    refused = [f for f in findings if "HTTP 422" in f.message]
+    if nemo:
+        [warning] = refused
+        assert warning.status == Status.WARN and warning.message.startswith("cannot be re-verified"), warning
+        assert "(1 more like it)" in warning.message
+    else:
+        assert len(refused) == 2 and all(f.status == Status.FAIL for f in refused)
