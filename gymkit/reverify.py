@@ -106,22 +106,37 @@ def _params_key(row: dict[str, Any]) -> str | None:
     return json.dumps(dumped, sort_keys=True)
 
 
+def _prompt_key(key: str | None) -> str | None:
+    """The input alone, of a params key: what is left when the agent's config added sampling fields."""
+    return json.dumps(json.loads(key)["input"], sort_keys=True) if key is not None else None
+
+
 def match_rollouts(examples: list[dict[str, Any]], rollouts: list[tuple[int, dict[str, Any]]]) -> dict[int, int | None]:
     """Rollout line -> index of its example row (by ``_ng_task_index``, checked against the input,
-    else by equal ``responses_create_params``), or None when no example has its input."""
+    else by equal ``responses_create_params``, else by the one example with the same input messages),
+    or None when no example has its input."""
     keys = [_params_key(row) for row in examples]
     by_key: dict[str, int] = {}
     for index, key in enumerate(keys):
         if key is not None:
             by_key.setdefault(key, index)
+    # An agent's config may add request fields (swerl_llm_judge's `max_output_tokens: 4096`) that the
+    # rows lack: a rollout whose input messages are those of exactly one example came from it.
+    by_prompt: dict[str, list[int]] = {}
+    for index, key in enumerate(keys):
+        if (prompt := _prompt_key(key)) is not None:
+            by_prompt.setdefault(prompt, []).append(index)
     matched: dict[int, int | None] = {}
     for line, rollout in rollouts:
         key = _params_key(rollout)
         task = rollout.get("_ng_task_index")
         if isinstance(task, int) and 0 <= task < len(examples) and key is not None and keys[task] == key:
             matched[line] = task
+        elif key is not None and key in by_key:
+            matched[line] = by_key[key]
         else:
-            matched[line] = by_key.get(key) if key is not None else None
+            same = by_prompt.get(_prompt_key(key) or "", [])
+            matched[line] = same[0] if len(same) == 1 else None
     return matched
 
 

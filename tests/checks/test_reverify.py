@@ -89,3 +89,17 @@ def test_an_unmatched_rollout_keeps_only_task_fields_so_verify_outputs_are_not_s
     _write_rows(path, rollouts)
     report = reverify_rollouts(ServerPaths(server), verify_timeout=10)
     assert report.error is None and report.ok, [(r.line, r.error) for r in report.rows]
+
+
+def test_a_rollout_whose_agent_added_request_fields_matches_the_example_with_its_input(tmp_path: Path) -> None:
+    # v0.5.0's swerl_llm_judge: its agent adds `max_output_tokens: 4096`, which the rows lack; sent as
+    # stored, the rollout had no `options` and every stored reward of 1 came back 0.
+    server = build_server(tmp_path)
+    examples = _rows(server / "data" / "example.jsonl")
+    rollouts = _rows(server / "data" / "example_rollouts.jsonl")
+    for row in rollouts:
+        del row["_ng_task_index"]
+        row["responses_create_params"] = {**row["responses_create_params"], "max_output_tokens": 4096}
+    twin = {**examples[0], "expected_answer": "another"}  # two rows with one input: no guess between them
+    matched = match_rollouts([*examples, twin], list(enumerate(rollouts, start=1)))
+    assert matched == {1: None, 2: 1, 3: 2, 4: 3, 5: 4}
