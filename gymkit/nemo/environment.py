@@ -142,6 +142,34 @@ def _local_nemo(line: str, server_dir: Path) -> tuple[Path, str] | None:
     return folder, match.groupdict().get("extras") or ""
 
 
+def _uv_sources(folder: Path) -> dict[str, dict[str, Any]]:
+    """``[tool.uv.sources]`` of the server's pyproject.toml, by normalised name: where uv takes a dependency from."""
+    table = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8")).get("tool", {})
+    sources = table.get("uv", {}).get("sources", {})
+    return {re.sub(r"[-_.]+", "-", k).lower(): v for k, v in sources.items() if isinstance(v, dict)}
+
+
+def _from_source(spec: str, sources: dict[str, dict[str, Any]], folder: Path) -> str:
+    """``spec`` as uv installs it for the project: from its git, URL or path source, not the index.
+
+    A name installed from the index instead of the project's git source can be another package
+    entirely (code_fim's human-eval-infilling: PyPI's has no such module), or an attacker's.
+    """
+    match = _NAME.match(spec)
+    source = sources.get(re.sub(r"[-_.]+", "-", match.group("name")).lower()) if match else None
+    if match is None or source is None:
+        return spec
+    head = match.group(0).strip()
+    if isinstance(source.get("git"), str):
+        ref = next((source[k] for k in ("rev", "tag", "branch") if isinstance(source.get(k), str)), None)
+        return f"{head} @ git+{source['git']}" + (f"@{ref}" if ref else "")
+    if isinstance(source.get("url"), str):
+        return f"{head} @ {source['url']}"
+    if isinstance(source.get("path"), str):
+        return f"{head} @ {(folder / source['path']).resolve().as_uri()}"
+    return spec
+
+
 def nemo_requirements(server_dir: Path) -> NemoRequirements:
     """The installer arguments for ``server_dir``'s environment; UserError for a server NeMo Gym could not set up."""
     requirements = server_dir / "requirements.txt"
@@ -155,9 +183,10 @@ def nemo_requirements(server_dir: Path) -> NemoRequirements:
         fingerprint["pyproject"] = pyproject.read_text(encoding="utf-8")
         lines: list[str] = []
         named = False
+        sources = _uv_sources(server_dir)
         for spec in _declared(server_dir, ""):
             if not _is_nemo(spec):
-                lines.append(spec)
+                lines.append(_from_source(spec, sources, server_dir))
                 continue
             named = True
             match = _NAME.match(spec)
