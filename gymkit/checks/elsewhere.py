@@ -29,7 +29,8 @@ NEEDS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|Network is unreachable|No address associated with hostname|getaddrinfo failed|NameResolutionError"
             r"|Failed to resolve '|Failed to establish a new connection|couldn't connect to 'https?://"
             r"|LocalEntryNotFoundError|OfflineModeIsEnabled|Cannot reach https?://|ConnectTimeout"
-            r"|unable to access 'https?://|'git', 'clone'|Check your internet connection|offline mode"
+            r"|unable to access 'https?://|'git', 'clone'|git clone https?://"
+            r"|Check your internet connection|offline mode"
             r"|HTTPSConnectionPool\(host='(?!127\.|localhost)"
         ),
     ),

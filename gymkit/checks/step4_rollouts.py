@@ -337,6 +337,8 @@ class GYM406(Step4):
         routes, error = _served(fx)
         if error:
             return elsewhere_warning(fx, "starting the server", [error]) or [problem(error, "app.py")]
+        if any(re.fullmatch(r"\{[^/{}]+\}", route) for route in routes):
+            return []  # a route `/{path}` answers every tool name (workplace_assistant dispatches them itself)
         serves = ", ".join(sorted(routes - RESERVED_ROUTES)) or "no tools"
         # Upstream's servers that score the calls themselves (xlam_fc) serve no tools by design.
         upstream = fx.gym == "nemo-gym"

@@ -201,16 +201,22 @@ def installer_reason(output: str) -> str:
     found = [i for i, line in enumerate(lines) if _REASON.search(line)]
     if not found:
         return ""
-    # uv wraps its explanation: the indented lines after the last cause continue it.
+    # uv wraps its explanation, and chains its causes below it: the indented lines after the last error
+    # continue it, and the last "cause:" is the deepest (a DNS failure under "Failed to download").
     first = lines[found[-1]]
     indent = len(first) - len(first.lstrip())
-    words = [first.strip()]
+    words, causes = [first.strip()], []
     for line in lines[found[-1] + 1 :]:
         if not line.strip() or len(line) - len(line.lstrip()) <= indent:
             break
-        words.append(line.strip())
+        text = line.strip()
+        if text.startswith("cause:"):
+            causes.append(text.removeprefix("cause:").strip())
+        else:
+            words.append(text)
     reason = re.sub(r"^[×╰─▶\s]+", "", " ".join(words))
-    return reason if len(reason) <= 300 else reason[:297] + "..."
+    reason = reason if len(reason) <= 240 else reason[:237] + "..."
+    return f"{reason}: {causes[-1]}" if causes else reason
 
 
 def install_cause(reason: str) -> str:

@@ -138,3 +138,26 @@ def test_rollouts_with_no_stored_input_that_verify_refuses_warn_in_a_nemo_checko
         assert "(1 more like it)" in warning.message
     else:
         assert len(refused) == 2 and all(f.status == Status.FAIL for f in refused)
+
+
+UV_CHAIN = """\
+Using Python 3.12.1 environment at: .gymkit-cache/envs/nemo-gym-c8eac9ef35259a3e
+error: Failed to download `en-core-web-sm @ https://github.com/explosion/spacy-models/en_core_web_sm.whl`
+  cause: Request failed after 3 retries in 8.8s
+  cause: client error (Connect)
+  cause: dns error
+  cause: failed to lookup address information: Name or service not known
+"""
+
+
+def test_an_installs_reason_is_its_error_with_the_deepest_cause_and_reads_as_the_network() -> None:
+    # ifbench's requirements name a wheel on GitHub: uv puts the DNS failure seven causes down.
+    from gymkit.testing.environment import installer_reason
+
+    reason = installer_reason(UV_CHAIN)
+    assert reason == (
+        "error: Failed to download `en-core-web-sm @ https://github.com/explosion/spacy-models/en_core_web_sm.whl`:"
+        " failed to lookup address information: Name or service not known"
+    )
+    found = cause_elsewhere([f"installing nemo-gym and its requirements failed: {reason}"])
+    assert found is not None and found[0] == "the network"

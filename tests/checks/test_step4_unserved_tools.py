@@ -36,3 +36,14 @@ def test_an_unserved_tool(tmp_path: Path, nemo: bool, level: str) -> None:
     assert (str(found.status), found.file, found.line) == (level, "data/example.jsonl", 1)
     assert "'get_weather'" in found.message
     assert ("NeMo Gym allows it" in found.message) is nemo
+
+
+def test_a_catch_all_route_serves_every_tool(tmp_path: Path) -> None:
+    # v0.5.0's workplace_assistant serves `/{path}` and dispatches the 27 tool names itself: 135
+    # warnings said it served none of them.
+    server = _server(tmp_path, nemo=True)
+    (server / "data").mkdir()
+    (server / "data" / "example.jsonl").write_text(json.dumps(ROW) + "\n")
+    fx = Fixtures(ServerPaths(server))
+    fx._memo["served_routes"] = (frozenset({"verify", "seed_session", "{path}"}), None)
+    assert list(GYM406().check(fx)) == []
