@@ -30,6 +30,7 @@ import yaml
 
 from gymkit.childproc import ChildProcess
 from gymkit.errors import ServerLoadError
+from gymkit.needs import need_shown
 from gymkit.nemo.config import server_entry, single_server_config
 from gymkit.nemo.detect import nemo_checkout
 from gymkit.nemo.environment import prepare_nemo_environment
@@ -68,11 +69,23 @@ def startup_failure(stderr: str) -> str:
     found = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
     if not found:
         top = [line for line in lines if not line.startswith(" ")]
-        return top[-1] if top else ""
+        return (top[-1] + _log_need(lines, top[-1])) if top else ""
     at = found[-1]
     # pydantic says which fields failed on the lines after "N validation error(s) for Model".
     detail = lines[at + 1 : at + 5] if "validation error" in lines[at] else []
-    return "; ".join([lines[at], *(d.strip() for d in detail if not d.strip().startswith("For further information"))])
+    why = "; ".join([lines[at], *(d.strip() for d in detail if not d.strip().startswith("For further information"))])
+    return why + _log_need(lines, why)
+
+
+def _log_need(lines: list[str], why: str) -> str:
+    """Words of the log that show what the server lacked (a DNS failure under a retry's RuntimeError)."""
+    if need_shown(why) is not None:
+        return ""
+    shown = [line.strip() for line in lines if need_shown(line) is not None]
+    if not shown:
+        return ""
+    line = shown[-1] if len(shown[-1]) <= 200 else shown[-1][:197] + "..."
+    return f" (its log: {line})"
 
 
 class UpstreamServer:

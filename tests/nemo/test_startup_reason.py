@@ -28,3 +28,22 @@ def test_without_a_traceback_the_last_unindented_line_is_the_reason() -> None:
         "INFO:     Waiting for application startup."
     )
     assert startup_failure("") == ""
+
+
+RETRIED = """\
+WARNING: fetching https://www.sec.gov/files/company_tickers.json failed: <urlopen error [Errno -3] Temporary failure in name resolution>
+Traceback (most recent call last):
+  File "/x/app.py", line 88, in <module>
+RuntimeError: Failed to load SEC ticker data after retries. Server cannot start without company_tickers.json.
+"""
+
+
+def test_a_need_the_log_shows_above_the_exception_is_quoted() -> None:
+    # finance_sec_search: its exception says "after retries"; the log says why they failed.
+    why = startup_failure(RETRIED)
+    assert why.startswith("RuntimeError: Failed to load SEC ticker data after retries.")
+    assert why.endswith(
+        "(its log: WARNING: fetching https://www.sec.gov/files/company_tickers.json failed:"
+        " <urlopen error [Errno -3] Temporary failure in name resolution>)"
+    )
+    assert startup_failure(TRACEBACK).count("(its log:") == 0
