@@ -293,11 +293,9 @@ def prepare_nemo_environment(
             resolved.write_text(wanted.rewritten, encoding="utf-8")
             args += ["-r", str(resolved)]
         # From the server's folder: its other relative lines resolve there, as NeMo Gym runs them.
-        code, reason = env.install(*args, cwd=server_dir)
-        if code != 0:
-            raise UserError(
-                f"[{label}] environment: installing nemo-gym and its requirements failed{install_cause(reason)}"
-            )
+        if env.install(*args, cwd=server_dir) != 0:
+            cause = install_cause(env.failure)
+            raise UserError(f"[{label}] environment: installing nemo-gym and its requirements failed{cause}")
         if wanted.checkout is not None:
             _put_on_path(env, wanted.checkout)
         # Compile nemo_gym's imports once, here, rather than in every server start (confined like the install).

@@ -12,7 +12,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,8 @@ def find_uv() -> str | None:
 class Environment:
     location: Path
     backend: str  # "uv" or "venv"
+    # Why the last install failed, in the installer's words; not part of the environment's identity.
+    failure: str = field(default="", compare=False, hash=False)
 
     @property
     def bin(self) -> Path:
@@ -166,12 +168,13 @@ class Environment:
         """
         return Confinement(writable=(self.location, *installer_caches(find_uv())))
 
-    def install(self, *args: str, cwd: Path | None = None) -> tuple[int, str]:
-        """Install into this environment with its own installer: (exit status, the line that says why it failed).
+    def install(self, *args: str, cwd: Path | None = None) -> int:
+        """Install into this environment with its own installer; its exit status.
 
-        The installer's output is shown once it ends, and its cause goes into the caller's one-line error,
-        which is what a check reports. ``cwd``: where relative paths in requirement files resolve (NeMo Gym
-        installs from the server's folder).
+        The installer's output is shown once it ends; on failure ``failure`` holds the line that says
+        why, for the caller's one-line error (what a check reports). The return stays an exit status:
+        noxfiles copied into gyms test it as one. ``cwd``: where relative paths in requirement files
+        resolve (NeMo Gym installs from the server's folder).
         """
         if self.backend == "uv":
             cmd = [find_uv() or "uv", "pip", "install", "--python", str(self.python), *args]
@@ -180,7 +183,9 @@ class Environment:
         code, text = childproc.run(cmd, cwd=cwd, output="capture", confine=self.build_confinement())
         if text:
             print(text, file=sys.stderr, flush=True)
-        return (code if code is not None else 1), installer_reason(text)
+        status = code if code is not None else 1
+        object.__setattr__(self, "failure", installer_reason(text) if status else "")  # frozen: a note, not state
+        return status
 
     def compile_imports(self, modules: str) -> None:
         """Import ``modules`` once so their bytecode is cached in the environment for every later stage.
@@ -264,10 +269,9 @@ def prepare_environment(
     args = [*source.install]
     if requirements.is_file():
         args += ["-r", str(requirements)]
-    code, reason = env.install(*args)
-    if code != 0:
+    if env.install(*args) != 0:
         what = os.path.relpath(requirements, root) if requirements.is_file() else "gymkit"
-        raise UserError(f"[{label}] environment: installing {what} failed{install_cause(reason)}")
+        raise UserError(f"[{label}] environment: installing {what} failed{install_cause(env.failure)}")
     # Compile what every stage imports once, here, rather than in two stages at the same time:
     # the later stages may not write the environment.
     env.compile_imports("gymkit.smoke, pytest, pytest_asyncio")
