@@ -106,22 +106,28 @@ def _params_key(row: dict[str, Any]) -> str | None:
     return json.dumps(dumped, sort_keys=True)
 
 
+# What an agent's config sets on every request it sends (sampling, length): not part of the task.
+_SAMPLING = ("max_output_tokens", "temperature", "top_p", "seed", "metadata")
+
+
 def _prompt_key(key: str | None) -> str | None:
-    """The input alone, of a params key: what is left when the agent's config added sampling fields."""
-    return json.dumps(json.loads(key)["input"], sort_keys=True) if key is not None else None
+    """A params key without the sampling fields an agent's config may add; the task's tools and choice stay."""
+    if key is None:
+        return None
+    return json.dumps({k: v for k, v in json.loads(key).items() if k not in _SAMPLING}, sort_keys=True)
 
 
 def match_rollouts(examples: list[dict[str, Any]], rollouts: list[tuple[int, dict[str, Any]]]) -> dict[int, int | None]:
     """Rollout line -> index of its example row (by ``_ng_task_index``, checked against the input,
-    else by equal ``responses_create_params``, else by the one example with the same input messages),
+    else by equal ``responses_create_params``, else by the one example equal but for sampling fields),
     or None when no example has its input."""
     keys = [_params_key(row) for row in examples]
     by_key: dict[str, int] = {}
     for index, key in enumerate(keys):
         if key is not None:
             by_key.setdefault(key, index)
-    # An agent's config may add request fields (swerl_llm_judge's `max_output_tokens: 4096`) that the
-    # rows lack: a rollout whose input messages are those of exactly one example came from it.
+    # An agent's config may add sampling fields (swerl_llm_judge's `max_output_tokens: 4096`) that the
+    # rows lack: a rollout whose request differs from exactly one example's only there came from it.
     by_prompt: dict[str, list[int]] = {}
     for index, key in enumerate(keys):
         if (prompt := _prompt_key(key)) is not None:
