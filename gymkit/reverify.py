@@ -35,6 +35,7 @@ from gymkit.replay_mcp import mcp_endpoint, replay_over_mcp
 from gymkit.runtime.wire import ResponseCreateParams, tool_route
 
 __all__ = [
+    "MATERIALIZED_INPUTS",
     "TOLERANCE",
     "ReverifyReport",
     "RowResult",
@@ -179,13 +180,15 @@ class StoredInputs:
     unpaired: set[int] = field(default_factory=set)
 
     @classmethod
-    def read(cls, paths: ServerPaths) -> StoredInputs:
-        """Never raises: an unreadable file leaves its part empty (GYM1xx/GYM4xx report the file)."""
-        examples: list[dict[str, Any]] = []
+    def read(cls, paths: ServerPaths, examples: list[dict[str, Any]] | None = None) -> StoredInputs:
+        """Never raises: an unreadable file leaves its part empty (GYM1xx/GYM4xx report the file).
+        ``examples``: the example rows, when the caller has read them already."""
         materialized: dict[tuple[int, int], dict[str, Any]] = {}
-        with contextlib.suppress(GymkitError):
-            if paths.example.is_file():
-                examples = [row for _, row in iter_rows(paths.example)]
+        if examples is None:
+            examples = []
+            with contextlib.suppress(GymkitError):
+                if paths.example.is_file():
+                    examples = [row for _, row in iter_rows(paths.example)]
         with contextlib.suppress(GymkitError):
             if (paths.data / MATERIALIZED_INPUTS).is_file():
                 for _, row in iter_rows(paths.data / MATERIALIZED_INPUTS):

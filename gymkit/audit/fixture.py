@@ -123,13 +123,12 @@ def gold_cases(paths: ServerPaths, examples: list[dict[str, Any]], fixture: list
                     chosen.append((line, body, float(reward)))
     matched = match_rollouts(examples, [(line, _row_of(body)) for line, body, _ in chosen])
     if fixture is None:
-        # Sent as GYM404 sends a stored rollout: what verify saw, not its extras, which are its outputs.
-        inputs = StoredInputs.read(paths)
-        inputs.examples = examples
-        bodies = inputs.bodies([(line, body) for line, body, _ in chosen])
-        chosen = [(line, bodies[line], expected) for line, _, expected in chosen]
+        # Sent as GYM404 sends a stored rollout: what verify saw, not its extras, which are its outputs
+        # (bodies() leaves out an upstream request's null fields itself).
+        bodies = StoredInputs.read(paths, examples).bodies([(line, body) for line, body, _ in chosen])
+        return [Gold(matched.get(line), bodies[line], f"{where}:{line}", expected) for line, _, expected in chosen]
     upstream = server_kind(paths.dir) == "nemo_gym"
-    golds: list[Gold] = []
-    for line, body, expected in chosen:
-        golds.append(Gold(matched.get(line), without_nulls(body) if upstream else body, f"{where}:{line}", expected))
-    return golds
+    return [
+        Gold(matched.get(line), without_nulls(body) if upstream else body, f"{where}:{line}", expected)
+        for line, body, expected in chosen
+    ]

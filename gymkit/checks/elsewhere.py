@@ -15,9 +15,9 @@ from collections.abc import Iterable
 
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Finding, problem
-from gymkit.needs import NEEDS, need_shown
+from gymkit.needs import need_shown
 
-__all__ = ["NEEDS", "cause_elsewhere", "elsewhere_warning"]
+__all__ = ["cause_elsewhere", "elsewhere_warning"]
 
 
 def cause_elsewhere(messages: Iterable[str]) -> tuple[str, str] | None:

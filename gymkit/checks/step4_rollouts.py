@@ -25,7 +25,7 @@ from gymkit.checks.elsewhere import elsewhere_warning
 from gymkit.checks.fixtures import GYMNASIUM_SKIP, JUDGE_SKIP, Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.errors import GymkitError
-from gymkit.reverify import RowResult, match_rollouts
+from gymkit.reverify import MATERIALIZED_INPUTS, RowResult, match_rollouts
 
 __all__ = ["GYM401", "GYM402", "GYM403", "GYM404", "GYM405", "GYM406", "GYM407", "GYM408", "served_routes"]
 
@@ -233,7 +233,7 @@ def _unpaired_warning(rows: list[RowResult]) -> Finding:
     why = (first.error or "")[:200]
     message = (
         f"cannot be re-verified: verify refuses what this rollout carries ({why}){more}, and neither"
-        f" {EXAMPLES} nor data/example_rollouts_materialized_inputs.jsonl has its input (gymkit's rule that the"
+        f" {EXAMPLES} nor data/{MATERIALIZED_INPUTS} has its input (gymkit's rule that the"
         " committed rollouts re-verify; NeMo Gym's reverify pairs each rollout with its materialized input, which"
         " it does not ask to commit: commit that file, or collect the rollouts from the example rows)"
     )
