@@ -17,7 +17,7 @@ from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Finding, problem
 from gymkit.needs import need_shown
 
-__all__ = ["cause_elsewhere", "elsewhere_warning"]
+__all__ = ["cause_elsewhere", "elsewhere_warning", "service_warning"]
 
 
 def cause_elsewhere(messages: Iterable[str]) -> tuple[str, str] | None:
@@ -47,5 +47,26 @@ def elsewhere_warning(fx: Fixtures, what: str, messages: list[str], where: str =
         f"could not run here: {what} needs {need} ({words!r}), which this machine or its sandbox does not give it"
         f" (gymkit's rule that a server runs offline and unconfigured is stricter than NeMo Gym's, which has no"
         f" such rule); run it where it has that. First message: {first}{more}"
+    )
+    return [problem(message, where, level="warn")]
+
+
+def service_warning(
+    fx: Fixtures, what: str, messages: list[str], rewards: Iterable[float | None], where: str = "app.py"
+) -> list[Finding] | None:
+    """One warning in place of failures that a service the config names, absent here, explains.
+
+    Only when verify paid nothing (reward 0, or no reward) for every row that differs: a verifier
+    without its service cannot pay, so a reward it does pay, or pays wrongly, is still its own failure.
+    """
+    absent = fx.absent_services
+    if not absent or not messages or any(reward not in (None, 0.0) for reward in rewards):
+        return None
+    first = messages[0] if len(messages[0]) <= 240 else messages[0][:237] + "..."
+    more = f" ({len(messages) - 1} more like it)" if len(messages) > 1 else ""
+    message = (
+        f"could not run here: {what} needs the service its config names at {'; '.join(absent)}, and nothing"
+        " listens there on this machine (NeMo Gym's deployment starts it beside the server; gymkit starts the"
+        f" server alone); run it where that service runs. First message: {first}{more}"
     )
     return [problem(message, where, level="warn")]

@@ -99,6 +99,15 @@ class Fixtures:
         refs = [f"{name!r} ({where}: {field})" for field, name in model_server_refs(entry)]
         return ", ".join(refs) or None
 
+    @cached_property
+    def absent_services(self) -> list[str]:
+        """In a NeMo Gym checkout, the loopback services the server's config names where nothing listens."""
+        if self.gym != "nemo-gym":
+            return []
+        from gymkit.nemo.services import absent_services
+
+        return absent_services(self.paths.dir)
+
     # -- configs/ -------------------------------------------------------------------------
     @cached_property
     def config_path(self) -> Path | None:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from gymkit.checks.elsewhere import elsewhere_warning
+from gymkit.checks.elsewhere import elsewhere_warning, service_warning
 from gymkit.checks.fixtures import GYMNASIUM_SKIP, JUDGE_SKIP, Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.errors import GymkitError
@@ -70,6 +70,11 @@ class GYM304(Check):
         if isinstance(result, GymkitError):
             failed = [problem(f"the audit could not run: {result.message}", "app.py")]
             return judge_skip or elsewhere_warning(fx, "the audit", [result.message]) or failed
+        failing = [
+            f for f in result.findings if f.status == "fail" and (fx.gym != "nemo-gym" or _upstream_note(f) is None)
+        ]
+        messages = [f"{f.code} {f.probe}: {f.message}" for f in failing]
+        absent = service_warning(fx, "verify", messages, (f.reward for f in failing))
         problems: list[Finding | list[AuditFinding]] = []
         warned: dict[str, list[AuditFinding]] = {}
         for f in result.findings:
@@ -79,10 +84,11 @@ class GYM304(Check):
                 if f.code not in warned:
                     problems.append(warned.setdefault(f.code, []))
                 warned[f.code].append(f)
-            else:
+            elif not absent:
                 # The audit's message ends with the command that reproduces it.
                 problems.append(problem(f"{f.code} {f.probe}: {f.message}", "app.py"))
-        found = [p if isinstance(p, Finding) else _warning(fx.paths.name, p) for p in problems]
+        # Failures a service absent here explains are one warning; the audit's other findings still stand.
+        found = (absent or []) + [p if isinstance(p, Finding) else _warning(fx.paths.name, p) for p in problems]
         if judge_skip and any(f.status == "fail" for f in found):
             return judge_skip
         return found

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from gymkit.checks.elsewhere import elsewhere_warning
+from gymkit.checks.elsewhere import elsewhere_warning, service_warning
 from gymkit.checks.fixtures import GYMNASIUM_SKIP, JUDGE_SKIP, Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.errors import GymkitError
@@ -203,6 +203,12 @@ class GYM404(Step4):
             return Skip("the server declares reverify_mode 'unsupported'")
         errors = [row.error for row in report.differences if row.error]
         if len(errors) == len(report.differences) and (found := elsewhere_warning(fx, "verify", errors, ROLLOUTS)):
+            return found
+        shown = [
+            row.error or f"line {row.line}: stored reward {row.stored}, verify now returns {row.reward}"
+            for row in report.differences
+        ]
+        if found := service_warning(fx, "verify", shown, (row.reward for row in report.differences), ROLLOUTS):
             return found
         problems = []
         differences = report.differences

@@ -1,0 +1,123 @@
+"""A verifier whose config names a service on loopback that is not running here: "could not run here".
+
+v0.5.0's math_formal_lean compiles each proof in a Lean sandbox at sandbox_host:sandbox_port
+(127.0.0.1:6000), which NeMo Gym's deployment starts beside it. Started alone it pays 0 for every
+proof, and GYM404 and GYM304 failed for what is this machine's lack, not the server's.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gymkit.checks.runner import run_checks
+from gymkit.findings import Status
+from gymkit.nemo.services import absent_services, config_services
+from tests.checks.conftest import build_server
+from tests.checks.test_could_not_run_here import _as_nemo_checkout
+
+
+def _server_with_config(root: Path, fields: str) -> Path:
+    server = root / "resources_servers" / "svc"
+    (server / "configs").mkdir(parents=True)
+    (server / "configs" / "svc.yaml").write_text(
+        f"svc:\n  resources_servers:\n    svc:\n      entrypoint: app.py\n{fields}"
+    )
+    return server
+
+
+@pytest.fixture
+def listening() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # nothing listens once it is closed
+
+
+def test_host_and_port_fields_urls_and_environment_defaults_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SVC_PORT", "7001")
+    monkeypatch.delenv("SVC_HOST", raising=False)
+    server = _server_with_config(
+        tmp_path,
+        "      sandbox_host: ${oc.env:SVC_HOST,127.0.0.1}\n"
+        "      sandbox_port: ${oc.env:SVC_PORT,6000}\n"
+        "      judge:\n        base_url: http://localhost:8123/v1\n"
+        "      search_url: https://api.example.com:443/\n"  # not loopback: the network's, not a service beside it
+        "      other_host: 127.0.0.1\n",  # no port beside it
+    )
+    assert config_services(server) == [
+        ("127.0.0.1", 7001, "sandbox_host, sandbox_port in configs/svc.yaml"),
+        ("localhost", 8123, "judge.base_url in configs/svc.yaml"),
+    ]
+
+
+def test_a_service_is_absent_only_where_the_connection_is_refused(tmp_path: Path, listening: int) -> None:
+    closed = _closed_port()
+    server = _server_with_config(
+        tmp_path,
+        f"      up_host: 127.0.0.1\n      up_port: {listening}\n"
+        f"      down_host: 127.0.0.1\n      down_port: {closed}\n",
+    )
+    assert absent_services(server) == [f"127.0.0.1:{closed} (down_host, down_port in configs/svc.yaml)"]
+
+
+VERIFY_WITH_SANDBOX = """
+    async def verify(self, body: AdditionVerifyRequest) -> BaseVerifyResponse:
+        import socket
+
+        try:
+            socket.create_connection(("127.0.0.1", PORT), timeout=1).close()
+        except OSError:
+            return BaseVerifyResponse(**body.model_dump(), reward=PAID)
+"""
+
+
+def _sandboxed_server(root: Path, port: int, paid: float) -> Path:
+    server = build_server(root)
+    app = server / "app.py"
+    head = "    async def verify(self, body: AdditionVerifyRequest) -> BaseVerifyResponse:\n"
+    body = VERIFY_WITH_SANDBOX.lstrip("\n").replace("PORT", str(port)).replace("PAID", repr(paid))
+    app.write_text(app.read_text().replace(head, body))
+    config = server / "configs" / "good.yaml"
+    entry = "      verified: false\n"
+    config.write_text(
+        config.read_text().replace(entry, f"{entry}      sandbox_host: 127.0.0.1\n      sandbox_port: {port}\n", 1)
+    )
+    return server
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nemo", [True, False], ids=["nemo-gym checkout", "gymkit gym"])
+def test_a_verify_without_its_sandbox_warns_in_a_nemo_checkout_and_fails_in_gymkits(tmp_path: Path, nemo: bool) -> None:
+    server = _sandboxed_server(tmp_path, _closed_port(), paid=0.0)
+    if nemo:
+        _as_nemo_checkout(tmp_path)
+    findings = [f for f in run_checks(server, select=["GYM404"]).findings if f.code == "GYM404"]
+    if nemo:
+        [finding] = findings
+        assert finding.status == Status.WARN, finding
+        assert finding.message.startswith("could not run here: verify needs the service its config names at 127.0.0.1:")
+        assert "(sandbox_host, sandbox_port in configs/good.yaml)" in finding.message
+    else:
+        assert findings and {f.status for f in findings} == {Status.FAIL}, findings
+
+
+@pytest.mark.slow
+def test_a_verify_that_pays_without_its_sandbox_still_fails(tmp_path: Path) -> None:
+    # Without its service a verifier cannot pay: a reward it pays anyway, and pays wrongly, is its own.
+    server = _sandboxed_server(tmp_path, _closed_port(), paid=0.5)
+    _as_nemo_checkout(tmp_path)
+    findings = [f for f in run_checks(server, select=["GYM404"]).findings if f.code == "GYM404"]
+    assert findings and {f.status for f in findings} == {Status.FAIL}, findings
+    assert not any("could not run here" in f.message for f in findings)
