@@ -11,6 +11,7 @@ gyms keep the stricter rule (a server runs offline, confined), so there these st
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from gymkit.checks.fixtures import Fixtures
@@ -51,21 +52,35 @@ def elsewhere_warning(fx: Fixtures, what: str, messages: list[str], where: str =
     return [problem(message, where, level="warn")]
 
 
+# How a start shows it waited for a service or could not reach it; any other failed start is the server's.
+_UNREACHED = re.compile(
+    r"did not answer within|not ready after|Connection refused|All connection attempts failed|ConnectError"
+    r"|Cannot connect to host"
+)
+
+
 def service_warning(
     fx: Fixtures, what: str, messages: list[str], rewards: Iterable[float | None], where: str = "app.py"
 ) -> list[Finding] | None:
-    """One warning in place of failures that a service the config names, absent here, explains.
+    """One warning in place of failures that a loopback service the server names, absent here, explains.
 
     Only when verify paid nothing (reward 0, or no reward) for every row that differs: a verifier
     without its service cannot pay, so a reward it does pay, or pays wrongly, is still its own failure.
+    ``rewards`` empty means the server did not start: then only a start that waited for a service or
+    could not reach one, not one that crashed otherwise.
     """
+    paid = list(rewards)
+    if fx.gym != "nemo-gym" or not messages or any(reward not in (None, 0.0) for reward in paid):
+        return None
+    if not paid and not all(_UNREACHED.search(message) for message in messages):
+        return None  # a start that failed otherwise (an import error, a crash) is the server's own
     absent = fx.absent_services
-    if not absent or not messages or any(reward not in (None, 0.0) for reward in rewards):
+    if not absent:
         return None
     first = messages[0] if len(messages[0]) <= 240 else messages[0][:237] + "..."
     more = f" ({len(messages) - 1} more like it)" if len(messages) > 1 else ""
     message = (
-        f"could not run here: {what} needs the service its config names at {'; '.join(absent)}, and nothing"
+        f"could not run here: {what} needs the service it names at {'; '.join(absent)}, and nothing"
         " listens there on this machine (NeMo Gym's deployment starts it beside the server; gymkit starts the"
         f" server alone); run it where that service runs. First message: {first}{more}"
     )

@@ -106,7 +106,7 @@ class Fixtures:
             return []
         from gymkit.nemo.services import absent_services
 
-        return absent_services(self.paths.dir)
+        return absent_services(self.paths.dir, self.paths.root)
 
     # -- configs/ -------------------------------------------------------------------------
     @cached_property

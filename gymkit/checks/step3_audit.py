@@ -69,7 +69,8 @@ class GYM304(Check):
         judge_skip = Skip(JUDGE_SKIP.format(models=fx.judge_models, what="the audit")) if fx.judge_models else None
         if isinstance(result, GymkitError):
             failed = [problem(f"the audit could not run: {result.message}", "app.py")]
-            return judge_skip or elsewhere_warning(fx, "the audit", [result.message]) or failed
+            found = elsewhere_warning(fx, "the audit", [result.message])
+            return judge_skip or found or service_warning(fx, "the server", [result.message], ()) or failed
         failing = [
             f for f in result.findings if f.status == "fail" and (fx.gym != "nemo-gym" or _upstream_note(f) is None)
         ]

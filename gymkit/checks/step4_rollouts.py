@@ -198,7 +198,8 @@ class GYM404(Step4):
             # What differs may be the judge's part of the reward: nothing here says which.
             return Skip(JUDGE_SKIP.format(models=fx.judge_models, what="re-verification"))
         if report.error:
-            return elsewhere_warning(fx, "re-verification", [report.error]) or [problem(report.error, "app.py")]
+            found = elsewhere_warning(fx, "re-verification", [report.error])
+            return found or service_warning(fx, "the server", [report.error], ()) or [problem(report.error, "app.py")]
         if report.reverify_mode == "unsupported":
             return Skip("the server declares reverify_mode 'unsupported'")
         errors = [row.error for row in report.differences if row.error]
@@ -342,7 +343,8 @@ class GYM406(Step4):
 
         routes, error = _served(fx)
         if error:
-            return elsewhere_warning(fx, "starting the server", [error]) or [problem(error, "app.py")]
+            found = elsewhere_warning(fx, "starting the server", [error])
+            return found or service_warning(fx, "the server", [error], ()) or [problem(error, "app.py")]
         if any(re.fullmatch(r"\{[^/{}]+\}", route) for route in routes):
             return []  # a route `/{path}` answers every tool name (workplace_assistant dispatches them itself)
         serves = ", ".join(sorted(routes - RESERVED_ROUTES)) or "no tools"

@@ -10,6 +10,7 @@ refuses the connection is a service that is not running here.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
@@ -19,10 +20,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import yaml
+
 from gymkit.errors import GymkitError
 from gymkit.nemo.config import server_entry
 
-__all__ = ["absent_services", "config_services"]
+__all__ = ["absent_services", "code_services", "config_services", "gym_services"]
 
 # The two forms a value takes in upstream's configs: literal, or the environment with a default.
 _ENV = re.compile(r"^\$\{oc\.env:([A-Za-z_][A-Za-z0-9_]*)(?:,([^}]*))?\}$")
@@ -96,6 +99,61 @@ def config_services(server_dir: Path) -> list[tuple[str, int, str]]:
     return [(host, port, f"{fields}{where}") for host, port, fields in _walk(entry.fields)]
 
 
-def absent_services(server_dir: Path) -> list[str]:
-    """The loopback services the server's config names where nothing listens, as ``host:port (fields)``."""
-    return [f"{host}:{port} ({fields})" for host, port, fields in config_services(server_dir) if _refused(host, port)]
+def _env_pairs(fields: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(host variable, port variable) for each ``*_host``/``*_port`` pair read from the environment."""
+    for key, raw in fields.items():
+        if isinstance(raw, dict):
+            yield from _env_pairs(raw)
+        elif key.endswith("_host") and isinstance(raw, str) and (host := _ENV.match(raw.strip())):
+            port = fields.get(f"{key[: -len('_host')]}_port")
+            if isinstance(port, str) and (port_var := _ENV.match(port.strip())):
+                yield host.group(1), port_var.group(1)
+
+
+@functools.cache
+def gym_services(root: Path) -> tuple[tuple[str, str], ...]:
+    """The environment variables by which the gym's configs name a loopback service, as (host, port) pairs.
+
+    competitive_coding_challenges reads ``NEMO_SKILLS_SANDBOX_HOST``/``_PORT`` in its code, not its
+    config, and waits at start for that sandbox; math_formal_lean's config names the same pair.
+    """
+    pairs: dict[tuple[str, str], None] = {}
+    for path in sorted(root.glob("resources_servers/*/configs/*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict):
+            pairs.update(dict.fromkeys(_env_pairs(data)))
+    return tuple(pairs)
+
+
+def code_services(server_dir: Path, root: Path) -> list[tuple[str, int, str]]:
+    """(host, port, where) of each of the gym's services whose variables the server's own code reads."""
+    found = []
+    sources = [p for p in sorted(server_dir.glob("*.py")) if p.is_file() and not p.is_symlink()]
+    for host_var, port_var in gym_services(root):
+        for path in sources:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if host_var in text and port_var in text:
+                host = os.environ.get(host_var, "127.0.0.1")
+                port = _port(os.environ.get(port_var)) or _default_port(text, port_var)
+                if port is not None and _loopback(host):
+                    found.append((host, port, f"{host_var}, {port_var} in {path.name}"))
+                break
+    return found
+
+
+def _default_port(text: str, var: str) -> int | None:
+    """The default the code gives ``var``: ``getenv("VAR", "6000")`` and the like."""
+    m = re.search(rf"""["']{re.escape(var)}["']\s*,\s*["']?(\d+)""", text)
+    return _port(m.group(1)) if m else None
+
+
+def absent_services(server_dir: Path, root: Path | None = None) -> list[str]:
+    """The loopback services the server's config or code names where nothing listens, as ``host:port (fields)``."""
+    services = config_services(server_dir)
+    if root is not None:
+        known = {(host, port) for host, port, _ in services}
+        services += [s for s in code_services(server_dir, root) if (s[0], s[1]) not in known]
+    return [f"{host}:{port} ({fields})" for host, port, fields in services if _refused(host, port)]

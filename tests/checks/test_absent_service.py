@@ -15,7 +15,7 @@ import pytest
 
 from gymkit.checks.runner import run_checks
 from gymkit.findings import Status
-from gymkit.nemo.services import absent_services, config_services
+from gymkit.nemo.services import absent_services, code_services, config_services
 from tests.checks.conftest import build_server
 from tests.checks.test_could_not_run_here import _as_nemo_checkout
 
@@ -107,7 +107,7 @@ def test_a_verify_without_its_sandbox_warns_in_a_nemo_checkout_and_fails_in_gymk
     if nemo:
         [finding] = findings
         assert finding.status == Status.WARN, finding
-        assert finding.message.startswith("could not run here: verify needs the service its config names at 127.0.0.1:")
+        assert finding.message.startswith("could not run here: verify needs the service it names at 127.0.0.1:")
         assert "(sandbox_host, sandbox_port in configs/good.yaml)" in finding.message
     else:
         assert findings and {f.status for f in findings} == {Status.FAIL}, findings
@@ -121,3 +121,50 @@ def test_a_verify_that_pays_without_its_sandbox_still_fails(tmp_path: Path) -> N
     findings = [f for f in run_checks(server, select=["GYM404"]).findings if f.code == "GYM404"]
     assert findings and {f.status for f in findings} == {Status.FAIL}, findings
     assert not any("could not run here" in f.message for f in findings)
+
+
+def test_a_service_the_gym_names_by_environment_is_found_in_a_servers_code(tmp_path: Path) -> None:
+    # competitive_coding_challenges reads the sandbox's variables in its code and waits for it at start;
+    # math_formal_lean's config names the same pair with ${oc.env:...}.
+    _server_with_config(
+        tmp_path,
+        "      sandbox_host: ${oc.env:NEMO_SKILLS_SANDBOX_HOST,127.0.0.1}\n"
+        "      sandbox_port: ${oc.env:NEMO_SKILLS_SANDBOX_PORT,6000}\n",
+    )
+    other = tmp_path / "resources_servers" / "ccc"
+    other.mkdir()
+    (other / "ccc_eval.py").write_text(
+        'import os\nhost = os.getenv("NEMO_SKILLS_SANDBOX_HOST", "127.0.0.1")\n'
+        'port = os.getenv("NEMO_SKILLS_SANDBOX_PORT", "6000")\n'
+    )
+    quiet = tmp_path / "resources_servers" / "quiet"
+    quiet.mkdir()
+    (quiet / "app.py").write_text('import os\nhost = os.getenv("NEMO_SKILLS_SANDBOX_HOST")\n')  # no port: not the pair
+    assert code_services(other, tmp_path) == [
+        ("127.0.0.1", 6000, "NEMO_SKILLS_SANDBOX_HOST, NEMO_SKILLS_SANDBOX_PORT in ccc_eval.py")
+    ]
+    assert code_services(quiet, tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "warns"),
+    [
+        ("ccc (nemo_gym) did not start: did not answer within 180 s (its last line: CCC: pre-loading metadata)", True),
+        ("RuntimeError: Sandbox not ready after waiting 240s", True),
+        ("ccc (nemo_gym) did not start: ModuleNotFoundError: No module named 'numpy'", False),
+    ],
+)
+def test_a_failed_start_warns_only_when_it_waited_for_or_missed_the_service(
+    tmp_path: Path, message: str, warns: bool
+) -> None:
+    from gymkit.checks.elsewhere import service_warning
+    from gymkit.checks.fixtures import CheckOptions, Fixtures
+    from gymkit.project import ServerPaths
+
+    server = _server_with_config(tmp_path, f"      sandbox_host: 127.0.0.1\n      sandbox_port: {_closed_port()}\n")
+    _as_nemo_checkout(tmp_path)
+    fx = Fixtures(ServerPaths(server), CheckOptions())
+    found = service_warning(fx, "the server", [message], ())
+    assert (found is not None) is warns
+    if found:
+        assert found[0].status == Status.WARN and found[0].message.startswith("could not run here: the server needs")
