@@ -13,6 +13,9 @@ client drive a gymkit server as they drive an upstream one:
 * ``tools/call`` needs the token: the call runs the route's own handler, body validation
   included, on the state of the session the token names. A failure is an ``isError`` result,
   ``HTTP <status> from POST /<tool>: <text>``, with the status and text the HTTP route answers.
+* A server may narrow one rollout's token to some tools (upstream's
+  ``mcp_allowed_tools_for_session(seed_body)``): the names are signed into the token
+  (:class:`TokenSigner`), its ``tools/list`` lists only them and its ``tools/call`` of another fails.
 * An MCP-native agent records its calls as ``mcp__<server_name>__<tool>``;
   :func:`bare_tool_name` turns them back into the tool's name for ``/verify``.
 
@@ -21,11 +24,14 @@ The SDK is the ``mcp`` extra (``pip install 'gymkit[mcp]'``); only :func:`mount`
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import importlib.util
 import inspect
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +58,7 @@ __all__ = [
     "METADATA_KEY",
     "PATH",
     "TOKEN_HEADER",
+    "TokenSigner",
     "ToolCall",
     "bare_tool_name",
     "check_can_serve",
@@ -64,6 +71,8 @@ TOKEN_HEADER = "X-NeMo-Gym-Session-Token"
 METADATA_KEY = "mcp"
 PATH = "/mcp"
 INSTALL = "pip install 'gymkit[mcp]'"
+# A session id, a MAC, and an allow-list of tool names: far below this unless a server allows hundreds.
+_MAX_TOKEN_LENGTH = 16384
 # What MCP clients accept as a tool name, and what mcp__<server>__<tool> can carry back to verify.
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -80,9 +89,47 @@ def bare_tool_name(name: str, server_name: str) -> str:
     return name[len(prefix) :] if name.startswith(prefix) and len(name) > len(prefix) else name
 
 
-def token_signer(cookie: SessionCookie, secret: bytes) -> SessionCookie:
+class TokenSigner:
+    """Mints and reads a rollout's token: its session id and, when the server narrows them, its tools.
+
+    ``{session id}.{mac}`` for a session that may call every tool, ``{session id}.{tools}.{mac}`` with
+    the allowed names (base64url JSON) for one that may not. The MAC covers both, keyed with the
+    cookie's secret under a name of its own: the narrowing travels in the token, as upstream's does,
+    so it holds for a session this process no longer keeps, and cannot be widened by the client.
+    """
+
+    def __init__(self, cookie: SessionCookie, secret: bytes) -> None:
+        self._name = f"{cookie.name}\0mcp-token".encode()
+        self._secret = secret
+
+    def _mac(self, claim: str) -> str:
+        digest = hmac.new(self._secret, self._name + b"\0" + claim.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def value(self, session_id: str, tools: Iterable[str] | None = None) -> str:
+        claim = session_id
+        if tools is not None:
+            names = json.dumps(sorted(set(tools)), separators=(",", ":")).encode()
+            claim += "." + base64.urlsafe_b64encode(names).rstrip(b"=").decode()
+        return f"{claim}.{self._mac(claim)}"
+
+    def read(self, token: object) -> tuple[str, frozenset[str] | None] | None:
+        """(session id, the tools it may call or None for all) of a token this server minted; else None."""
+        if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH:
+            return None
+        claim, dot, mac = token.rpartition(".")
+        if not dot or not hmac.compare_digest(mac.encode("utf-8", "replace"), self._mac(claim).encode()):
+            return None
+        session_id, _, names = claim.partition(".")
+        if not names:
+            return session_id, None
+        allowed = json.loads(base64.urlsafe_b64decode(names + "=" * (-len(names) % 4)))
+        return session_id, frozenset(allowed)
+
+
+def token_signer(cookie: SessionCookie, secret: bytes) -> TokenSigner:
     """Signs tokens with the cookie's secret; the name in the MAC keeps tokens and cookies apart."""
-    return SessionCookie(f"{cookie.name}\0mcp-token", secret)
+    return TokenSigner(cookie, secret)
 
 
 def seed_metadata(server_name: str, token: str) -> dict[str, Any]:
@@ -232,7 +279,7 @@ def _tool_request(request: Request, name: str, body: bytes) -> Request:
 
 
 def mount(
-    app: FastAPI, *, server_name: str, tools: Mapping[str, ToolSpec], signer: SessionCookie, call: ToolCall
+    app: FastAPI, *, server_name: str, tools: Mapping[str, ToolSpec], signer: TokenSigner, call: ToolCall
 ) -> None:
     """Serve ``tools`` on ``app``'s ``/mcp`` and run the SDK's session manager in ``app``'s lifespan."""
     import mcp.types as types
@@ -250,7 +297,11 @@ def mount(
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)], isError=True)
 
     async def list_tools() -> list[types.Tool]:
-        return listed
+        # A narrowed token lists only its tools; without a token (or with a forged one) every tool is listed.
+        request = sdk.request_context.request
+        claims = signer.read(request.headers.get(TOKEN_HEADER)) if isinstance(request, Request) else None
+        allowed = claims[1] if claims else None
+        return listed if allowed is None else [tool for tool in listed if tool.name in allowed]
 
     async def call_tool(name: str, arguments: dict[str, Any]) -> types.CallToolResult:
         spec = tools.get(name)
@@ -265,9 +316,12 @@ def mount(
             return failed(
                 f"tools/call needs the {TOKEN_HEADER} header: /seed_session's answer carries it under mcp.headers"
             )
-        session_id = signer.read(token)
-        if session_id is None:
+        claims = signer.read(token)
+        if claims is None:
             return failed(f"the {TOKEN_HEADER} header is not a token this server signed; use /seed_session's")
+        session_id, allowed = claims
+        if allowed is not None and name not in allowed:
+            return failed(f"tool {name!r} is not one this rollout may call; it may call: {', '.join(sorted(allowed))}")
         body = json.dumps(arguments).encode()
         status, text = await call(spec, body, _tool_request(request, name, body), session_id)
         if not 200 <= status < 300:

@@ -133,6 +133,30 @@ class BaseResourcesServer:
     async def verify(self, body: BaseVerifyRequest) -> BaseVerifyResponse:
         raise NotImplementedError(f"{type(self).__name__} does not implement verify()")
 
+    def mcp_allowed_tools_for_session(self, seed_body: dict[str, Any]) -> list[str] | None:
+        """With ``expose_tools_over_mcp``: the tools this rollout's MCP token may list and call; None for all.
+
+        ``seed_body`` is the JSON body its /seed_session was sent (upstream's hook of the same name). The
+        names are signed into the token; the HTTP routes are not narrowed, as upstream's are not.
+        """
+        return None
+
+    def _allowed_tools(self, raw: bytes) -> list[str] | None:
+        """The hook's answer for a seed body, checked: a list of this server's tool names, or None."""
+        try:
+            allowed = self.mcp_allowed_tools_for_session(json.loads(raw or b"{}"))
+        except Exception as exc:
+            log.exception("mcp_allowed_tools_for_session raised")
+            raise _RouteError(500, f"mcp_allowed_tools_for_session raised {type(exc).__name__}: {exc}") from exc
+        if allowed is None:
+            return None
+        if not isinstance(allowed, (list, tuple, set, frozenset)) or not all(isinstance(n, str) for n in allowed):
+            raise _RouteError(500, f"mcp_allowed_tools_for_session must return tool names or None, not {allowed!r:.80}")
+        unknown = sorted(set(allowed) - set(self.tools()))
+        if unknown:
+            raise _RouteError(500, f"mcp_allowed_tools_for_session named tools this server does not serve: {unknown}")
+        return list(allowed)
+
     # -- session state ----------------------------------------------------------------
     @property
     def session(self) -> dict[str, Any]:
@@ -339,7 +363,7 @@ class BaseResourcesServer:
         params: _Params,
         description: str = "",
         *,
-        signer: SessionCookie | None = None,
+        signer: mcp.TokenSigner | None = None,
     ) -> None:
         """Serve ``method`` on ``POST /<name>``; with a ``signer`` (MCP on) seeds give tokens, verify bare names."""
         server = self
@@ -347,8 +371,9 @@ class BaseResourcesServer:
         bare_names = signer is not None and name == "verify"
 
         async def endpoint(request: Request) -> Response:
+            raw = await request.body()
             try:
-                body = _validated(model, await request.body(), name)
+                body = _validated(model, raw, name)
             except _RouteError as exc:
                 return exc.response(name)
             session, new_cookie = server._open_session(request, cookie, seeding=seeding)
@@ -375,7 +400,12 @@ class BaseResourcesServer:
                     # The agent gives up on a rollout whose seed failed; its cookie never left.
                     server.sessions.discard(session.id)
             if seeding and signer is not None and response.status_code == 200:
-                response = _with_mcp_metadata(response, server.name, signer.value(session.id))
+                try:
+                    allowed = server._allowed_tools(raw)
+                except _RouteError as exc:
+                    server.sessions.discard(session.id)  # no token, no cookie: the rollout never started
+                    return exc.response(name)
+                response = _with_mcp_metadata(response, server.name, signer.value(session.id, allowed))
             if new_cookie:
                 response.set_cookie(
                     cookie.name, new_cookie, max_age=SESSION_MAX_AGE, path="/", httponly=True, samesite="lax"

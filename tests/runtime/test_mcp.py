@@ -7,6 +7,7 @@ cookie, as NeMo Gym's claude_code_agent sends them, and the tools over ``/mcp`` 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import threading
@@ -470,3 +471,47 @@ def test_the_profile_counts_an_mcp_agents_calls_under_the_tool() -> None:
         "mcp__srv__",
         "mcp__x",
     ]
+
+
+class Narrowed(Tally):
+    """Upstream's per-session hook: the seed body says which tools this rollout may call over MCP."""
+
+    def mcp_allowed_tools_for_session(self, seed_body: dict[str, Any]) -> list[str] | None:
+        return seed_body.get("allowed_tools")
+
+
+def _tools_listed(url: str, token: str | None) -> list[str]:
+    async def work(session: ClientSession) -> list[str]:
+        return [tool.name for tool in (await session.list_tools()).tools]
+
+    return _mcp(url, work, token)
+
+
+def test_a_narrowed_token_lists_and_calls_only_its_tools_and_cannot_be_widened() -> None:
+    with serving_in_thread(Narrowed(_config(True), name="tally").app) as url, httpx.Client() as rollout:
+        reply = rollout.post(url + "/seed_session", json={"allowed_tools": ["add"]})
+        token = reply.json()["mcp"]["headers"][HEADER]
+        assert _tools_listed(url, token) == ["add"]
+        assert "whoami" in _tools_listed(url, None)  # without a token: every tool, as before
+        assert _call(url, "add", {"amount": 3}, token).structuredContent == {"total": 3}
+        refused = _call(url, "whoami", {}, token)
+        assert (
+            refused.isError and "'whoami' is not one this rollout may call; it may call: add" in refused.content[0].text
+        )
+        # The allow-list is signed with the id: another list under the same MAC is not a token.
+        session_id, _claim, mac = token.split(".")
+        widened = base64.urlsafe_b64encode(b'["add","whoami"]').rstrip(b"=").decode()
+        for forged in (f"{session_id}.{widened}.{mac}", f"{session_id}.{mac}"):
+            result = _call(url, "whoami", {}, forged)
+            assert result.isError and "not a token this server signed" in result.content[0].text, forged
+        assert rollout.post(url + "/whoami", json={}).status_code == 200  # HTTP is not narrowed, as upstream's
+        unrestricted = httpx.post(url + "/seed_session", json={}).json()["mcp"]["headers"][HEADER]
+        assert unrestricted.count(".") == 1 and not _call(url, "whoami", {}, unrestricted).isError
+
+
+def test_a_hook_naming_a_tool_the_server_lacks_fails_the_seed_in_one_line_and_starts_no_rollout() -> None:
+    with serving_in_thread(Narrowed(_config(True), name="tally").app) as url, httpx.Client() as rollout:
+        reply = rollout.post(url + "/seed_session", json={"allowed_tools": ["add", "fly"]})
+        assert reply.status_code == 500
+        assert reply.json()["error"] == "mcp_allowed_tools_for_session named tools this server does not serve: ['fly']"
+        assert not rollout.cookies
