@@ -176,8 +176,6 @@ class StoredInputs:
     examples: list[dict[str, Any]]
     materialized: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     upstream: bool = False
-    # The rollout lines the last bodies() found no input for.
-    unpaired: set[int] = field(default_factory=set)
 
     @classmethod
     def read(cls, paths: ServerPaths, examples: list[dict[str, Any]] | None = None) -> StoredInputs:
@@ -199,9 +197,14 @@ class StoredInputs:
 
     def bodies(self, rollouts: list[tuple[int, dict[str, Any]]]) -> dict[int, dict[str, Any]]:
         """Rollout line -> the body /verify gets for it."""
+        return self.pair(rollouts)[0]
+
+    def pair(self, rollouts: list[tuple[int, dict[str, Any]]]) -> tuple[dict[int, dict[str, Any]], frozenset[int]]:
+        """(rollout line -> the body /verify gets for it, the lines no stored input was found for)."""
         matched = match_rollouts(self.examples, rollouts)
         input_keys = frozenset(k for row in self.examples for k in row)
         bodies = {}
+        unpaired = set()
         for line, rollout in rollouts:
             key = _indices(rollout)
             if key is not None and key in self.materialized:
@@ -211,9 +214,9 @@ class StoredInputs:
             index = matched.get(line)
             example = self.examples[index] if index is not None else None
             if example is None:
-                self.unpaired.add(line)
+                unpaired.add(line)
             bodies[line] = verify_body(rollout, example, upstream=self.upstream, input_keys=input_keys)
-        return bodies
+        return bodies, frozenset(unpaired)
 
 
 def _indices(row: dict[str, Any]) -> tuple[int, int] | None:
@@ -335,8 +338,7 @@ def reverify_rollouts(
     except GymkitError as exc:
         report.error = exc.message
         return report
-    inputs = StoredInputs.read(paths)
-    bodies = inputs.bodies(rollouts)
+    bodies, unpaired = StoredInputs.read(paths).pair(rollouts)
     try:
         # The server is on loopback: a proxy named in the environment must not carry these calls.
         with (
@@ -347,9 +349,7 @@ def reverify_rollouts(
             timeouts = 0
             for line, rollout in rollouts:
                 stored = rollout.get("reward")
-                result = RowResult(
-                    line, float(stored) if finite_number(stored) else None, paired=line not in inputs.unpaired
-                )
+                result = RowResult(line, float(stored) if finite_number(stored) else None, paired=line not in unpaired)
                 report.rows.append(result)
                 if timeouts >= _MAX_CONSECUTIVE_TIMEOUTS:
                     result.error = "not sent: the server stopped answering"
