@@ -53,6 +53,9 @@ class DataProblem:
     # Set when the problem is one of gymkit's own rules that NeMo Gym does not have (a checklist in a
     # NeMo Gym checkout warns about it): "reward range", "empty input".
     gymkit_rule: str | None = None
+    # "schema" when the row is not what its model admits (no reward included): a reader that validates
+    # the row another way (upstream's stepped rows, GYM402) replaces these with its own.
+    kind: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
@@ -68,9 +71,9 @@ class _Problems:
     found: list[DataProblem] = field(default_factory=list)
     hidden: int = 0
 
-    def add(self, line: int | None, message: str, gymkit_rule: str | None = None) -> None:
+    def add(self, line: int | None, message: str, gymkit_rule: str | None = None, kind: str | None = None) -> None:
         if len(self.found) < self.limit:
-            self.found.append(DataProblem(self.path, line, message, gymkit_rule))
+            self.found.append(DataProblem(self.path, line, message, gymkit_rule, kind))
         else:
             self.hidden += 1
 
@@ -186,13 +189,16 @@ def rollout_problems(
         if index_problem:
             problems.add(number, f"{index_problem}; {collect}")
         if "reward" not in row:
-            problems.add(number, f"no reward: a rollout row is a verify response with a reward; {collect}")
+            problems.add(
+                number, f"no reward: a rollout row is a verify response with a reward; {collect}", kind="schema"
+            )
             continue
         try:
             RolloutRow.model_validate(row)
         except ValidationError as exc:
             rule = "empty input" if _only_empty_input(exc) else None
-            problems.add(number, f"{validation_problem(exc)}; a rollout row is a verify response, {collect}", rule)
+            message = f"{validation_problem(exc)}; a rollout row is a verify response, {collect}"
+            problems.add(number, message, rule, kind="schema")
             continue
         problem = None if clamped_reward(row["reward"]) is not None else reward_problem(row["reward"])
         if problem:
