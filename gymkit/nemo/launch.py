@@ -13,7 +13,6 @@ in a temporary folder it removes afterwards, and turns off Ray's usage reporting
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
@@ -134,7 +133,7 @@ class UpstreamServer:
         uv = find_uv()
         variables = env.variables(
             # ng_run builds every environment with uv from PATH, so a server may call it too (bigcodebench does).
-            PATH=os.pathsep.join([str(env.bin), *([str(Path(uv).parent)] if uv else []), os.environ.get("PATH", "")]),
+            on_path=(Path(uv).parent,) if uv else (),
             NEMO_GYM_CONFIG_DICT=yaml.safe_dump(config, sort_keys=False),
             NEMO_GYM_CONFIG_PATH=entry.name,
             # ng_run puts the server's folder on the path, so `import app`-style imports work.

@@ -147,10 +147,11 @@ class Environment:
     def python(self) -> Path:
         return self.bin / "python"
 
-    def variables(self, **extra: str) -> dict[str, str]:
-        """os.environ as a process in this environment sees it: its bin/ first, no caller's PYTHONPATH."""
+    def variables(self, *, on_path: tuple[Path, ...] = (), **extra: str) -> dict[str, str]:
+        """os.environ as a process in this environment sees it: its bin/ first (then ``on_path``), no caller's
+        PYTHONPATH."""
         env = {**os.environ, "VIRTUAL_ENV": str(self.location)}
-        env["PATH"] = os.pathsep.join([str(self.bin), env.get("PATH", "")])
+        env["PATH"] = os.pathsep.join([str(self.bin), *map(str, on_path), env.get("PATH", "")])
         # The caller's PYTHONPATH would let the server import what its environment lacks.
         env.pop("PYTHONPATH", None)
         # uv installs without bytecode, and many machines set PYTHONDONTWRITEBYTECODE, so every
