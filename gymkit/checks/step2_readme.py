@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from gymkit.checks.fixtures import Fixtures
 from gymkit.checks.registry import Check, Finding, Skip, problem, register
 from gymkit.checks.step1_tasks import config_docs
-from gymkit.contribution.licenses import compatibility, parse_spdx, repository_license
+from gymkit.contribution.licenses import compatibility, licence_by_name, parse_spdx, repository_license
 from gymkit.contribution.readme import LICENSING_FIELDS, README_SECTIONS, placeholder_lines
 from gymkit.runtime.config import DatasetLicense
 
@@ -137,7 +137,9 @@ class GYM213(Step2Readme):
 
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """Write the code licence as an SPDX identifier or expression, e.g. `Apache-2.0`, `MIT`,
-        `BSD-3-Clause`, `Apache-2.0 OR MIT` (list: https://spdx.org/licenses/)."""
+        `BSD-3-Clause`, `Apache-2.0 OR MIT` (list: https://spdx.org/licenses/). In a NeMo Gym checkout a
+        licence written by its name, as upstream's README template writes it (`Apache 2.0`), is read as
+        the licence of that name, and GYM214 judges that one."""
         assert fx.readme is not None
         found = fx.readme.licensing().get("code")
         if found is None:
@@ -146,7 +148,12 @@ class GYM213(Step2Readme):
         _, error = parse_spdx(value)
         if not error:
             return []
+        named = licence_by_name(value)
+        if named and fx.gym == "nemo-gym":
+            return []  # upstream's README template writes a licence by its name: 'Apache 2.0' is Apache-2.0
         message = f"code licence {value!r} is not a valid SPDX expression: {error}"
+        if named:
+            message += f"; by its name it is {named}: write that"
         if fx.gym == "nemo-gym":
             message += " (gymkit's rule; NeMo Gym's template writes e.g. 'Code: Apache 2.0')"
             return [problem(message, README, line, level="warn")]
@@ -169,6 +176,8 @@ class GYM214(Step2Readme):
             return Skip("no code licence line")
         line, value = found
         expression, _ = parse_spdx(value)
+        if expression is None and fx.gym == "nemo-gym" and (named := licence_by_name(value)):
+            expression, _ = parse_spdx(named)
         if expression is None:
             return Skip("the code licence is not an SPDX expression (GYM213)")
         verdict, culprits = compatibility(expression)

@@ -8,15 +8,16 @@ be distributed under those terms. Strong copyleft (GPL, AGPL, ...) cannot; weak 
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from license_expression import ExpressionError, Licensing, get_spdx_licensing
+from license_expression import ExpressionError, Licensing, get_license_index, get_spdx_licensing
 
-__all__ = ["Verdict", "compatibility", "parse_spdx", "repository_license"]
+__all__ = ["Verdict", "compatibility", "licence_by_name", "parse_spdx", "repository_license"]
 
 Verdict = Literal["ok", "weak-copyleft", "copyleft"]
 
@@ -33,6 +34,28 @@ _PARSE_LOCK = threading.Lock()
 @lru_cache(maxsize=1)
 def _licensing() -> Licensing:
     return get_spdx_licensing()
+
+
+@lru_cache(maxsize=1)
+def _by_key() -> dict[str, str]:
+    """SPDX identifier by every lower-case key the licence database knows it by (ScanCode's and SPDX's)."""
+    keys: dict[str, str] = {}
+    for entry in get_license_index():
+        spdx = entry.get("spdx_license_key")
+        if not spdx or entry.get("is_exception") or entry.get("is_deprecated"):
+            continue
+        for key in (entry["license_key"], spdx, *(entry.get("other_spdx_license_keys") or ())):
+            keys.setdefault(key.lower(), spdx)
+    return keys
+
+
+def licence_by_name(text: str) -> str | None:
+    """The SPDX identifier of a licence written by its name, as NeMo Gym's README template writes it
+    (``Apache 2.0`` is ``Apache-2.0``); None unless the name is that of exactly one licence."""
+    name = re.sub(r"<[^>]*>", " ", text).strip().strip(".").lower()
+    name = re.sub(r"\b(?:the|licen[cs]e|version|v(?=\d))\b", " ", name)
+    key = re.sub(r"[\s_]+", "-", name.strip()).strip("-")
+    return _by_key().get(key) if key else None
 
 
 def parse_spdx(text: str) -> tuple[Any | None, str | None]:

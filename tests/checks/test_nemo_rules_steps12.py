@@ -360,8 +360,27 @@ def test_readme_from_upstreams_template_only_warns_in_nemo_gym(tmp_path: Path) -
     write(server, "README.md", UPSTREAM_README)
     found = _readme_findings(server)
     assert not any("fail" in s for s in found.values()), found
-    # Where gymkit asks more (more sections, an SPDX id, a Dependencies: label) it says so.
-    assert found["GYM210"] == {"warn"} and found["GYM213"] == {"warn"} and found["GYM211"] == {"warn"}
+    # Where gymkit asks more (more sections, a Dependencies: label) it says so; 'Apache 2.0' is Apache-2.0.
+    assert found["GYM210"] == {"warn"} and found["GYM211"] == {"warn"}
+    assert found["GYM213"] == {"pass"} and found["GYM214"] == {"pass"}
+
+
+def test_a_copyleft_licence_written_by_its_name_still_fails_in_nemo_gym(tmp_path: Path) -> None:
+    # 42 of v0.5.0's 50 code licence lines name their licence as the template does; GYM214 read none of them.
+    server = make_gym(tmp_path, "nemo-gym")
+    write(server, "README.md", UPSTREAM_README.replace("Code: Apache 2.0", "Code: GPL 3.0"))
+    found = findings(server, "GYM214")
+    assert [(str(f.status), f.message.split(";")[0]) for f in found] == [
+        ("fail", "code licence GPL 3.0 is copyleft (GPL-3.0-only)")
+    ]
+
+
+def test_a_licence_name_in_gymkits_gym_fails_naming_its_spdx_identifier(tmp_path: Path) -> None:
+    server = make_gym(tmp_path, "gymkit")
+    readme = server / "README.md"
+    readme.write_text(readme.read_text().replace("Code licence: Apache-2.0", "Code licence: Apache 2.0"))
+    [found] = findings(server, "GYM213")
+    assert found.status == "fail" and found.message.endswith("; by its name it is Apache-2.0: write that")
 
 
 def test_readme_from_upstreams_template_fails_gymkits_rules(tmp_path: Path) -> None:
