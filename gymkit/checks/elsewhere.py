@@ -54,7 +54,7 @@ def elsewhere_warning(fx: Fixtures, what: str, messages: list[str], where: str =
 
 # How a start shows it waited for a service or could not reach it; any other failed start is the server's.
 _UNREACHED = re.compile(
-    r"did not answer within|not ready after|Connection refused|All connection attempts failed|ConnectError"
+    r"did not answer within \d|not ready after|Connection refused|All connection attempts failed|\bConnectError\b"
     r"|Cannot connect to host"
 )
 
@@ -64,13 +64,14 @@ def service_warning(
 ) -> list[Finding] | None:
     """One warning in place of failures that a loopback service the server names, absent here, explains.
 
-    Only when verify paid nothing (reward 0, or no reward) for every row that differs: a verifier
-    without its service cannot pay, so a reward it does pay, or pays wrongly, is still its own failure.
-    ``rewards`` empty means the server did not start: then only a start that waited for a service or
-    could not reach one, not one that crashed otherwise.
+    Only for a service the server tried to reach while it ran (``fx.absent_services``: see
+    gymkit.nemo.services), and only when verify answered reward 0 for every row that differs: a
+    verifier without its service cannot pay, so a reward it pays, or an error, a 500 or a
+    non-deterministic answer, is still its own failure. ``rewards`` empty means the server did not
+    start: then only a start that waited for a service or could not reach one, not one that crashed.
     """
     paid = list(rewards)
-    if fx.gym != "nemo-gym" or not messages or any(reward not in (None, 0.0) for reward in paid):
+    if fx.gym != "nemo-gym" or not messages or any(reward != 0.0 for reward in paid):
         return None
     if not paid and not all(_UNREACHED.search(message) for message in messages):
         return None  # a start that failed otherwise (an import error, a crash) is the server's own
@@ -80,7 +81,7 @@ def service_warning(
     first = messages[0] if len(messages[0]) <= 240 else messages[0][:237] + "..."
     more = f" ({len(messages) - 1} more like it)" if len(messages) > 1 else ""
     message = (
-        f"could not run here: {what} needs the service it names at {'; '.join(absent)}, and nothing"
+        f"could not run here: {what} tried to reach the service it names at {'; '.join(absent)}, and nothing"
         " listens there on this machine (NeMo Gym's deployment starts it beside the server; gymkit starts the"
         f" server alone); run it where that service runs. First message: {first}{more}"
     )

@@ -7,8 +7,8 @@ cost one read of README.md, and an unreadable file becomes one finding, not ten 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -25,6 +25,7 @@ from gymkit.runtime.config import ServerConfigFile, find_config, load_config
 
 if TYPE_CHECKING:
     from gymkit.audit import AuditResult
+    from gymkit.nemo.services import ServiceWatch
     from gymkit.reverify import ReverifyReport
     from gymkit.validation import DataProblem
 
@@ -100,13 +101,19 @@ class Fixtures:
         return ", ".join(refs) or None
 
     @cached_property
-    def absent_services(self) -> list[str]:
-        """In a NeMo Gym checkout, the loopback services the server's config names where nothing listens."""
+    def service_watch(self) -> ServiceWatch | None:
+        """In a NeMo Gym checkout, a watch on the loopback services the server names that are absent here."""
         if self.gym != "nemo-gym":
-            return []
-        from gymkit.nemo.services import absent_services
+            return None
+        from gymkit.nemo.services import ServiceWatch, absent_services
 
-        return absent_services(self.paths.dir, self.paths.root)
+        return ServiceWatch(absent_services(self.paths.dir, self.paths.root))
+
+    @property
+    def absent_services(self) -> list[str]:
+        """The absent services the server tried to reach while a check ran it: what explains its failures."""
+        watch = self.service_watch
+        return [str(s) for s in watch.services if s in watch.reached] if watch else []
 
     # -- configs/ -------------------------------------------------------------------------
     @cached_property
@@ -220,12 +227,23 @@ class Fixtures:
                 self._memo[key] = compute()
             return cast(T, self._memo[key])
 
-    def server(self) -> AbstractContextManager[None]:
+    @contextmanager
+    def server(self) -> Iterator[None]:
         """A scope in which the checks that start this server share one (an upstream server's Ray start is
-        slow, and three at once on a small machine time out); a gymkit server is started per caller still."""
+        slow, and three at once on a small machine time out); a gymkit server is started per caller still.
+        The absent services it names are watched from before it starts until after it stops."""
         from gymkit.launch import sharing
 
-        return sharing(self.paths.dir)
+        with self._lock:
+            watch = self.service_watch
+        if watch is not None:
+            watch.acquire()
+        try:
+            with sharing(self.paths.dir):
+                yield
+        finally:
+            if watch is not None:
+                watch.release()
 
     @cached_property
     def audit(self) -> AuditResult | GymkitError:

@@ -69,25 +69,34 @@ def test_a_service_is_absent_only_where_the_connection_is_refused(tmp_path: Path
         f"      up_host: 127.0.0.1\n      up_port: {listening}\n"
         f"      down_host: 127.0.0.1\n      down_port: {closed}\n",
     )
-    assert absent_services(server) == [f"127.0.0.1:{closed} (down_host, down_port in configs/svc.yaml)"]
+    assert [str(s) for s in absent_services(server)] == [
+        f"127.0.0.1:{closed} (down_host, down_port in configs/svc.yaml)"
+    ]
 
 
 VERIFY_WITH_SANDBOX = """
     async def verify(self, body: AdditionVerifyRequest) -> BaseVerifyResponse:
         import socket
 
-        try:
-            socket.create_connection(("127.0.0.1", PORT), timeout=1).close()
-        except OSError:
+        answer = b""
+        if CALLS:
+            try:
+                with socket.create_connection(("127.0.0.1", PORT), timeout=1) as sandbox:
+                    sandbox.sendall(b"compile this")
+                    answer = sandbox.recv(16)
+            except OSError:
+                pass
+        if not answer:
             return BaseVerifyResponse(**body.model_dump(), reward=PAID)
 """
 
 
-def _sandboxed_server(root: Path, port: int, paid: float) -> Path:
+def _sandboxed_server(root: Path, port: int, paid: float, calls: bool = True) -> Path:
     server = build_server(root)
     app = server / "app.py"
     head = "    async def verify(self, body: AdditionVerifyRequest) -> BaseVerifyResponse:\n"
     body = VERIFY_WITH_SANDBOX.lstrip("\n").replace("PORT", str(port)).replace("PAID", repr(paid))
+    body = body.replace("CALLS", repr(calls))
     app.write_text(app.read_text().replace(head, body))
     config = server / "configs" / "good.yaml"
     entry = "      verified: false\n"
@@ -107,10 +116,23 @@ def test_a_verify_without_its_sandbox_warns_in_a_nemo_checkout_and_fails_in_gymk
     if nemo:
         [finding] = findings
         assert finding.status == Status.WARN, finding
-        assert finding.message.startswith("could not run here: verify needs the service it names at 127.0.0.1:")
+        assert finding.message.startswith(
+            "could not run here: verify tried to reach the service it names at 127.0.0.1:"
+        )
         assert "(sandbox_host, sandbox_port in configs/good.yaml)" in finding.message
     else:
         assert findings and {f.status for f in findings} == {Status.FAIL}, findings
+
+
+@pytest.mark.slow
+def test_a_config_naming_a_closed_port_its_verify_never_calls_changes_nothing(tmp_path: Path) -> None:
+    # Anyone can write `decoy_host: 127.0.0.1` and `decoy_port: 1`: only a server that tried to reach the
+    # service while it ran (gymkit listened there and saw it connect) has its failures explained by it.
+    server = _sandboxed_server(tmp_path, _closed_port(), paid=0.0, calls=False)
+    _as_nemo_checkout(tmp_path)
+    findings = [f for f in run_checks(server, select=["GYM404"]).findings if f.code == "GYM404"]
+    assert findings and {f.status for f in findings} == {Status.FAIL}, findings
+    assert not any("could not run here" in f.message for f in findings)
 
 
 @pytest.mark.slow
@@ -161,10 +183,40 @@ def test_a_failed_start_warns_only_when_it_waited_for_or_missed_the_service(
     from gymkit.checks.fixtures import CheckOptions, Fixtures
     from gymkit.project import ServerPaths
 
-    server = _server_with_config(tmp_path, f"      sandbox_host: 127.0.0.1\n      sandbox_port: {_closed_port()}\n")
+    port = _closed_port()
+    server = _server_with_config(tmp_path, f"      sandbox_host: 127.0.0.1\n      sandbox_port: {port}\n")
     _as_nemo_checkout(tmp_path)
     fx = Fixtures(ServerPaths(server), CheckOptions())
+    with fx.server():  # nothing starts: only the watch listens, and the "server" reaches for its sandbox
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
     found = service_warning(fx, "the server", [message], ())
     assert (found is not None) is warns
     if found:
-        assert found[0].status == Status.WARN and found[0].message.startswith("could not run here: the server needs")
+        assert found[0].status == Status.WARN
+        assert found[0].message.startswith("could not run here: the server tried to reach")
+
+
+def test_odd_configs_in_any_server_of_the_gym_are_read_without_a_crash(tmp_path: Path) -> None:
+    # YAML reads `1:`, `null:` and `on:` as an int, None and True; an anchor can make a mapping hold itself.
+    server = _server_with_config(
+        tmp_path,
+        "      1: a\n      null: b\n      on: c\n      loop: &x {inner: *x}\n"
+        "      list: [{s_host: localhost, s_port: 7}]\n",
+    )
+    other = tmp_path / "resources_servers" / "other" / "configs"
+    other.mkdir(parents=True)
+    (other / "other.yaml").write_text("labels: {on: positive, 2: two}\nself: &y [*y]\n")
+    assert [(s.host, s.port) for s in config_services(server)] == [("localhost", 7)]
+    assert isinstance(absent_services(server, tmp_path), list)
+
+
+def test_a_code_default_that_is_not_loopback_is_not_a_service_beside_the_server(tmp_path: Path) -> None:
+    _server_with_config(
+        tmp_path, "      box_host: ${oc.env:BOX_HOST,127.0.0.1}\n      box_port: ${oc.env:BOX_PORT,6000}\n"
+    )
+    remote = tmp_path / "resources_servers" / "remote"
+    remote.mkdir()
+    (remote / "app.py").write_text(
+        'h = os.getenv("BOX_HOST", "sandbox.internal.example")\np = os.getenv("BOX_PORT", "6000")\n'
+    )
+    assert code_services(remote, tmp_path) == []
