@@ -26,10 +26,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-import yaml
-
 from gymkit.errors import GymkitError
-from gymkit.nemo.config import server_entry
+from gymkit.nemo.config import read_configs, server_entry
 
 __all__ = ["Service", "ServiceWatch", "absent_services", "code_services", "config_services", "gym_services"]
 
@@ -77,35 +75,48 @@ def _port(raw: Any) -> int | None:
     return port if 0 < port < 65536 else None
 
 
-def _walk(fields: Any, where: str = "", depth: int = 0) -> Iterator[Service]:
-    """Each loopback address in ``fields`` (nested mappings and lists included): ``*_host`` beside
-    ``*_port``, or a ``*_url``/``*_endpoint`` with a port."""
+def _mappings(value: Any, where: str = "", depth: int = 0) -> Iterator[tuple[dict[Any, Any], str]]:
+    """Each mapping in ``value``, nested mappings and lists included, with the dotted path to it."""
     if depth > _MAX_DEPTH:
         return  # YAML anchors can make a mapping contain itself
-    if isinstance(fields, list):
-        for index, item in enumerate(fields):
-            yield from _walk(item, f"{where}[{index}].", depth + 1)
-        return
-    if not isinstance(fields, dict):
-        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _mappings(item, f"{where}[{index}].", depth + 1)
+    elif isinstance(value, dict):
+        yield value, where
+        for key, inner in value.items():
+            if isinstance(key, str):  # YAML reads `1:`, `null:` and `on:` as an int, None and True
+                yield from _mappings(inner, f"{where}{key}.", depth + 1)
+
+
+def _host_port_pairs(fields: dict[Any, Any]) -> Iterator[tuple[str, Any, str, Any]]:
+    """(host key, host value, port key, port value) for each ``*_host`` beside a ``*_port``."""
     for key, raw in fields.items():
-        if not isinstance(key, str):
-            continue  # YAML reads `1:`, `null:` and `on:` as an int, None and True
-        name = f"{where}{key}"
-        if isinstance(raw, (dict, list)):
-            yield from _walk(raw, f"{name}.", depth + 1)
-        elif key.endswith("_host") and (port := _port(fields.get(f"{key[: -len('_host')]}_port"))) is not None:
-            host = str(_value(raw))
-            if _loopback(host):
-                yield Service(host, port, f"{name}, {where}{key[: -len('_host')]}_port")
-        elif key.endswith(("_url", "_endpoint")) and isinstance(value := _value(raw), str):
+        if isinstance(key, str) and key.endswith("_host") and f"{key[: -len('_host')]}_port" in fields:
+            port_key = f"{key[: -len('_host')]}_port"
+            yield key, raw, port_key, fields[port_key]
+
+
+def _walk(fields: Any) -> Iterator[Service]:
+    """Each loopback address in ``fields``: ``*_host`` beside ``*_port``, or a ``*_url``/``*_endpoint``
+    with a port."""
+    for mapping, where in _mappings(fields):
+        for host_key, raw_host, port_key, raw_port in _host_port_pairs(mapping):
+            host, port = str(_value(raw_host)), _port(raw_port)
+            if port is not None and not isinstance(raw_host, (dict, list)) and _loopback(host):
+                yield Service(host, port, f"{where}{host_key}, {where}{port_key}")
+        for key, raw in mapping.items():
+            if not (isinstance(key, str) and key.endswith(("_url", "_endpoint"))):
+                continue
+            if not isinstance(value := _value(raw), str):
+                continue
             try:
                 parts = urlsplit(value)
                 port = parts.port
             except ValueError:
                 continue
             if parts.hostname and port and _loopback(parts.hostname):
-                yield Service(parts.hostname, port, name)
+                yield Service(parts.hostname, port, f"{where}{key}")
 
 
 def config_services(server_dir: Path) -> list[Service]:
@@ -118,26 +129,14 @@ def config_services(server_dir: Path) -> list[Service]:
     return [s._replace(where=f"{s.where}{where}") for s in _walk(entry.fields)]
 
 
-def _env_pairs(fields: Any, depth: int = 0) -> Iterator[tuple[str, str]]:
+def _env_pairs(fields: Any) -> Iterator[tuple[str, str]]:
     """(host variable, port variable) for each ``*_host``/``*_port`` pair read from the environment."""
-    if depth > _MAX_DEPTH:
-        return
-    values = fields if isinstance(fields, list) else fields.values() if isinstance(fields, dict) else ()
-    for inner in values:
-        if isinstance(inner, (dict, list)):
-            yield from _env_pairs(inner, depth + 1)
-    if not isinstance(fields, dict):
-        return
-    for key, raw in fields.items():
-        if (
-            isinstance(key, str)
-            and key.endswith("_host")
-            and isinstance(raw, str)
-            and (host := _ENV.match(raw.strip()))
-        ):
-            port = fields.get(f"{key[: -len('_host')]}_port")
-            if isinstance(port, str) and (port_var := _ENV.match(port.strip())):
-                yield host.group(1), port_var.group(1)
+    for mapping, _ in _mappings(fields):
+        for _, raw_host, _, raw_port in _host_port_pairs(mapping):
+            if isinstance(raw_host, str) and isinstance(raw_port, str):
+                host, port = _ENV.match(raw_host.strip()), _ENV.match(raw_port.strip())
+                if host and port:
+                    yield host.group(1), port.group(1)
 
 
 @functools.cache
@@ -148,12 +147,9 @@ def gym_services(root: Path) -> tuple[tuple[str, str], ...]:
     config, and waits at start for that sandbox; math_formal_lean's config names the same pair.
     """
     pairs: dict[tuple[str, str], None] = {}
-    for path in sorted(root.glob("resources_servers/*/configs/*.yaml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
-            continue
-        pairs.update(dict.fromkeys(_env_pairs(data)))
+    for server_dir in sorted(root.glob("resources_servers/*/")):
+        for doc in read_configs(server_dir, root):
+            pairs.update(dict.fromkeys(_env_pairs(doc.data)))
     return tuple(pairs)
 
 
@@ -165,11 +161,14 @@ def _default(text: str, var: str) -> str | None:
 
 def code_services(server_dir: Path, root: Path) -> list[Service]:
     """Each of the gym's services whose variables the server's own code reads (``os.getenv``)."""
-    found = []
+    found: list[Service] = []
+    pairs = gym_services(root)
+    if not pairs:
+        return found
     sources = [p for p in sorted(server_dir.glob("*.py")) if p.is_file() and not p.is_symlink()]
-    for host_var, port_var in gym_services(root):
-        for path in sources:
-            text = path.read_text(encoding="utf-8", errors="replace")
+    texts = [(path, path.read_text(encoding="utf-8", errors="replace")) for path in sources]
+    for host_var, port_var in pairs:
+        for path, text in texts:
             host_default, port_default = _default(text, host_var), _default(text, port_var)
             if host_default is None or port_default is None:
                 continue
