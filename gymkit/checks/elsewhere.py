@@ -34,6 +34,13 @@ def cause_elsewhere(messages: Iterable[str]) -> tuple[str, str] | None:
     return found if seen else None
 
 
+def _first_of(messages: list[str]) -> str:
+    """The first of the failures a warning stands for, shortened, and how many more there were."""
+    first = messages[0] if len(messages[0]) <= 240 else messages[0][:237] + "..."
+    more = f" ({len(messages) - 1} more like it)" if len(messages) > 1 else ""
+    return f"First message: {first}{more}"
+
+
 def elsewhere_warning(fx: Fixtures, what: str, messages: list[str], where: str = "app.py") -> list[Finding] | None:
     """In a NeMo Gym checkout, one warning in place of failures that all show this machine lacks something."""
     if fx.gym != "nemo-gym":
@@ -42,12 +49,10 @@ def elsewhere_warning(fx: Fixtures, what: str, messages: list[str], where: str =
     if cause is None:
         return None
     need, words = cause
-    first = messages[0] if len(messages[0]) <= 240 else messages[0][:237] + "..."
-    more = f" ({len(messages) - 1} more like it)" if len(messages) > 1 else ""
     message = (
         f"could not run here: {what} needs {need} ({words!r}), which this machine or its sandbox does not give it"
         f" (gymkit's rule that a server runs offline and unconfigured is stricter than NeMo Gym's, which has no"
-        f" such rule); run it where it has that. First message: {first}{more}"
+        f" such rule); run it where it has that. {_first_of(messages)}"
     )
     return [problem(message, where, level="warn")]
 
@@ -78,11 +83,9 @@ def service_warning(
     absent = fx.absent_services
     if not absent:
         return None
-    first = messages[0] if len(messages[0]) <= 240 else messages[0][:237] + "..."
-    more = f" ({len(messages) - 1} more like it)" if len(messages) > 1 else ""
     message = (
         f"could not run here: {what} tried to reach the service it names at {'; '.join(absent)}, and nothing"
         " listens there on this machine (NeMo Gym's deployment starts it beside the server; gymkit starts the"
-        f" server alone); run it where that service runs. First message: {first}{more}"
+        f" server alone); run it where that service runs. {_first_of(messages)}"
     )
     return [problem(message, where, level="warn")]

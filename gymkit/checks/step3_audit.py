@@ -43,6 +43,11 @@ def _upstream_note(finding: AuditFinding) -> str | None:
     return _GYMKIT_RULE
 
 
+def _only_warns(fx: Fixtures, finding: AuditFinding) -> bool:
+    """A failure of gymkit's own rules, which in a NeMo Gym checkout is a warning (see _upstream_note)."""
+    return fx.gym == "nemo-gym" and _upstream_note(finding) is not None
+
+
 @register
 class GYM304(Check):
     """The verifier audit finds no reward hack (`gymkit audit NAME`)"""
@@ -71,17 +76,14 @@ class GYM304(Check):
             failed = [problem(f"the audit could not run: {result.message}", "app.py")]
             found = elsewhere_warning(fx, "the audit", [result.message])
             return judge_skip or found or service_warning(fx, "the server", [result.message], ()) or failed
-        failing = [
-            f for f in result.findings if f.status == "fail" and (fx.gym != "nemo-gym" or _upstream_note(f) is None)
-        ]
+        failures = [f for f in result.findings if f.status == "fail"]
+        failing = [f for f in failures if not _only_warns(fx, f)]
         messages = [f"{f.code} {f.probe}: {f.message}" for f in failing]
         absent = service_warning(fx, "verify", messages, (f.reward for f in failing))
         problems: list[Finding | list[AuditFinding]] = []
         warned: dict[str, list[AuditFinding]] = {}
-        for f in result.findings:
-            if f.status != "fail":
-                continue
-            if fx.gym == "nemo-gym" and _upstream_note(f) is not None:
+        for f in failures:
+            if _only_warns(fx, f):
                 if f.code not in warned:
                     problems.append(warned.setdefault(f.code, []))
                 warned[f.code].append(f)
