@@ -25,7 +25,6 @@ The SDK is the ``mcp`` extra (``pip install 'gymkit[mcp]'``); only :func:`mount`
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import importlib.util
 import inspect
@@ -99,26 +98,21 @@ class TokenSigner:
     """
 
     def __init__(self, cookie: SessionCookie, secret: bytes) -> None:
-        self._name = f"{cookie.name}\0mcp-token".encode()
-        self._secret = secret
-
-    def _mac(self, claim: str) -> str:
-        digest = hmac.new(self._secret, self._name + b"\0" + claim.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        self._signer = SessionCookie(f"{cookie.name}\0mcp-token", secret)
 
     def value(self, session_id: str, tools: Iterable[str] | None = None) -> str:
         claim = session_id
         if tools is not None:
             names = json.dumps(sorted(set(tools)), separators=(",", ":")).encode()
             claim += "." + base64.urlsafe_b64encode(names).rstrip(b"=").decode()
-        return f"{claim}.{self._mac(claim)}"
+        return f"{claim}.{self._signer.mac(claim)}"
 
     def read(self, token: object) -> tuple[str, frozenset[str] | None] | None:
         """(session id, the tools it may call or None for all) of a token this server minted; else None."""
         if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH:
             return None
         claim, dot, mac = token.rpartition(".")
-        if not dot or not hmac.compare_digest(mac.encode("utf-8", "replace"), self._mac(claim).encode()):
+        if not dot or not hmac.compare_digest(mac.encode("utf-8", "replace"), self._signer.mac(claim).encode()):
             return None
         session_id, _, names = claim.partition(".")
         if not names:

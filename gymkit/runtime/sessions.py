@@ -174,10 +174,11 @@ class SessionCookie:
         # server when its app is built, as a short secret does, not fail that request.
         idle_ttl_from_environment()
 
-    def _mac(self, session_id: str) -> str:
+    def mac(self, text: str) -> str:
+        """The MAC of ``text`` under this cookie's name and secret (base64url, unpadded)."""
         # The cookie's name is in the MAC: two servers sharing one secret behind one agent
         # still cannot be handed each other's cookies.
-        digest = hmac.new(self._secret, f"{self.name}\0{session_id}".encode(), hashlib.sha256).digest()
+        digest = hmac.new(self._secret, f"{self.name}\0{text}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def issue(self) -> tuple[str, str]:
@@ -190,7 +191,7 @@ class SessionCookie:
         return session_id, self.value(session_id)
 
     def value(self, session_id: str) -> str:
-        return f"{session_id}.{self._mac(session_id)}"
+        return f"{session_id}.{self.mac(session_id)}"
 
     def read(self, value: object) -> str | None:
         """The id in a cookie value this server signed; None for anything else, whatever its shape."""
@@ -199,7 +200,7 @@ class SessionCookie:
         session_id, dot, mac = value.partition(".")
         if not dot or not _ID.fullmatch(session_id):
             return None
-        if not hmac.compare_digest(mac.encode("utf-8", "replace"), self._mac(session_id).encode()):
+        if not hmac.compare_digest(mac.encode("utf-8", "replace"), self.mac(session_id).encode()):
             return None
         return session_id
 
