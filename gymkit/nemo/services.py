@@ -200,6 +200,18 @@ def absent_services(server_dir: Path, root: Path | None = None) -> list[Service]
     return [s for s in unique if _refused(s)]
 
 
+# One watch at a time per address in this process: two servers checked at once (`check -j`) that name
+# the same sandbox would otherwise share one listener, or miss it, and one would be credited with the
+# other's connections. The second waits until the first is done with that address.
+_ADDRESS_LOCKS: dict[tuple[str, int], threading.Lock] = {}
+_ADDRESS_LOCKS_LOCK = threading.Lock()
+
+
+def _address_lock(service: Service) -> threading.Lock:
+    with _ADDRESS_LOCKS_LOCK:
+        return _ADDRESS_LOCKS.setdefault((service.host, service.port), threading.Lock())
+
+
 class ServiceWatch:
     """Listens where absent services should be, from :meth:`acquire` to the last :meth:`release`.
 
@@ -215,6 +227,7 @@ class ServiceWatch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._selector: selectors.BaseSelector | None = None
+        self._held: list[threading.Lock] = []
 
     def acquire(self) -> None:
         with self._lock:
@@ -229,6 +242,10 @@ class ServiceWatch:
                 self._halt()
 
     def _start(self) -> None:
+        # In one order for every watch, so two watches naming the same addresses cannot wait on each other.
+        self._held = [_address_lock(s) for s in sorted(self.services)]
+        for lock in self._held:
+            lock.acquire()
         selector = selectors.DefaultSelector()
         for service in self.services:
             family = socket.AF_INET6 if ":" in service.host else socket.AF_INET
@@ -250,13 +267,18 @@ class ServiceWatch:
     def _serve(self, selector: selectors.BaseSelector) -> None:
         while not self._stop.is_set():
             for key, _ in selector.select(timeout=0.2):
-                sock: socket.socket = key.fileobj  # type: ignore[assignment]  # registered as sockets above
-                try:
-                    conn, _ = sock.accept()
-                except OSError:
-                    continue
-                self.reached.add(key.data)
-                conn.close()
+                self._accept(key)
+
+    def _accept(self, key: selectors.SelectorKey) -> None:
+        """Every connection waiting on one listener, accepted, recorded and closed."""
+        sock: socket.socket = key.fileobj  # type: ignore[assignment]  # registered as sockets above
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return  # none left (BlockingIOError), or the listener is gone
+            self.reached.add(key.data)
+            conn.close()
 
     def _halt(self) -> None:
         self._stop.set()
@@ -264,6 +286,10 @@ class ServiceWatch:
             self._thread.join(timeout=5)
         if self._selector is not None:
             for key in list(self._selector.get_map().values()):
+                self._accept(key)  # a connection made just before the server stopped counts too
                 key.fileobj.close()  # type: ignore[union-attr]  # sockets, registered above
             self._selector.close()
         self._thread = self._selector = None
+        for lock in reversed(self._held):
+            lock.release()
+        self._held = []

@@ -220,3 +220,25 @@ def test_a_code_default_that_is_not_loopback_is_not_a_service_beside_the_server(
         'h = os.getenv("BOX_HOST", "sandbox.internal.example")\np = os.getenv("BOX_PORT", "6000")\n'
     )
     assert code_services(remote, tmp_path) == []
+
+
+def test_two_watches_of_one_address_take_turns_and_each_sees_only_its_own_connections() -> None:
+    # `gymkit check -j 2` on math_formal_lean and competitive_coding_challenges: both name 127.0.0.1:6000.
+    import threading
+
+    from gymkit.nemo.services import Service, ServiceWatch
+
+    port = _closed_port()
+    first = ServiceWatch([Service("127.0.0.1", port, "first")])
+    second = ServiceWatch([Service("127.0.0.1", port, "second")])
+    first.acquire()
+    waiting = threading.Thread(target=second.acquire)
+    waiting.start()
+    waiting.join(timeout=0.5)
+    assert waiting.is_alive()  # the second waits for the first to be done with the address
+    socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    first.release()
+    waiting.join(timeout=5)
+    assert not waiting.is_alive()
+    second.release()
+    assert [s.where for s in first.reached] == ["first"] and not second.reached
