@@ -169,7 +169,9 @@ class GYM214(Step2Readme):
     def check(self, fx: Fixtures) -> Iterable[Finding] | Skip:
         """The server is distributed with the repository, so its code needs a permissive licence
         (Apache-2.0, MIT, BSD). Copyleft code (GPL, AGPL, ...) cannot be merged: relicense it if you
-        own it, or reimplement it. Weak copyleft (LGPL, MPL, EPL) needs a maintainer's approval."""
+        own it, or reimplement it; so cannot code whose licence forbids commercial use or changes
+        (CC-BY-NC, BUSL). Weak copyleft (LGPL, MPL, EPL), and a licence no class is known for, need a
+        maintainer's approval."""
         assert fx.readme is not None
         found = fx.readme.licensing().get("code")
         if found is None:
@@ -191,8 +193,16 @@ class GYM214(Step2Readme):
                     f"code licence {value} is copyleft ({', '.join(culprits)}); the repository is {repo}", README, line
                 )
             ]
+        if verdict == "restricted":
+            named = ", ".join(culprits)
+            message = f"code licence {value} restricts use or changes ({named}), which the repository's {repo} does not"
+            return [problem(message, README, line)]
         if verdict == "weak-copyleft":
             message = f"code licence {value} is weak copyleft ({', '.join(culprits)}); a maintainer must approve it"
+            return [problem(message, README, line, level="warn")]
+        if verdict == "unclear":
+            named = ", ".join(culprits)
+            message = f"code licence {value} is of no class gymkit knows ({named}); a maintainer must check it"
             return [problem(message, README, line, level="warn")]
         return []
 

@@ -4,7 +4,7 @@ import inspect
 
 import pytest
 
-from gymkit.contribution.licenses import compatibility, parse_spdx, repository_license
+from gymkit.contribution.licenses import compatibility, licence_by_name, parse_spdx, repository_license
 from gymkit.contribution.readme import Readme, placeholder_lines
 
 README = inspect.cleandoc(
@@ -59,12 +59,54 @@ def test_placeholders_are_found_outside_code_blocks_only() -> None:
         ("GPL-2.0-only WITH Classpath-exception-2.0", "copyleft"),
         ("MIT AND LGPL-2.1-only", "weak-copyleft"),
         ("MPL-2.0", "weak-copyleft"),
+        ("CC-BY-NC-4.0", "restricted"),  # no commercial use: the prefix lists this replaced read it as ok
+        ("BUSL-1.1", "restricted"),
+        ("ODbL-1.0", "copyleft"),
+        ("MIT OR CC-BY-NC-4.0", "ok"),
+        ("CECILL-2.1", "copyleft"),  # ScanCode says limited; it reaches a combined work as the GPL does
+        ("LicenseRef-scancode-unknown", "unclear"),
     ],
 )
 def test_code_licence_compatibility(expression: str, verdict: str) -> None:
     parsed, error = parse_spdx(expression)
     assert error is None
     assert compatibility(parsed)[0] == verdict
+
+
+@pytest.mark.parametrize(
+    ("name", "spdx", "verdict"),
+    [
+        ("Apache 2.0", "Apache-2.0", "ok"),
+        ("Apache License, Version 2.0", "Apache-2.0", "ok"),
+        ("The MIT License.", "MIT", "ok"),
+        ("CC0 1.0", "CC0-1.0", "ok"),
+        ("GPLv3", "GPL-3.0-only", "copyleft"),
+        ("GNU GPL 3.0", "GPL-3.0-only", "copyleft"),
+        ("GNU General Public License v3.0", "GPL-3.0-only", "copyleft"),
+        ("AGPLv3", "AGPL-3.0-only", "copyleft"),
+        ("GNU Lesser General Public License v2.1", "LGPL-2.1-only", "weak-copyleft"),
+        # Names ScanCode knows and SPDX does not: they were read as permissive because no prefix matched.
+        ("AGPL 2.0", "LicenseRef-scancode-agpl-2.0", "copyleft"),
+        ("Other Copyleft", "LicenseRef-scancode-other-copyleft", "copyleft"),
+        ("Unknown", "LicenseRef-scancode-unknown", "unclear"),
+        ("CC BY-NC 4.0", "CC-BY-NC-4.0", "restricted"),
+    ],
+)
+def test_a_licence_named_as_people_write_it_is_that_licence(name: str, spdx: str, verdict: str) -> None:
+    assert licence_by_name(name) == spdx
+    assert compatibility(parse_spdx(spdx)[0])[0] == verdict
+
+
+def test_a_name_that_keys_two_licences_is_none_of_them() -> None:
+    from gymkit.contribution.licenses import _by_key
+
+    shared = [key for key, ids in _by_key().items() if len(ids) > 1]
+    assert shared, "the licence index has no key shared by two licences any more"
+    assert all(licence_by_name(key) is None for key in shared)
+
+
+def test_reading_a_name_stays_linear_on_unclosed_tags() -> None:
+    assert licence_by_name("<" * 100_000 + "MIT") is None  # quadratic before: minutes on this
 
 
 @pytest.mark.parametrize("text", ["Apache 2.0", "?", "", "Foo-1.0"])
