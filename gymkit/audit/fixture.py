@@ -48,6 +48,7 @@ class Gold:
     body: dict[str, Any]  # the whole verify request
     source: str  # file:line it came from
     expected: float | None  # the reward it must get (the fixture's, or the stored one)
+    stored_input: bool = True  # False for a rollout whose input no example row or materialized input holds
 
 
 def _case(path: Path, line: int, raw: Any) -> FixtureCase:
@@ -125,8 +126,11 @@ def gold_cases(paths: ServerPaths, examples: list[dict[str, Any]], fixture: list
     if fixture is None:
         # Sent as GYM404 sends a stored rollout: what verify saw, not its extras, which are its outputs
         # (bodies() leaves out an upstream request's null fields itself).
-        bodies = StoredInputs.read(paths, examples).bodies([(line, body) for line, body, _ in chosen])
-        return [Gold(matched.get(line), bodies[line], f"{where}:{line}", expected) for line, _, expected in chosen]
+        bodies, unpaired = StoredInputs.read(paths, examples).pair([(line, body) for line, body, _ in chosen])
+        return [
+            Gold(matched.get(line), bodies[line], f"{where}:{line}", expected, stored_input=line not in unpaired)
+            for line, _, expected in chosen
+        ]
     upstream = server_kind(paths.dir) == "nemo_gym"
     return [
         Gold(matched.get(line), without_nulls(body) if upstream else body, f"{where}:{line}", expected)

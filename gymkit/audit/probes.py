@@ -69,6 +69,7 @@ class Case:
     note: str = ""
     ref: str | None = None  # the case whose reward bounds this one (hedge -> its control, swap -> its gold)
     expected: float | None = None  # for fixture cases: the reward the case pins
+    stored_input: bool = True  # see Gold.stored_input
 
 
 def _p(name: str, code: str, title: str, fix: str) -> Probe:
@@ -314,7 +315,18 @@ def build_cases(rows: list[dict[str, Any]], golds: list[Gold], pool: Pool) -> li
     gold_of: dict[int, str] = {}
     for n, gold in enumerate(golds):
         case_id = f"gold:{n}"
-        cases.append(Case(case_id, "fixture", gold.row, gold.body, "expect", gold.source, expected=gold.expected))
+        cases.append(
+            Case(
+                case_id,
+                "fixture",
+                gold.row,
+                gold.body,
+                "expect",
+                gold.source,
+                expected=gold.expected,
+                stored_input=gold.stored_input,
+            )
+        )
         if gold.row is not None:
             gold_of.setdefault(gold.row, case_id)
     first_gold = {g.row: g for g in reversed(golds) if g.row is not None}

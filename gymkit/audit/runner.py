@@ -26,7 +26,7 @@ from gymkit.findings import Status, apply_waivers, load_waivers
 from gymkit.jsonl import iter_rows
 from gymkit.launch import start_server as ServerProcess  # the runtime the server is written for
 from gymkit.project import ServerPaths
-from gymkit.reverify import tool_calls
+from gymkit.reverify import MATERIALIZED_INPUTS, tool_calls
 
 __all__ = ["AuditOptions", "AuditResult", "run_audit"]
 
@@ -165,12 +165,25 @@ class _Audit:
             if any(not o.same_as(got) for o in outcomes[1:]):
                 seen = ", ".join(o.describe() for o in outcomes)
                 self.fail("determinism", case, f"{case.probe} got different answers to one request: {seen}")
+            if got.status == 422 and case.rule == "expect" and not case.stored_input:
+                self.no_gold(case, got)
+                continue
             if got.error:
                 got_what = f"{case.probe} {case.note + ' ' if case.note else ''}got {got.error}"
                 self.fail("reward_range", case, got_what, got.reward)
                 continue
             assert got.reward is not None
             self.rule(case, got.reward, first)
+
+    def no_gold(self, case: Case, got: Outcome) -> None:
+        """A stored rollout that lacks what verify needs, with no input stored for it, is refused for the
+        rollout's sake, not verify's: NeMo Gym commits rollouts without the materialized input it verifies with."""
+        message = (
+            f"{case.note}: verify refuses what this rollout carries ({(got.error or '')[:160]}), and neither"
+            f" data/example.jsonl nor data/{MATERIALIZED_INPUTS} has its input, so it cannot serve as a gold"
+            " answer; commit that file, or collect the rollouts from the example rows"
+        )
+        self.findings.append(finding("fixture", Status.WARN, message, reproduce=self.repro("fixture", None)))
 
     def rule(self, case: Case, reward: float, first: dict[str, Outcome]) -> None:
         ref = first.get(case.ref) if case.ref else None
