@@ -22,6 +22,7 @@ from pathlib import Path
 from gymkit.errors import GymkitError
 from gymkit.nemo.detect import server_kind
 from gymkit.nemo.launch import DEFAULT_TIMEOUT, UpstreamServer
+from gymkit.nemo.programs import ProgramWatch
 from gymkit.runtime.serving import ServerProcess
 
 __all__ = ["sharing", "start_server"]
@@ -35,6 +36,7 @@ class _Shared:
         self.lock = threading.Lock()  # held while the server starts: the others wait for it
         self.server: UpstreamServer | None = None
         self.error: GymkitError | None = None
+        self.programs = ProgramWatch()  # what the server starts that is not installed here
 
 
 _registry: dict[Path, _Shared] = {}
@@ -42,22 +44,26 @@ _registry_lock = threading.Lock()
 
 
 @contextmanager
-def sharing(server_dir: Path) -> Iterator[None]:
-    """While open, :func:`start_server` of this upstream server, from any thread, returns the one server."""
+def sharing(server_dir: Path) -> Iterator[ProgramWatch]:
+    """While open, :func:`start_server` of this upstream server, from any thread, returns the one server.
+
+    Yields the watch on the programs it starts: its ``missing`` is filled in once the last scope stops it."""
     key = Path(server_dir).resolve()
     with _registry_lock:
         shared = _registry.setdefault(key, _Shared())
         shared.scopes += 1
     try:
-        yield
+        yield shared.programs
     finally:
         with _registry_lock:
             shared.scopes -= 1
             last = shared.scopes == 0
             if last:
                 del _registry[key]
-        if last and shared.server is not None:
-            shared.server.__exit__(None, None, None)
+        if last:
+            if shared.server is not None:
+                shared.server.__exit__(None, None, None)
+            shared.programs.collect()
 
 
 class _Borrowed(UpstreamServer):
@@ -74,7 +80,7 @@ class _Borrowed(UpstreamServer):
             if shared.error is not None:
                 raise shared.error
             if shared.server is None:
-                server = UpstreamServer(self.server_dir, timeout=self.timeout)
+                server = UpstreamServer(self.server_dir, timeout=self.timeout, programs=shared.programs)
                 try:
                     server.__enter__()
                 except GymkitError as exc:

@@ -67,25 +67,33 @@ _UNREACHED = re.compile(
 def service_warning(
     fx: Fixtures, what: str, messages: list[str], rewards: Iterable[float | None], where: str = "app.py"
 ) -> list[Finding] | None:
-    """One warning in place of failures that a loopback service the server names, absent here, explains.
+    """One warning in place of failures that a loopback service the server names, or a program it runs,
+    absent here, explains.
 
     Only for a service the server tried to reach while it ran (``fx.absent_services``: see
-    gymkit.nemo.services), and only when verify answered reward 0 for every row that differs: a
-    verifier without its service cannot pay, so a reward it pays, or an error, a 500 or a
-    non-deterministic answer, is still its own failure. ``rewards`` empty means the server did not
-    start: then only a start that waited for a service or could not reach one, not one that crashed.
+    gymkit.nemo.services) or a program it tried to start (``fx.missing_programs``: gymkit.nemo.programs),
+    and only when verify answered reward 0 for every row that differs: a verifier without its service
+    cannot pay, so a reward it pays, or an error, a 500 or a non-deterministic answer, is still its own
+    failure. ``rewards`` empty means the server did not start: then only a start that waited for a
+    service or could not reach one, or that names the program it lacked, not one that crashed otherwise.
     """
     paid = list(rewards)
     if fx.gym != "nemo-gym" or not messages or any(reward != 0.0 for reward in paid):
         return None
-    if not paid and not all(_UNREACHED.search(message) for message in messages):
-        return None  # a start that failed otherwise (an import error, a crash) is the server's own
     absent = fx.absent_services
-    if not absent:
+    if not paid and not all(_UNREACHED.search(message) for message in messages):
+        absent = []  # a start that failed otherwise (an import error, a crash) is the server's own
+    missing = [p for p in fx.missing_programs if paid or any(p in message for message in messages)]
+    lacked = []
+    if absent:
+        lacked.append(f"tried to reach the service it names at {'; '.join(absent)}, and nothing listens there")
+    if missing:
+        lacked.append(f"tried to run {', '.join(map(repr, missing))}, which is not installed")
+    if not lacked:
         return None
     message = (
-        f"could not run here: {what} tried to reach the service it names at {'; '.join(absent)}, and nothing"
-        " listens there on this machine (NeMo Gym's deployment starts it beside the server; gymkit starts the"
-        f" server alone); run it where that service runs. {_first_of(messages)}"
+        f"could not run here: {what} {'; and '.join(lacked)} on this machine (NeMo Gym's deployment provides"
+        " it beside the server; gymkit starts the server alone); run it where it has that."
+        f" {_first_of(messages)}"
     )
     return [problem(message, where, level="warn")]

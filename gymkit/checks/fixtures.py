@@ -25,6 +25,7 @@ from gymkit.runtime.config import ServerConfigFile, find_config, load_config
 
 if TYPE_CHECKING:
     from gymkit.audit import AuditResult
+    from gymkit.nemo.programs import ProgramWatch
     from gymkit.nemo.services import ServiceWatch
     from gymkit.reverify import ReverifyReport
     from gymkit.validation import DataProblem
@@ -68,6 +69,7 @@ class Fixtures:
         self._memo: dict[str, object] = {}
         self._lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+        self._program_watches: list[ProgramWatch] = []
 
     # -- which gym, which runtime --------------------------------------------------------
     @cached_property
@@ -114,6 +116,13 @@ class Fixtures:
         """The absent services the server tried to reach while a check ran it: what explains its failures."""
         watch = self.service_watch
         return [str(s) for s in watch.services if s in watch.reached] if watch else []
+
+    @property
+    def missing_programs(self) -> list[str]:
+        """The programs the server started while a check ran it that this machine does not have."""
+        with self._lock:
+            watches = list(self._program_watches)
+        return list(dict.fromkeys(name for watch in watches for name in watch.missing))
 
     # -- configs/ -------------------------------------------------------------------------
     @cached_property
@@ -231,7 +240,8 @@ class Fixtures:
     def server(self) -> Iterator[None]:
         """A scope in which the checks that start this server share one (an upstream server's Ray start is
         slow, and three at once on a small machine time out); a gymkit server is started per caller still.
-        The absent services it names are watched from before it starts until after it stops."""
+        The absent services it names are watched from before it starts until after it stops, and the
+        programs it starts that are not installed here are logged (gymkit.nemo.programs)."""
         from gymkit.launch import sharing
 
         with self._lock:
@@ -239,7 +249,10 @@ class Fixtures:
         if watch is not None:
             watch.acquire()
         try:
-            with sharing(self.paths.dir):
+            with sharing(self.paths.dir) as programs:
+                with self._lock:
+                    if programs not in self._program_watches:
+                        self._program_watches.append(programs)
                 yield
         finally:
             if watch is not None:

@@ -33,6 +33,7 @@ from gymkit.needs import need_shown
 from gymkit.nemo.config import server_entry, single_server_config
 from gymkit.nemo.detect import nemo_checkout
 from gymkit.nemo.environment import prepare_nemo_environment
+from gymkit.nemo.programs import ProgramWatch
 from gymkit.testing.environment import Environment, find_uv
 
 __all__ = ["DEFAULT_TIMEOUT", "UpstreamServer", "free_port"]
@@ -105,6 +106,7 @@ class UpstreamServer:
         port: int = 0,
         timeout: float = DEFAULT_TIMEOUT,
         log: Any = _log,
+        programs: ProgramWatch | None = None,
     ) -> None:
         self.server_dir = Path(server_dir).resolve()
         self.config = config
@@ -113,6 +115,7 @@ class UpstreamServer:
         self.port = port
         self.timeout = timeout
         self.log = log
+        self.programs = programs
         self.url = ""
         self.name = ""
         self._proc: ChildProcess | None = None
@@ -131,7 +134,10 @@ class UpstreamServer:
         # Short and under /tmp: Ray's socket paths must fit in 107 bytes.
         self._runtime = Path(tempfile.mkdtemp(prefix="gymkit-ray-", dir="/tmp" if Path("/tmp").is_dir() else None))
         uv = find_uv()
+        site = env.site_packages
+        watched = self.programs.environment(site) if self.programs is not None and site is not None else {}
         variables = env.variables(
+            **watched,
             # ng_run builds every environment with uv from PATH, so a server may call it too (bigcodebench does).
             on_path=(Path(uv).parent,) if uv else (),
             NEMO_GYM_CONFIG_DICT=yaml.safe_dump(config, sort_keys=False),

@@ -147,6 +147,11 @@ class Environment:
     def python(self) -> Path:
         return self.bin / "python"
 
+    @property
+    def site_packages(self) -> Path | None:
+        found = sorted(self.location.glob("lib/python3*/site-packages"))
+        return found[-1] if found else None
+
     def variables(self, *, on_path: tuple[Path, ...] = (), **extra: str) -> dict[str, str]:
         """os.environ as a process in this environment sees it: its bin/ first (then ``on_path``), no caller's
         PYTHONPATH."""

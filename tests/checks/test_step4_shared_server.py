@@ -25,7 +25,7 @@ class _StandIn:
     stops: list[str]
     fail = False
 
-    def __init__(self, server_dir: Path, *, timeout: float) -> None:
+    def __init__(self, server_dir: Path, *, timeout: float, programs: object = None) -> None:
         self.server_dir, self.timeout = server_dir, timeout
 
     def __enter__(self) -> _StandIn:
