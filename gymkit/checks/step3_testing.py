@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Iterable
 from functools import cache
@@ -113,9 +114,7 @@ def collect_tests(server_dir: Path, timeout: float) -> tuple[list[str], str | No
     # stdout and stderr come merged, in order: an id is a line naming the collected file.
     ids = [line for line in output.splitlines() if line.startswith(f"{TEST_FILE}::")]
     if code not in (0, 5):
-        lines = [ln for ln in output.splitlines() if ln.strip().startswith("E ")]
-        detail = lines[-1].strip()[2:].strip() if lines else f"pytest exited with {code}"
-        return ids, f"collection failed: {detail}"
+        return ids, f"collection failed: {_collection_failure(output, code)}"
     return ids, None
 
 
@@ -138,10 +137,32 @@ def collect_nemo_tests(server_dir: Path, timeout: float) -> tuple[list[str], str
         return [], f"collecting tests took longer than {timeout:.0f}s (an import that hangs?)"
     ids = [line for line in output.splitlines() if "::" in line and not line.startswith(("E ", " "))]
     if code not in (0, 5):
-        lines = [ln for ln in output.splitlines() if ln.strip().startswith("E ")]
-        detail = lines[-1].strip()[2:].strip() if lines else f"pytest exited with {code}"
-        return ids, f"collection in the NeMo Gym environment failed: {detail}"
+        return ids, f"collection in the NeMo Gym environment failed: {_collection_failure(output, code)}"
     return ids, None
+
+
+_INTERNAL = "INTERNALERROR>"
+_NO_PYTEST = "No module named pytest"
+
+
+def _collection_failure(output: str, code: int) -> str:
+    """Why pytest could not collect, in its own words: an import's error line, a conftest's exception."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if any(line.endswith(_NO_PYTEST) for line in lines):
+        return (
+            f"{_NO_PYTEST} in the server's environment: its requirements.txt does not install it (NeMo Gym's"
+            " template writes `-e nemo-gym[dev] @ ../../`; ng_test then runs whichever pytest is on PATH,"
+            " outside the server's venv)"
+        )
+    errors = [line[2:].strip() for line in lines if line.startswith("E ")]
+    if errors:
+        return errors[-1]
+    # A conftest that raises in pytest_configure: pytest prints the traceback as INTERNALERROR lines.
+    internal = [line[len(_INTERNAL) :].strip() for line in lines if line.startswith(_INTERNAL)]
+    internal = [line for line in internal if line and not line.startswith(("File ", "^", "raise ", "return "))]
+    if internal:
+        return internal[-1]
+    return f"pytest exited with {code}" + (f": {lines[-1]}" if lines else "")
 
 
 def _collected(fx: Fixtures) -> tuple[list[str], str | None]:
@@ -175,10 +196,30 @@ class GYM302(Step3):
             return Skip("collecting needs the server's NeMo Gym environment; built with --reverify only")
         ids, error = _collected(fx)
         if error:
-            return elsewhere_warning(fx, "collecting the tests", [error], TEST_FILE) or [problem(error, TEST_FILE)]
+            found = elsewhere_warning(fx, "collecting the tests", [error], TEST_FILE)
+            return found or _read_only_finding(fx, error) or [problem(error, TEST_FILE)]
         if not ids:
             return [problem("pytest collected no tests", TEST_FILE)]
         return []
+
+
+_DENIED = re.compile(r"PermissionError: \[Errno 13\] Permission denied: '([^']+)'")
+
+
+def _read_only_finding(fx: Fixtures, error: str) -> list[Finding] | None:
+    """Collection that failed writing into the server's own folder, which the sandbox keeps read-only."""
+    denied = _DENIED.search(error)
+    if denied is None or not Path(denied.group(1)).is_relative_to(fx.paths.dir):
+        return None
+    where = Path(denied.group(1)).relative_to(fx.paths.dir)
+    message = (
+        f"collecting the tests writes {where} into the server's folder, which gymkit's sandbox keeps read-only"
+        " so that the code it runs cannot change what the checks read"
+    )
+    if fx.gym == "nemo-gym":
+        message += " (gymkit's rule; NeMo Gym's ng_test lets a server's tests write there): run ng_test to collect them"
+        return [problem(message, TEST_FILE, level="warn")]
+    return [problem(message + "; write to a temporary folder (pytest's tmp_path) instead", TEST_FILE)]
 
 
 def _command(name: str) -> str:
