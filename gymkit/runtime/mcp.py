@@ -101,11 +101,18 @@ class TokenSigner:
         self._signer = SessionCookie(f"{cookie.name}\0mcp-token", secret)
 
     def value(self, session_id: str, tools: Iterable[str] | None = None) -> str:
+        """The token; ValueError when the allowed names make it longer than :meth:`read` takes."""
         claim = session_id
         if tools is not None:
             names = json.dumps(sorted(set(tools)), separators=(",", ":")).encode()
             claim += "." + base64.urlsafe_b64encode(names).rstrip(b"=").decode()
-        return f"{claim}.{self._signer.mac(claim)}"
+        token = f"{claim}.{self._signer.mac(claim)}"
+        if len(token) > _MAX_TOKEN_LENGTH:
+            raise ValueError(
+                f"the tools this rollout may call make an MCP token of {len(token):,} characters, over the"
+                f" {_MAX_TOKEN_LENGTH:,} a token may have: allow fewer, or None for every tool"
+            )
+        return token
 
     def read(self, token: object) -> tuple[str, frozenset[str] | None] | None:
         """(session id, the tools it may call or None for all) of a token this server minted; else None."""

@@ -152,7 +152,7 @@ class BaseResourcesServer:
             return None
         if not isinstance(allowed, (list, tuple, set, frozenset)) or not all(isinstance(n, str) for n in allowed):
             raise _RouteError(500, f"mcp_allowed_tools_for_session must return tool names or None, not {allowed!r:.80}")
-        unknown = sorted(set(allowed) - set(self.tools()))
+        unknown = sorted(set(allowed) - _tool_names(type(self)))
         if unknown:
             raise _RouteError(500, f"mcp_allowed_tools_for_session named tools this server does not serve: {unknown}")
         return list(allowed)
@@ -405,7 +405,12 @@ class BaseResourcesServer:
                 except _RouteError as exc:
                     server.sessions.discard(session.id)  # no token, no cookie: the rollout never started
                     return exc.response(name)
-                response = _with_mcp_metadata(response, server.name, signer.value(session.id, allowed))
+                try:
+                    token = signer.value(session.id, allowed)
+                except ValueError as exc:
+                    server.sessions.discard(session.id)
+                    return _RouteError(500, str(exc)).response(name)
+                response = _with_mcp_metadata(response, server.name, token)
             if new_cookie:
                 response.set_cookie(
                     cookie.name, new_cookie, max_age=SESSION_MAX_AGE, path="/", httponly=True, samesite="lax"
@@ -432,6 +437,17 @@ class _RouteError(Exception):
 
     def response(self, route: str) -> JSONResponse:
         return _error(self.status, self.message, route)
+
+
+_TOOL_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _tool_names(server_cls: type[BaseResourcesServer]) -> frozenset[str]:
+    """A server class's tool names, read from its methods once rather than at every seed."""
+    names = _TOOL_NAMES.get(server_cls)
+    if names is None:
+        names = _TOOL_NAMES[server_cls] = frozenset(server_cls.tools())
+    return names
 
 
 def _validated(model: type[BaseModel], raw: bytes, name: str) -> BaseModel:

@@ -515,3 +515,17 @@ def test_a_hook_naming_a_tool_the_server_lacks_fails_the_seed_in_one_line_and_st
         assert reply.status_code == 500
         assert reply.json()["error"] == "mcp_allowed_tools_for_session named tools this server does not serve: ['fly']"
         assert not rollout.cookies
+
+
+def test_an_allow_list_too_long_for_a_token_fails_the_seed_at_once_not_every_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Minted, such a token would be refused by every tools/call as "not a token this server signed".
+    with serving_in_thread(Narrowed(_config(True), name="tally").app) as url, httpx.Client() as rollout:
+        one = rollout.post(url + "/seed_session", json={"allowed_tools": ["add"]}).json()["mcp"]["headers"][HEADER]
+        monkeypatch.setattr(exposure, "_MAX_TOKEN_LENGTH", len(one))  # room for one tool's name, not two
+        rollout.cookies.clear()
+        reply = rollout.post(url + "/seed_session", json={"allowed_tools": ["add", "whoami"]})
+        assert reply.status_code == 500
+        assert reply.json()["error"].startswith("the tools this rollout may call make an MCP token of ")
+        assert not rollout.cookies
