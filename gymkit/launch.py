@@ -61,9 +61,11 @@ def sharing(server_dir: Path) -> Iterator[ProgramWatch]:
             if last:
                 del _registry[key]
         if last:
-            if shared.server is not None:
-                shared.server.__exit__(None, None, None)
-            shared.programs.collect()
+            try:
+                if shared.server is not None:
+                    shared.server.__exit__(None, None, None)
+            finally:
+                shared.programs.collect()
 
 
 class _Borrowed(UpstreamServer):

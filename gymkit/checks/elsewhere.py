@@ -57,11 +57,18 @@ def elsewhere_warning(fx: Fixtures, what: str, messages: list[str], where: str =
     return [problem(message, where, level="warn")]
 
 
+_MAX_NAMED = 8  # programs named in one warning
+
 # How a start shows it waited for a service or could not reach it; any other failed start is the server's.
 _UNREACHED = re.compile(
     r"did not answer within \d|not ready after|Connection refused|All connection attempts failed|\bConnectError\b"
     r"|Cannot connect to host"
 )
+
+
+def _names(message: str, program: str) -> bool:
+    """Whether a message names the program as a word of its own: 'ld' is not in 'could not build'."""
+    return re.search(rf"(?<![\w./-]){re.escape(program)}(?![\w.-])", message) is not None
 
 
 def service_warning(
@@ -83,12 +90,12 @@ def service_warning(
     absent = fx.absent_services
     if not paid and not all(_UNREACHED.search(message) for message in messages):
         absent = []  # a start that failed otherwise (an import error, a crash) is the server's own
-    missing = [p for p in fx.missing_programs if paid or any(p in message for message in messages)]
+    missing = [p for p in fx.missing_programs if paid or any(_names(message, p) for message in messages)]
     lacked = []
     if absent:
         lacked.append(f"tried to reach the service it names at {'; '.join(absent)}, and nothing listens there")
     if missing:
-        lacked.append(f"tried to run {', '.join(map(repr, missing))}, which is not installed")
+        lacked.append(f"tried to run {', '.join(map(repr, missing[:_MAX_NAMED]))}, which is not installed")
     if not lacked:
         return None
     message = (

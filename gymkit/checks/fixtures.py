@@ -119,10 +119,14 @@ class Fixtures:
 
     @property
     def missing_programs(self) -> list[str]:
-        """The programs the server started while a check ran it that this machine does not have."""
+        """The programs the server's own code names that it tried to start while a check ran it, and that
+        this machine does not have."""
         with self._lock:
             watches = list(self._program_watches)
-        return list(dict.fromkeys(name for watch in watches for name in watch.missing))
+        from gymkit.nemo.programs import named_in_code
+
+        tried = list(dict.fromkeys(name for watch in watches for name in watch.missing))
+        return named_in_code(self.paths.dir, tried) if tried else []
 
     # -- configs/ -------------------------------------------------------------------------
     @cached_property

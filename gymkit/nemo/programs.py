@@ -3,23 +3,27 @@
 Some verifiers run a program NeMo Gym's deployment provides: swerl_gen runs each patch's tests in
 a ``singularity`` container. Started here without it, verify pays reward 0, and re-verification
 sees a wrong reward that is this machine's, not the server's. A program named in the code is no
-evidence the server ran it (dead code names anything), so the server's own Python says what it
-started: a ``.pth`` file in the server's environment (which gymkit builds) loads an audit hook
-(PEP 578) into every Python of that environment whose variables name a log, the server and the
-Ray workers that run its tasks alike, whatever ``PYTHONPATH`` a Ray ``runtime_env`` gives them
-(swerl_gen's sets its own). The hook only reads each ``subprocess.Popen`` and ``os.posix_spawn``
-event and logs a program found neither on ``PATH`` nor at its path; the processes behave as they
-would without it.
+evidence the server ran it (dead code names anything), and a program it ran is none that its own
+code needs (``ctypes.util`` runs ``ld`` and ``platform`` runs ``file`` to probe, and carry on
+without them): a program counts when the server tried to start it and its own code names it.
+
+What it tried to start its own Python says: a ``.pth`` file in the server's environment (which
+gymkit builds) loads an audit hook (PEP 578) into every Python of that environment whose
+variables name a log, the server and the Ray workers that run its tasks alike, whatever
+``PYTHONPATH`` a Ray ``runtime_env`` gives them (swerl_gen's sets its own). The hook only reads
+each ``subprocess.Popen`` and ``os.posix_spawn`` event and logs a program found neither on
+``PATH`` nor at its path; the processes behave as they would without it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["ProgramWatch"]
+__all__ = ["ProgramWatch", "named_in_code"]
 
 _LOG = "GYMKIT_MISSING_PROGRAMS"
 _HOOK_FILE = "GYMKIT_PROGRAM_HOOK"
@@ -27,9 +31,9 @@ _PTH = "gymkit-program-watch.pth"
 # site runs a .pth line that starts with `import`; unset, as in every run gymkit does not watch, it does nothing.
 _PTH_LINE = (
     f"import os; _p = os.environ.get({_HOOK_FILE!r}); "
-    "_p and exec(compile(open(_p, encoding='utf-8').read(), _p, 'exec'), {'__name__': 'gymkit_program_hook'})\n"
+    "_p and os.path.isfile(_p) and exec(compile(open(_p, encoding='utf-8').read(), _p, 'exec'),"
+    " {'__name__': 'gymkit_program_hook'})\n"
 )
-_MAX_PROGRAMS = 8
 
 # Never raises: an audit hook that raises aborts the call it watches.
 _HOOK = f'''\
@@ -46,30 +50,36 @@ def _gymkit_watch():
 
     seen = set()
 
+    events = ("subprocess.Popen", "os.posix_spawn")
+
     def started(event, args):
-        # (program, environment) of a process about to start. A command line under `sh -c` is the shell's
-        # to resolve; os.exec is left out: os.execvp raises it for each PATH entry it tries.
+        # (program, working folder, environment) of a process about to start. A command line under
+        # `sh -c` is the shell's to resolve; os.exec is left out: os.execvp raises it for each PATH
+        # entry it tries.
         if event == "subprocess.Popen":  # Popen has made args a list and chosen the executable by now
-            return args[0], args[3]
-        if event == "os.posix_spawn":
-            return args[0], args[2]
-        return None, None
+            return args[0], args[2], args[3]
+        return args[0], None, args[2]
 
     def hook(event, args):
+        if event not in events:
+            return
         try:
-            name, env = started(event, args)
+            name, cwd, env = started(event, args)
             if name is None:
                 return
             name = os.fsdecode(name)
             if name in seen:
                 return
             seen.add(name)
-            path = (env if env is not None else os.environ).get("PATH", os.defpath)
-            found = os.access(name, os.X_OK) if os.sep in name else shutil.which(name, path=os.fsdecode(path))
+            if os.sep in name:  # a path: relative to the folder the process starts in
+                found = os.access(os.path.join(os.fsdecode(cwd) if cwd else os.getcwd(), name), os.X_OK)
+            else:
+                path = (env if env is not None else os.environ).get("PATH", os.defpath)
+                found = shutil.which(name, path=os.fsdecode(path)) is not None
             if not found:
                 with open(log, "a", encoding="utf-8") as out:
                     out.write(name.replace("\\n", " ") + "\\n")
-        except BaseException:
+        except Exception:  # not BaseException: a signal handler's KeyboardInterrupt or SystemExit must go on
             pass
 
     sys.addaudithook(hook)
@@ -84,18 +94,12 @@ class ProgramWatch:
     """While entered, the environment a server's process gets so it logs the missing programs it starts."""
 
     def __init__(self) -> None:
-        self.missing: list[str] = []  # in the order first started, at most _MAX_PROGRAMS
+        self.missing: list[str] = []  # in the order first started
         self._dir: Path | None = None
 
     def environment(self, site_packages: Path) -> dict[str, str]:
         """Variables for the server's process, once the hook is in the environment at ``site_packages``."""
-        pth = site_packages / _PTH
-        try:
-            if not pth.is_file() or pth.read_text(encoding="utf-8") != _PTH_LINE:
-                staged = pth.with_name(f".{_PTH}.{os.getpid()}")
-                staged.write_text(_PTH_LINE, encoding="utf-8")
-                staged.replace(pth)  # whole: another server of this environment may be starting now
-        except OSError:
+        if not _install_pth(site_packages):
             return {}  # an environment gymkit may not write to goes unwatched, as before
         if self._dir is None:
             self._dir = Path(tempfile.mkdtemp(prefix="gymkit-programs-"))
@@ -112,6 +116,59 @@ class ProgramWatch:
         except OSError:
             lines = []
         for name in lines:
-            if name and name not in self.missing and len(self.missing) < _MAX_PROGRAMS:
+            if name and name not in self.missing:
                 self.missing.append(name)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _holds_hook(pth: Path) -> bool:
+    try:
+        return pth.read_text(encoding="utf-8") == _PTH_LINE
+    except OSError:
+        return False
+
+
+def _install_pth(site_packages: Path) -> bool:
+    """Put the .pth in the environment, whole; True once it is there (another thread may have put it)."""
+    pth = site_packages / _PTH
+    if _holds_hook(pth):
+        return True
+    try:
+        handle, staged = tempfile.mkstemp(dir=site_packages, prefix=".gymkit-pth-")
+    except OSError:
+        return False
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(_PTH_LINE)
+        os.replace(staged, pth)  # each caller its own staged file: threads of one process start servers at once
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(staged)
+    return _holds_hook(pth)
+
+
+_SKIPPED = frozenset({".venv", ".gymkit-cache", "node_modules", "__pycache__", ".git", "data"})
+_MAX_FILES = 2000
+_MAX_BYTES = 1_000_000
+
+
+def named_in_code(server_dir: Path, programs: list[str]) -> list[str]:
+    """The programs a string literal in the server's own Python code names (as written, or by file name)."""
+    wanted = {name: {name, os.path.basename(name)} for name in programs}
+    found: set[str] = set()
+    files = 0
+    for folder, dirs, names in os.walk(server_dir):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED and not d.startswith("."))
+        for file in sorted(n for n in names if n.endswith(".py")):
+            files += 1
+            if files > _MAX_FILES:
+                return [p for p in programs if p in found]
+            try:
+                with open(os.path.join(folder, file), encoding="utf-8", errors="replace") as handle:
+                    text = handle.read(_MAX_BYTES)
+            except OSError:
+                continue
+            for name, spellings in wanted.items():
+                if name not in found and any(f'"{s}"' in text or f"'{s}'" in text for s in spellings if s):
+                    found.add(name)
+    return [p for p in programs if p in found]

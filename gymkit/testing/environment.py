@@ -149,8 +149,8 @@ class Environment:
 
     @property
     def site_packages(self) -> Path | None:
-        found = sorted(self.location.glob("lib/python3*/site-packages"))
-        return found[-1] if found else None
+        found = [p for p in self.location.glob("lib/python3.*/site-packages") if p.parent.name[9:].isdigit()]
+        return max(found, key=lambda p: int(p.parent.name[9:]), default=None)  # python3.12 after python3.9
 
     def variables(self, *, on_path: tuple[Path, ...] = (), **extra: str) -> dict[str, str]:
         """os.environ as a process in this environment sees it: its bin/ first (then ``on_path``), no caller's

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from gymkit.nemo.programs import ProgramWatch
+import pytest
+
+from gymkit.nemo.programs import ProgramWatch, named_in_code
 
 SCRIPT = """
 import asyncio, os, site, subprocess, sys
@@ -24,6 +27,8 @@ async def spawn():
         pass
 asyncio.run(spawn())
 subprocess.run(["true"], env={"PATH": "/nowhere"}, executable="/bin/true")
+work = sys.argv[2]
+subprocess.run(["./run.sh"], cwd=work, check=True)  # a path relative to the folder it starts in: there
 print(subprocess.run([sys.executable, "-c", "print(6 * 7)"], capture_output=True, text=True).stdout.strip())
 """
 
@@ -31,9 +36,18 @@ print(subprocess.run([sys.executable, "-c", "print(6 * 7)"], capture_output=True
 def _run(tmp_path: Path, watch: ProgramWatch | None) -> str:
     site = tmp_path / "site-packages"
     site.mkdir(exist_ok=True)
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    (work / "run.sh").write_text("#!/bin/sh\nexit 0\n")
+    (work / "run.sh").chmod(0o755)
     env = {**os.environ, **(watch.environment(site) if watch else {})}
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(site)], env=env, capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", SCRIPT, str(site), str(work)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return done.stdout.strip()
 
@@ -51,3 +65,40 @@ def test_the_hook_left_in_the_environment_does_nothing_to_unwatched_runs(tmp_pat
     watch.collect()
     assert (tmp_path / "site-packages" / "gymkit-program-watch.pth").is_file()
     assert _run(tmp_path, None) == "42"
+
+
+def test_servers_starting_at_once_in_one_environment_are_all_watched(tmp_path: Path) -> None:
+    # `gymkit check -j` starts servers from threads of one process, and most share one environment.
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    for _ in range(20):
+        (site / "gymkit-program-watch.pth").unlink(missing_ok=True)
+        watches = [ProgramWatch() for _ in range(4)]
+        with ThreadPoolExecutor(4) as pool:
+            given = list(pool.map(lambda w: w.environment(site), watches))
+        assert all(given), given
+        for watch in watches:
+            watch.collect()
+    assert [p.name for p in site.iterdir()] == ["gymkit-program-watch.pth"]  # no staged file left
+
+
+def test_only_programs_the_servers_own_code_names_count(tmp_path: Path) -> None:
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "sandbox.py").write_text('cmd = ["singularity", "exec"]\nTOOL = "/opt/bin/grader"\n')
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / "lib.py").write_text('probe = "ld"\n')  # an installed library's probe, not the server's
+    tried = ["ld", "singularity", "file", "/opt/bin/grader"]
+    assert named_in_code(tmp_path, tried) == ["singularity", "/opt/bin/grader"]
+
+
+@pytest.mark.parametrize(
+    ("message", "named"),
+    [
+        ("FileNotFoundError: [Errno 2] No such file or directory: 'ld'", True),
+        ("ModuleNotFoundError: No module named 'build_utils'; could not build", False),
+    ],
+)
+def test_a_start_failure_names_a_program_only_as_a_word_of_its_own(message: str, named: bool) -> None:
+    from gymkit.checks.elsewhere import _names
+
+    assert _names(message, "ld") is named
