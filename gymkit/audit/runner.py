@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from gymkit.errors import GymkitError, UserError
 from gymkit.findings import Status, apply_waivers, load_waivers
 from gymkit.jsonl import iter_rows
 from gymkit.launch import start_server as ServerProcess  # the runtime the server is written for
+from gymkit.nemo.detect import gym_kind
 from gymkit.project import ServerPaths
 from gymkit.reverify import MATERIALIZED_INPUTS, tool_calls
 
@@ -101,6 +103,7 @@ class _Audit:
         self.findings: list[AuditFinding] = []
         self.partial_repeats: int | None = None
         self.replayed = False  # every case's tool calls were made in its session before verify
+        self.upstream = gym_kind(paths.root) == "nemo-gym"  # its rollouts may come without their inputs
 
     def wanted(self, probe: str) -> bool:
         return self.options.probes is None or probe in self.options.probes
@@ -165,7 +168,7 @@ class _Audit:
             if any(not o.same_as(got) for o in outcomes[1:]):
                 seen = ", ".join(o.describe() for o in outcomes)
                 self.fail("determinism", case, f"{case.probe} got different answers to one request: {seen}")
-            if got.status == 422 and case.rule == "expect" and not case.stored_input:
+            if case.rule == "expect" and not case.stored_input and self.upstream and _lacks_a_field(case, got):
                 self.no_gold(case, got)
                 continue
             if got.error:
@@ -253,6 +256,41 @@ class _Audit:
             if n and self.replayed:
                 reason += "; verify reads what the tools did to the session, so each case's tool calls ran first"
             self.findings.append(finding(name, status, reason))
+
+
+# gymkit's runtime words a validation error so (gymkit.runtime.server); NeMo Gym's is FastAPI's JSON.
+_GYMKIT_MISSING = re.compile(r"^invalid body for /verify: (.+)$")
+_MISSING_PART = re.compile(r"^(\w+): Field required$")
+
+
+def _missing_fields(body_text: str) -> list[str] | None:
+    """The request fields a 422 says are missing, when missing fields are all it says; else None."""
+    try:
+        answer = json.loads(body_text)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    if isinstance(error := answer.get("error"), str) and (m := _GYMKIT_MISSING.match(error)):
+        parts = [_MISSING_PART.match(part) for part in m.group(1).split("; ")]
+        return [part.group(1) for part in parts if part] if all(parts) else None
+    detail = answer.get("detail")
+    if not isinstance(detail, list) or not detail:
+        return None
+    fields = []
+    for error in detail:
+        loc = error.get("loc") if isinstance(error, dict) else None
+        if error.get("type") != "missing" or not isinstance(loc, list) or len(loc) != 2 or loc[0] != "body":
+            return None
+        fields.append(str(loc[1]))
+    return fields
+
+
+def _lacks_a_field(case: Case, got: Outcome) -> bool:
+    """Whether verify refused the body (422) only for request fields it lacks, none of them the response:
+    what a rollout committed without its materialized input lacks, not a verifier's own rejection."""
+    fields = _missing_fields(got.body_text) if got.status == 422 else None
+    return bool(fields) and all(f != "response" and f not in case.body for f in fields or ())
 
 
 def run_audit(paths: ServerPaths, options: AuditOptions) -> AuditResult:

@@ -90,6 +90,13 @@ class GYM304(Check):
             elif not absent:
                 # The audit's message ends with the command that reproduces it.
                 problems.append(problem(f"{f.code} {f.probe}: {f.message}", "app.py"))
+        # The audit's own warnings (a stored rollout that cannot serve as a gold answer), one per probe;
+        # a waived failure stays quiet here, as before.
+        for f in result.findings:
+            if f.status == "warn" and not f.waived:
+                if f.code not in warned:
+                    problems.append(warned.setdefault(f.code, []))
+                warned[f.code].append(f)
         # Failures a service absent here explains are one warning; the audit's other findings still stand.
         found = (absent or []) + [p if isinstance(p, Finding) else _warning(fx.paths.name, p) for p in problems]
         if judge_skip and any(f.status == "fail" for f in found):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from fastapi import HTTPException
+
 from gymkit import BaseResourcesServer, BaseVerifyRequest, BaseVerifyResponse, output_text
 
 LINE = re.compile(r"^answer:\s*(-?\d+)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -15,6 +17,8 @@ class CodeRequest(BaseVerifyRequest):
 
 class TypedRequestServer(BaseResourcesServer):
     async def verify(self, body: CodeRequest) -> BaseVerifyResponse:
+        if body.expected_answer == "refuse":
+            raise HTTPException(422, "this verifier refuses the task")
         found = LINE.findall(output_text(body.response))
         reward = 1.0 if found and found[-1] == body.expected_answer else 0.0
         return BaseVerifyResponse(**body.model_dump(), reward=reward)
