@@ -185,7 +185,7 @@ class GYM214(Step2Readme):
         verdict, culprits = compatibility(expression)
         repo = repository_license(fx.paths.dir)
         # NeMo Gym's CONTRIBUTING names LGPL with GPL and AGPL as licences it does not take.
-        if fx.gym == "nemo-gym" and any(c.startswith("LGPL-") for c in culprits):
+        if fx.gym == "nemo-gym" and verdict != "restricted" and any(c.startswith("LGPL-") for c in culprits):
             verdict = "copyleft"
         if verdict == "copyleft":
             return [

@@ -112,10 +112,23 @@ def parse_spdx(text: str) -> tuple[Any | None, str | None]:
         return None, str(exc)
 
 
+@lru_cache(maxsize=1)
+def _exception_category() -> dict[str, str]:
+    """ScanCode's category of each licence exception, by SPDX identifier."""
+    return {
+        entry["spdx_license_key"]: entry.get("category") or ""
+        for entry in get_license_index()
+        if entry.get("is_exception") and entry.get("spdx_license_key")
+    }
+
+
 def _symbol_verdict(key: str) -> Verdict:
     verdict = _BY_CATEGORY.get(_category().get(key, ""), "unclear")
     if key.startswith(_STRONG) and _ORDER[verdict] < _ORDER["copyleft"]:
         return "copyleft"
+    if verdict == "ok" and key.startswith("LicenseRef-"):
+        # Known to ScanCode only ('NVIDIA License', 'Other Permissive'): a name too loose to call permissive.
+        return "unclear"
     return verdict
 
 
@@ -129,9 +142,13 @@ def compatibility(expression: Any) -> tuple[Verdict, list[str]]:
         results = [compatibility(arg) for arg in expression.args]
         verdict = max((r[0] for r in results), key=lambda v: _ORDER[v])
         return verdict, [k for r in results for k in r[1]]
-    # A symbol, or "X WITH exception": the exception does not lift the copyleft.
+    # A symbol, or "X WITH exception": the exception does not lift the copyleft, and one that adds a
+    # restriction (the Commons Clause forbids selling) makes the whole restricted.
     key = getattr(getattr(expression, "license_symbol", expression), "key", str(expression))
     verdict = _symbol_verdict(key)
+    exception = getattr(getattr(expression, "exception_symbol", None), "key", None)
+    if exception and _BY_CATEGORY.get(_exception_category().get(exception, "")) == "restricted":
+        return "restricted", [f"{key} WITH {exception}"]
     return verdict, [key] if verdict != "ok" else []
 
 

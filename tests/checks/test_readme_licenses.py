@@ -65,6 +65,9 @@ def test_placeholders_are_found_outside_code_blocks_only() -> None:
         ("MIT OR CC-BY-NC-4.0", "ok"),
         ("CECILL-2.1", "copyleft"),  # ScanCode says limited; it reaches a combined work as the GPL does
         ("LicenseRef-scancode-unknown", "unclear"),
+        ("Apache-2.0 WITH LicenseRef-scancode-commons-clause", "restricted"),  # the exception forbids selling
+        ("Apache-2.0 WITH LLVM-exception", "ok"),
+        ("LicenseRef-scancode-nvidia", "unclear"),  # permissive to ScanCode, but no SPDX licence: a maintainer's call
     ],
 )
 def test_code_licence_compatibility(expression: str, verdict: str) -> None:
@@ -89,6 +92,7 @@ def test_code_licence_compatibility(expression: str, verdict: str) -> None:
         ("AGPL 2.0", "LicenseRef-scancode-agpl-2.0", "copyleft"),
         ("Other Copyleft", "LicenseRef-scancode-other-copyleft", "copyleft"),
         ("Unknown", "LicenseRef-scancode-unknown", "unclear"),
+        ("Other Permissive", "LicenseRef-scancode-other-permissive", "unclear"),
         ("CC BY-NC 4.0", "CC-BY-NC-4.0", "restricted"),
     ],
 )
