@@ -137,7 +137,7 @@ def collect_nemo_tests(server_dir: Path, timeout: float) -> tuple[list[str], str
         return [], f"collecting tests took longer than {timeout:.0f}s (an import that hangs?)"
     ids = [line for line in output.splitlines() if "::" in line and not line.startswith(("E ", " "))]
     if code not in (0, 5):
-        return ids, f"collection in the NeMo Gym environment failed: {_collection_failure(output, code)}"
+        return ids, f"collection in the NeMo Gym environment failed: {_collection_failure(output, code, nemo=True)}"
     return ids, None
 
 
@@ -145,10 +145,13 @@ _INTERNAL = "INTERNALERROR>"
 _NO_PYTEST = "No module named pytest"
 
 
-def _collection_failure(output: str, code: int) -> str:
+_EXCEPTION = re.compile(r"^[\w.]*(?:Error|Exception|Exit|Interrupt)\b")
+
+
+def _collection_failure(output: str, code: int, *, nemo: bool = False) -> str:
     """Why pytest could not collect, in its own words: an import's error line, a conftest's exception."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    if any(line.endswith(_NO_PYTEST) for line in lines):
+    if nemo and any(line.endswith(_NO_PYTEST) for line in lines):
         return (
             f"{_NO_PYTEST} in the server's environment: its requirements.txt does not install it (NeMo Gym's"
             " template writes `-e nemo-gym[dev] @ ../../`; ng_test then runs whichever pytest is on PATH,"
@@ -156,12 +159,15 @@ def _collection_failure(output: str, code: int) -> str:
         )
     errors = [line[2:].strip() for line in lines if line.startswith("E ")]
     if errors:
-        return errors[-1]
+        # The exception's own line, not the last line of a message that runs over several.
+        raised = [line for line in errors if _EXCEPTION.match(line)]
+        return (raised or errors)[-1]
     # A conftest that raises in pytest_configure: pytest prints the traceback as INTERNALERROR lines.
     internal = [line[len(_INTERNAL) :].strip() for line in lines if line.startswith(_INTERNAL)]
     internal = [line for line in internal if line and not line.startswith(("File ", "^", "raise ", "return "))]
-    if internal:
-        return internal[-1]
+    raised = [line for line in internal if _EXCEPTION.match(line)]
+    if raised or internal:
+        return (raised or internal)[-1]
     return f"pytest exited with {code}" + (f": {lines[-1]}" if lines else "")
 
 
@@ -203,15 +209,20 @@ class GYM302(Step3):
         return []
 
 
-_DENIED = re.compile(r"PermissionError: \[Errno 13\] Permission denied: '([^']+)'")
+_DENIED = re.compile(r"PermissionError: \[Errno 13\] Permission denied: (?:'([^']+)'|\"([^\"]+)\")")
 
 
 def _read_only_finding(fx: Fixtures, error: str) -> list[Finding] | None:
     """Collection that failed writing into the server's own folder, which the sandbox keeps read-only."""
     denied = _DENIED.search(error)
-    if denied is None or not Path(denied.group(1)).is_relative_to(fx.paths.dir):
+    if denied is None:
         return None
-    where = Path(denied.group(1)).relative_to(fx.paths.dir)
+    # pytest runs in the server's folder: a relative path is there. normpath, so '..' cannot lead out unseen.
+    written = Path(os.path.normpath(fx.paths.dir / (denied.group(1) or denied.group(2))))
+    folder = Path(os.path.normpath(fx.paths.dir))
+    if written == folder or not written.is_relative_to(folder):
+        return None
+    where = written.relative_to(folder)
     message = (
         f"collecting the tests writes {where} into the server's folder, which gymkit's sandbox keeps read-only"
         " so that the code it runs cannot change what the checks read"

@@ -31,11 +31,16 @@ INTERNALERROR> subprocess.CalledProcessError: Command '['git', 'clone', 'https:/
         (INTERNAL, "subprocess.CalledProcessError: Command '['git', 'clone', 'https://github.com/x/y']' returned"),
         ("/env/bin/python: No module named pytest\n", "No module named pytest in the server's environment"),
         ("ERROR collecting tests/test_app.py\nE   ModuleNotFoundError: No module named 'numpy'\n", "ModuleNotFound"),
+        ("E   RuntimeError: the cache at\nE   /data is stale\n", "RuntimeError: the cache at"),
         ("something odd\n\n", "pytest exited with 4: something odd"),
     ],
 )
-def test_the_reason_is_pytests_last_words_of_the_error(output: str, shown: str) -> None:
-    assert _collection_failure(output, 4 if "odd" in output else 3).startswith(shown)
+def test_the_reason_is_pytests_words_for_the_exception(output: str, shown: str) -> None:
+    assert _collection_failure(output, 4 if "odd" in output else 3, nemo=True).startswith(shown)
+
+
+def test_no_pytest_blames_the_requirements_only_of_a_nemo_gym_servers_environment() -> None:
+    assert "requirements.txt" not in _collection_failure("/env/bin/python: No module named pytest\n", 1)
 
 
 CONFTEST = """
@@ -44,14 +49,19 @@ from pathlib import Path
 
 def pytest_configure(config):
     # As spider2_lite's does: a cache made beside the tests, before any test runs.
-    (Path(__file__).parent.parent / ".cache_here").mkdir(exist_ok=True)
+    WRITE
 """
+ABSOLUTE = '(Path(__file__).parent.parent / ".cache_here").mkdir(exist_ok=True)'
+RELATIVE = 'open(".cache_here", "w").close()  # pytest runs in the server folder'
 
 
+@pytest.mark.parametrize("write", [ABSOLUTE, RELATIVE], ids=["absolute", "relative"])
 @pytest.mark.parametrize("nemo", [True, False], ids=["nemo-gym checkout", "gymkit gym"])
-def test_tests_that_write_into_the_servers_folder_are_told_it_is_read_only(tmp_path: Path, nemo: bool) -> None:
+def test_tests_that_write_into_the_servers_folder_are_told_it_is_read_only(
+    tmp_path: Path, nemo: bool, write: str
+) -> None:
     server = build_server(tmp_path)
-    (server / "tests" / "conftest.py").write_text(CONFTEST)
+    (server / "tests" / "conftest.py").write_text(CONFTEST.replace("WRITE", write))
     if nemo:
         _as_nemo_checkout(tmp_path)
     [found] = [f for f in run_checks(server, select=["GYM302"]).findings if f.code == "GYM302"]
