@@ -22,6 +22,7 @@ ABOVE_CHECKS = (*CLI, "gymkit.checks", "gymkit.review", "gymkit.cards", "gymkit.
 RUNTIME = ("gymkit.runtime",)
 FOUNDATIONS = ("gymkit", "gymkit.errors", "gymkit.inputs", "gymkit.childproc", "gymkit.confine", "gymkit.rules")
 
+
 def _module_names(root: Path) -> dict[str, Path]:
     names = {}
     for path in root.rglob("*.py"):

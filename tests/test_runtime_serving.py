@@ -77,7 +77,8 @@ def test_thread_that_fails_to_start_closes_its_socket(monkeypatch: pytest.Monkey
     monkeypatch.setattr(serving, "bind", recording_bind)
     # A uvicorn that returns without serving, as it does when it cannot load the app.
     monkeypatch.setattr(serving.uvicorn.Server, "run", lambda self, sockets=None: None)
-    with pytest.raises(ServerLoadError, match="startup failed: uvicorn stopped before serving"), serving_in_thread(object()):
+    stopped = "startup failed: uvicorn stopped before serving"
+    with pytest.raises(ServerLoadError, match=stopped), serving_in_thread(object()):
         pass
     assert bound and bound[0].fileno() == -1
 

@@ -30,12 +30,17 @@ def test_without_a_traceback_the_last_unindented_line_is_the_reason() -> None:
     assert startup_failure("") == ""
 
 
-RETRIED = """\
-WARNING: fetching https://www.sec.gov/files/company_tickers.json failed: <urlopen error [Errno -3] Temporary failure in name resolution>
+RETRIED = (
+    (
+        "WARNING: fetching https://www.sec.gov/files/company_tickers.json failed:"
+        " <urlopen error [Errno -3] Temporary failure in name resolution>\n"
+    )
+    + """\
 Traceback (most recent call last):
   File "/x/app.py", line 88, in <module>
 RuntimeError: Failed to load SEC ticker data after retries. Server cannot start without company_tickers.json.
 """
+)
 
 
 def test_a_need_the_log_shows_above_the_exception_is_quoted() -> None:
