@@ -71,6 +71,25 @@ def _names(message: str, program: str) -> bool:
     return re.search(rf"(?<![\w./-]){re.escape(program)}(?![\w.-])", message) is not None
 
 
+# How a verify that waits for something shows: no answer within the bound, or none sent after one.
+_STUCK = re.compile(r"(?:no answer|did not answer) within \d|not sent: the server stopped answering")
+
+
+def _stuck_on_ray(fx: Fixtures, messages: list[str], rewards: list[float | None]) -> str | None:
+    """Why verify waited, when its own Ray could not place what it asked for and every failure is such a wait
+    (or a reward of 0); None otherwise."""
+    wanted = fx.unschedulable if rewards else []
+    if not wanted or len(rewards) != len(messages):
+        return None
+    if not all(r == 0.0 or (r is None and _STUCK.search(m)) for m, r in zip(messages, rewards, strict=True)):
+        return None
+    return (
+        f"asked the server's Ray for {'; '.join(wanted)}, which no node of this machine's Ray provides (NeMo Gym's"
+        " deployment adds the nodes that do, a GPU node for instance; gymkit starts the server alone), and waited;"
+        " run it where that node is"
+    )
+
+
 def service_warning(
     fx: Fixtures, what: str, messages: list[str], rewards: Iterable[float | None], where: str = "app.py"
 ) -> list[Finding] | None:
@@ -85,7 +104,12 @@ def service_warning(
     service or could not reach one, or that names the program it lacked, not one that crashed otherwise.
     """
     paid = list(rewards)
-    if fx.gym != "nemo-gym" or not messages or any(reward != 0.0 for reward in paid):
+    if fx.gym != "nemo-gym" or not messages:
+        return None
+    stuck = _stuck_on_ray(fx, messages, paid)
+    if stuck:
+        return [problem(f"could not run here: {what} {stuck}. {_first_of(messages)}", where, level="warn")]
+    if any(reward != 0.0 for reward in paid):
         return None
     absent = fx.absent_services
     if not paid and not all(_UNREACHED.search(message) for message in messages):

@@ -118,6 +118,13 @@ class Fixtures:
         return [str(s) for s in watch.services if s in watch.reached] if watch else []
 
     @property
+    def unschedulable(self) -> list[str]:
+        """Resource sets the server's own Ray could not place while a check ran it (a GPU node's, say)."""
+        with self._lock:
+            watches = list(self._program_watches)
+        return list(dict.fromkeys(r for watch in watches for r in watch.unschedulable))
+
+    @property
     def missing_programs(self) -> list[str]:
         """The programs the server's own code names that it tried to start while a check ran it, and that
         this machine does not have."""

@@ -34,6 +34,7 @@ from gymkit.nemo.config import server_entry, single_server_config
 from gymkit.nemo.detect import nemo_checkout
 from gymkit.nemo.environment import prepare_nemo_environment
 from gymkit.nemo.programs import ProgramWatch
+from gymkit.nemo.ray_logs import unschedulable
 from gymkit.testing.environment import Environment, find_uv
 
 __all__ = ["DEFAULT_TIMEOUT", "UpstreamServer", "free_port"]
@@ -195,6 +196,9 @@ class UpstreamServer:
         stderr = proc.stop() if proc is not None else ""
         runtime, self._runtime = self._runtime, None
         if runtime is not None:
+            if self.programs is not None:
+                seen = self.programs.unschedulable
+                seen.extend(r for r in unschedulable(runtime) if r not in seen)
             shutil.rmtree(runtime, ignore_errors=True)
         return stderr
 

@@ -95,6 +95,8 @@ class ProgramWatch:
 
     def __init__(self) -> None:
         self.missing: list[str] = []  # in the order first started
+        # Resource sets the server's own Ray could not place (gymkit.nemo.ray_logs), filled in as it stops.
+        self.unschedulable: list[str] = []
         self._dir: Path | None = None
 
     def environment(self, site_packages: Path) -> dict[str, str]:
