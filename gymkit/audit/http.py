@@ -116,8 +116,9 @@ class Sender:
                     row = {k: v for k, v in body.items() if k != "response"}
                     status, raw, cookie = await self._post("/seed_session", json.dumps(row).encode(), None)
                     if status != 200:
-                        text = " ".join(raw.decode("utf-8", "replace").split())[:200]
-                        return Outcome(status, None, f"seed_session answered HTTP {status}: {text}")
+                        answer = raw.decode("utf-8", "replace")
+                        text = " ".join(answer.split())[:200]
+                        return Outcome(status, None, f"seed_session answered HTTP {status}: {text}", answer)
                     if replay:
                         cookie, why = await self._replay(body, raw, cookie)
                         if why is not None:

@@ -259,7 +259,7 @@ class _Audit:
 
 
 # gymkit's runtime words a validation error so (gymkit.runtime.server); NeMo Gym's is FastAPI's JSON.
-_GYMKIT_MISSING = re.compile(r"^invalid body for /verify: (.+)$")
+_GYMKIT_MISSING = re.compile(r"^invalid body for /(?:verify|seed_session): (.+)$")
 _MISSING_PART = re.compile(r"^(\w+): Field required$")
 
 
@@ -287,8 +287,9 @@ def _missing_fields(body_text: str) -> list[str] | None:
 
 
 def _lacks_a_field(case: Case, got: Outcome) -> bool:
-    """Whether verify refused the body (422) only for request fields it lacks, none of them the response:
-    what a rollout committed without its materialized input lacks, not a verifier's own rejection."""
+    """Whether verify, or the seed before it, refused the body (422) only for request fields it lacks, none
+    of them the response: what a rollout committed without its materialized input lacks, not a verifier's
+    own rejection."""
     fields = _missing_fields(got.body_text) if got.status == 422 else None
     return bool(fields) and all(f != "response" and f not in case.body for f in fields or ())
 

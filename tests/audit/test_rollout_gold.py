@@ -26,10 +26,12 @@ def _rollout(row: dict[str, Any], city: str) -> dict[str, Any]:
     return {**row, "response": gold(city, "text"), "reward": 1.0}
 
 
-def _server(tmp_path: Path, nemo: bool, rollouts: list[dict[str, Any]] | None = None) -> Path:
-    folder = tmp_path / "resources_servers" / "typed_request"
+def _server(
+    tmp_path: Path, nemo: bool, rollouts: list[dict[str, Any]] | None = None, name: str = "typed_request"
+) -> Path:
+    folder = tmp_path / "resources_servers" / name
     if not folder.is_dir():
-        folder = write_server(tmp_path, "typed_request", "text")
+        folder = write_server(tmp_path, name, "text")
     (folder / "tests" / "verifier_cases.jsonl").unlink()
     if nemo:
         _as_nemo_checkout(tmp_path)
@@ -50,11 +52,15 @@ def _server(tmp_path: Path, nemo: bool, rollouts: list[dict[str, Any]] | None = 
 
 
 def _audit(folder: Path) -> AuditResult:
-    return run_audit(ServerPaths(folder), AuditOptions(target="typed_request"))
+    return run_audit(ServerPaths(folder), AuditOptions(target=folder.name))
 
 
-def test_a_rollout_refused_for_a_field_no_stored_input_holds_warns_in_a_nemo_checkout(tmp_path: Path) -> None:
-    folder = _server(tmp_path, nemo=True)
+@pytest.mark.parametrize("name", ["typed_request", "typed_seed"], ids=["refused by verify", "refused by the seed"])
+def test_a_rollout_refused_for_a_field_no_stored_input_holds_warns_in_a_nemo_checkout(
+    tmp_path: Path, name: str
+) -> None:
+    # indirect_prompt_injection's seed_session asks for `environment`, which its rollouts do not carry.
+    folder = _server(tmp_path, nemo=True, name=name)
     result = _audit(folder)
     assert [f.message for f in result.findings if f.status == "fail"] == []
     [warned] = [f for f in result.findings if f.status == "warn"]
