@@ -142,7 +142,8 @@ def test_children_die_with_their_parent(sig: signal.Signals, started_in: str) ->
         time.sleep(0.3)  # a thread that started the child has ended by now: the child is still there
         assert all(_alive(pid) for pid in pids)
         parent.send_signal(sig)
-        assert parent.wait(timeout=20) == -sig
+        # Bounded, but loose: on two cores under a full suite, stopping the children has taken over 20 s.
+        assert parent.wait(timeout=60) == -sig
         if sig != signal.SIGKILL:
             # A handled signal stops the children before the parent goes.
             assert [pid for pid in pids if _alive(pid)] == []
