@@ -90,6 +90,30 @@ def _stuck_on_ray(fx: Fixtures, messages: list[str], rewards: list[float | None]
     )
 
 
+# What verify's error says when the program it ran is not there (cvdp in v0.4.0: a 500 of FileNotFoundError).
+_NOT_FOUND = re.compile(r"FileNotFoundError|No such file or directory")
+
+
+def _raised_for_program(
+    fx: Fixtures, what: str, messages: list[str], rewards: list[float | None], where: str
+) -> list[Finding] | None:
+    """One warning when every failure is a reward of 0 or an error that a file was not found, and the server
+    tried to run a program its code names that is not installed: the error is that program's absence."""
+    if len(rewards) != len(messages) or any(r not in (0.0, None) for r in rewards):
+        return None
+    if not all(r == 0.0 or _NOT_FOUND.search(m) for m, r in zip(messages, rewards, strict=True)):
+        return None
+    missing = fx.missing_programs
+    if not missing:
+        return None
+    message = (
+        f"could not run here: {what} tried to run {', '.join(map(repr, missing[:_MAX_NAMED]))}, which is not"
+        " installed on this machine, and failed for a file not found (NeMo Gym's deployment provides it beside"
+        f" the server; gymkit starts the server alone); run it where it has that. {_first_of(messages)}"
+    )
+    return [problem(message, where, level="warn")]
+
+
 def service_warning(
     fx: Fixtures, what: str, messages: list[str], rewards: Iterable[float | None], where: str = "app.py"
 ) -> list[Finding] | None:
@@ -110,7 +134,7 @@ def service_warning(
     if stuck:
         return [problem(f"could not run here: {what} {stuck}. {_first_of(messages)}", where, level="warn")]
     if any(reward != 0.0 for reward in paid):
-        return None
+        return _raised_for_program(fx, what, messages, paid, where)
     absent = fx.absent_services
     if not paid and not all(_UNREACHED.search(message) for message in messages):
         absent = []  # a start that failed otherwise (an import error, a crash) is the server's own

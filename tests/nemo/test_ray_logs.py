@@ -65,3 +65,28 @@ def test_only_waits_and_zero_rewards_are_explained_by_a_node_ray_lacks(
 
 def test_without_an_unplaced_request_a_wait_stays_a_failure(tmp_path: Path) -> None:
     assert service_warning(_fixtures(tmp_path, []), "verify", ["verify did not answer within 30s"], [None]) is None
+
+
+def _fixtures_missing(tmp_path: Path, program: str) -> Fixtures:
+    fx = _fixtures(tmp_path, [])
+    (fx.paths.dir / "runner.py").write_text(f'CMD = ["{program}", "run"]\n')  # the server's own code names it
+    fx._program_watches[0].missing.append(program)
+    return fx
+
+
+@pytest.mark.parametrize(
+    ("messages", "rewards", "warns"),
+    [
+        # v0.4.0's cvdp: verify runs docker, absent here, and answers a 500 of the FileNotFoundError.
+        (["verify answered HTTP 500: \"FileNotFoundError(2, 'No such file or directory')\""], [None], True),
+        (["verify answered HTTP 500: KeyError: 'answer'"], [None], False),  # another error: its own
+        (["line 2: stored reward 0.0, verify now returns 1.0"], [1.0], False),
+    ],
+)
+def test_an_error_for_a_file_not_found_is_explained_by_a_missing_program(
+    tmp_path: Path, messages: list[str], rewards: list[float | None], warns: bool
+) -> None:
+    found = service_warning(_fixtures_missing(tmp_path, "docker"), "verify", messages, rewards)
+    assert (found is not None) is warns
+    if found:
+        assert found[0].message.startswith("could not run here: verify tried to run 'docker', which is not installed")
