@@ -90,28 +90,8 @@ def _stuck_on_ray(fx: Fixtures, messages: list[str], rewards: list[float | None]
     )
 
 
-# What verify's error says when the program it ran is not there (cvdp in v0.4.0: a 500 of FileNotFoundError).
+# What verify's error says when the program it ran is not there.
 _NOT_FOUND = re.compile(r"FileNotFoundError|No such file or directory")
-
-
-def _raised_for_program(
-    fx: Fixtures, what: str, messages: list[str], rewards: list[float | None], where: str
-) -> list[Finding] | None:
-    """One warning when every failure is a reward of 0 or an error that a file was not found, and the server
-    tried to run a program its code names that is not installed: the error is that program's absence."""
-    if len(rewards) != len(messages) or any(r not in (0.0, None) for r in rewards):
-        return None
-    if not all(r == 0.0 or _NOT_FOUND.search(m) for m, r in zip(messages, rewards, strict=True)):
-        return None
-    missing = fx.missing_programs
-    if not missing:
-        return None
-    message = (
-        f"could not run here: {what} tried to run {', '.join(map(repr, missing[:_MAX_NAMED]))}, which is not"
-        " installed on this machine, and failed for a file not found (NeMo Gym's deployment provides it beside"
-        f" the server; gymkit starts the server alone); run it where it has that. {_first_of(messages)}"
-    )
-    return [problem(message, where, level="warn")]
 
 
 def service_warning(
@@ -124,7 +104,8 @@ def service_warning(
     gymkit.nemo.services) or a program it tried to start (``fx.missing_programs``: gymkit.nemo.programs),
     and only when verify answered reward 0 for every row that differs: a verifier without its service
     cannot pay, so a reward it pays, or an error, a 500 or a non-deterministic answer, is still its own
-    failure. ``rewards`` empty means the server did not start: then only a start that waited for a
+    failure; except an error that a file was not found, from a server that tried to run a missing program.
+    ``rewards`` empty means the server did not start: then only a start that waited for a
     service or could not reach one, or that names the program it lacked, not one that crashed otherwise.
     """
     paid = list(rewards)
@@ -133,9 +114,17 @@ def service_warning(
     stuck = _stuck_on_ray(fx, messages, paid)
     if stuck:
         return [problem(f"could not run here: {what} {stuck}. {_first_of(messages)}", where, level="warn")]
-    if any(reward != 0.0 for reward in paid):
-        return _raised_for_program(fx, what, messages, paid, where)
-    absent = fx.absent_services
+    # Errors, not rewards of 0, are a program's absence only where each says a file was not found (cvdp in
+    # v0.4.0: a 500 of FileNotFoundError), and never a service's.
+    erred = any(reward is None for reward in paid)
+    if erred and not (
+        len(paid) == len(messages)
+        and all(r == 0.0 or (r is None and _NOT_FOUND.search(m)) for m, r in zip(messages, paid, strict=True))
+    ):
+        return None
+    if any(reward not in (0.0, None) for reward in paid):
+        return None
+    absent = [] if erred else fx.absent_services
     if not paid and not all(_UNREACHED.search(message) for message in messages):
         absent = []  # a start that failed otherwise (an import error, a crash) is the server's own
     missing = [p for p in fx.missing_programs if paid or any(_names(message, p) for message in messages)]
@@ -143,7 +132,8 @@ def service_warning(
     if absent:
         lacked.append(f"tried to reach the service it names at {'; '.join(absent)}, and nothing listens there")
     if missing:
-        lacked.append(f"tried to run {', '.join(map(repr, missing[:_MAX_NAMED]))}, which is not installed")
+        failed = ", and failed for a file not found" if erred else ""
+        lacked.append(f"tried to run {', '.join(map(repr, missing[:_MAX_NAMED]))}, which is not installed{failed}")
     if not lacked:
         return None
     message = (

@@ -117,22 +117,22 @@ class Fixtures:
         watch = self.service_watch
         return [str(s) for s in watch.services if s in watch.reached] if watch else []
 
+    def _watched(self) -> list[ProgramWatch]:
+        with self._lock:
+            return list(self._program_watches)
+
     @property
     def unschedulable(self) -> list[str]:
         """Resource sets the server's own Ray could not place while a check ran it (a GPU node's, say)."""
-        with self._lock:
-            watches = list(self._program_watches)
-        return list(dict.fromkeys(r for watch in watches for r in watch.unschedulable))
+        return list(dict.fromkeys(r for watch in self._watched() for r in watch.unschedulable))
 
     @property
     def missing_programs(self) -> list[str]:
         """The programs the server's own code names that it tried to start while a check ran it, and that
         this machine does not have."""
-        with self._lock:
-            watches = list(self._program_watches)
         from gymkit.nemo.programs import named_in_code
 
-        tried = list(dict.fromkeys(name for watch in watches for name in watch.missing))
+        tried = list(dict.fromkeys(name for watch in self._watched() for name in watch.missing))
         return named_in_code(self.paths.dir, tried) if tried else []
 
     # -- configs/ -------------------------------------------------------------------------
