@@ -6,8 +6,11 @@ import { rolloutView } from "./rollout.js";
 const main = document.getElementById("main");
 const status = document.getElementById("status");
 let meta = null;
+let shown = 0;
 
 async function render() {
+  // A render that an earlier hash started may finish after a later one: only the latest may draw.
+  const mine = ++shown;
   const [path, query] = (location.hash.slice(2) || "list").split("?");
   const params = new URLSearchParams(query || "");
   const [view, id] = path.split("/");
@@ -22,9 +25,11 @@ async function render() {
     else if (view === "figures") node = await figuresView(meta, params);
     else if (view === "compare") node = await compareView(meta, params);
     else node = await listView(meta, params);
+    if (mine !== shown) return;
     main.replaceChildren(node);
     document.body.dataset.ready = view;
   } catch (err) {
+    if (mine !== shown) return;
     main.replaceChildren(h("p", { class: "error" }, `error: ${err.message}`));
   }
   window.scrollTo(0, 0);

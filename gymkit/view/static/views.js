@@ -45,9 +45,16 @@ function pager(total, offset, onPage) {
     h("button", { type: "button", disabled: offset + PAGE >= total, onclick: () => onPage(offset + PAGE) }, "next ▶"));
 }
 
+// The filters a form shows may already be stale (a click on "clear" is drawing the next list):
+// a change adds to what the URL holds now, not to what it held when the form was drawn.
+function hashParams(view) {
+  const [path, query] = location.hash.slice(2).split("?");
+  return path === view ? Object.fromEntries(new URLSearchParams(query || "")) : {};
+}
+
 export async function listView(meta, params) {
   const state = Object.fromEntries(params);
-  const update = (patch) => go("list", { ...state, offset: "", ...patch });
+  const update = (patch) => go("list", { ...hashParams("list"), offset: "", ...patch });
   const field = (name) => (e) => update({ [name]: e.target.value });
   const flagOptions = [["", "any flag"], ...Object.entries(FLAG_LABELS),
     ...meta.flags.filter((f) => f.startsWith("suspicious_")).map((f) => [f, f.replace("_", ": ")])];
@@ -91,9 +98,9 @@ export async function groupsView(meta, params) {
   const data = await api(`/api/groups?${new URLSearchParams({ ...state, limit: PAGE })}`);
   const offset = Number(state.offset || 0);
   const bar = h("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
-    select("file", state.file, fileOptions(meta), (e) => go("groups", { ...state, file: e.target.value, offset: "" })),
+    select("file", state.file, fileOptions(meta), (e) => go("groups", { ...hashParams("groups"), file: e.target.value, offset: "" })),
     select("kind", state.kind, [["", "all prompts (mixed first)"], ["mixed", "mixed rewards only"], ["uniform", "same reward in every sample"]],
-      (e) => go("groups", { ...state, kind: e.target.value, offset: "" })),
+      (e) => go("groups", { ...hashParams("groups"), kind: e.target.value, offset: "" })),
     state.below_k ? h("span", { class: "chip" }, `pass@${state.below_k} below 1`) : null);
   const list = h("div", { class: "groups", id: "groups" });
   for (const g of data.groups) {
