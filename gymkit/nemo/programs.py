@@ -11,8 +11,9 @@ What it tried to start its own Python says: a ``.pth`` file in the server's envi
 gymkit builds) loads an audit hook (PEP 578) into every Python of that environment whose
 variables name a log, the server and the Ray workers that run its tasks alike, whatever
 ``PYTHONPATH`` a Ray ``runtime_env`` gives them (swerl_gen's sets its own). The hook only reads
-each ``subprocess.Popen`` and ``os.posix_spawn`` event and logs a program found neither on
-``PATH`` nor at its path; the processes behave as they would without it.
+each ``subprocess.Popen`` and ``os.posix_spawn`` event, and each call of asyncio's
+``create_subprocess_exec`` (under uvloop, cvdp's ``apptainer``, no event fires), and logs a
+program found neither on ``PATH`` nor at its path; the processes behave as they would without it.
 """
 
 from __future__ import annotations
@@ -60,25 +61,59 @@ def _gymkit_watch():
             return args[0], args[2], args[3]
         return args[0], None, args[2]
 
-    def hook(event, args):
-        if event not in events:
+    def note(name, cwd, env):
+        name = os.fsdecode(name)
+        if name in seen:
             return
+        seen.add(name)
+        if os.sep in name:  # a path: relative to the folder the process starts in
+            found = os.access(os.path.join(os.fsdecode(cwd) if cwd else os.getcwd(), name), os.X_OK)
+        else:
+            path = (env if env is not None else os.environ).get("PATH", os.defpath)
+            found = shutil.which(name, path=os.fsdecode(path)) is not None
+        if not found:
+            with open(log, "a", encoding="utf-8") as out:
+                out.write(name.replace("\\n", " ") + "\\n")
+
+    # uvloop (nemo-gym's uvicorn runs on it) starts an asyncio subprocess from C, where no audit
+    # event fires: create_subprocess_exec is wrapped to note the program, then calls through.
+    wrapped = {{}}  # module name: the function it now holds
+
+    def watching(original):
+        def create_subprocess_exec(program, *args, **kwargs):
+            try:
+                note(program, kwargs.get("cwd"), kwargs.get("env"))
+            except Exception:
+                pass
+            return original(program, *args, **kwargs)
+
+        create_subprocess_exec.__wrapped__ = original
+        create_subprocess_exec.__doc__ = original.__doc__
+        import inspect
+
+        if hasattr(inspect, "markcoroutinefunction"):
+            inspect.markcoroutinefunction(create_subprocess_exec)
+        return create_subprocess_exec
+
+    def watch_asyncio():
+        for module_name in ("asyncio.subprocess", "asyncio"):  # the package re-exports the submodule's
+            module = sys.modules.get(module_name)
+            original = getattr(module, "create_subprocess_exec", None)
+            if original is None or module_name in wrapped:
+                continue
+            if original not in wrapped.values():
+                module.create_subprocess_exec = watching(original)
+            wrapped[module_name] = module.create_subprocess_exec
+
+    def hook(event, args):
         try:
+            if len(wrapped) < 2 and "asyncio.subprocess" in sys.modules:
+                watch_asyncio()
+            if event not in events:
+                return
             name, cwd, env = started(event, args)
-            if name is None:
-                return
-            name = os.fsdecode(name)
-            if name in seen:
-                return
-            seen.add(name)
-            if os.sep in name:  # a path: relative to the folder the process starts in
-                found = os.access(os.path.join(os.fsdecode(cwd) if cwd else os.getcwd(), name), os.X_OK)
-            else:
-                path = (env if env is not None else os.environ).get("PATH", os.defpath)
-                found = shutil.which(name, path=os.fsdecode(path)) is not None
-            if not found:
-                with open(log, "a", encoding="utf-8") as out:
-                    out.write(name.replace("\\n", " ") + "\\n")
+            if name is not None:
+                note(name, cwd, env)
         except Exception:  # not BaseException: a signal handler's KeyboardInterrupt or SystemExit must go on
             pass
 

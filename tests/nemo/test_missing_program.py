@@ -23,15 +23,23 @@ pytestmark = [pytest.mark.slow, pytest.mark.nemo]
 
 GYMKIT = str(Path(sys.executable).parent / "gymkit")
 PROGRAM = "gymkit-test-no-such-sandbox"
+PULL = "gymkit-test-no-such-puller"
 VERIFY = f'''
     async def verify(self, body: BaseVerifyRequest) -> BaseVerifyResponse:
+        import asyncio
         import subprocess
 
         reward = 0.0
         if RUNS:
             try:
+                # As cvdp does: under nemo-gym's uvloop no audit event fires for this one.
+                await asyncio.create_subprocess_exec("{PULL}", "pull", "image")
                 subprocess.run(["{PROGRAM}", "exec", "image"], check=True)
                 reward = 1.0
+            except (OSError, subprocess.CalledProcessError):
+                pass
+            try:
+                subprocess.run(["{PROGRAM}", "exec", "image"], check=True)
             except (OSError, subprocess.CalledProcessError):
                 pass
         return BaseVerifyResponse(**body.model_dump(), reward=reward)
@@ -70,7 +78,9 @@ def test_a_verify_that_runs_a_missing_program_warns(
 ) -> None:
     [finding] = _gym404(nemo_checkout, tmp_path, runs=True)
     assert finding["status"] == "warn", finding
-    assert finding["message"].startswith(f"could not run here: verify tried to run '{PROGRAM}', which is not installed")
+    assert finding["message"].startswith(
+        f"could not run here: verify tried to run '{PULL}', '{PROGRAM}', which is not installed"
+    ), finding
 
 
 def test_a_program_named_in_code_verify_never_runs_changes_nothing(
