@@ -79,8 +79,9 @@ def make_checkout(wheel: Path, target: Path) -> Path:
         info = next(n.split("/")[0] for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         metadata = archive.read(f"{info}/METADATA").decode()
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
+        # Everything but the metadata: configs point into benchmarks/ and environments/ too.
         for name in archive.namelist():
-            if name.split("/")[0] in TREES:
+            if name.split("/")[0] != info:
                 archive.extract(name, target)
     (target / "pyproject.toml").write_text(_pyproject(metadata, entry_points), encoding="utf-8")
     (target / ".gitignore").write_text(".gymkit-cache/\n.venv/\n*.egg-info/\n__pycache__/\n", encoding="utf-8")
