@@ -12,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-__all__ = ["REPO", "build_wheel", "fresh_clone", "run"]
+__all__ = ["REPO", "build_wheel", "fresh_clone", "install_from_wheel", "run"]
 
 
 def run(cmd: list[str | Path], cwd: Path, *, timeout: float = 1200, **env: str) -> subprocess.CompletedProcess[str]:
@@ -61,6 +61,20 @@ def build_wheel(source: Path, dist: Path) -> Path:
     assert built.returncode == 0, built.stdout
     (wheel,) = dist.glob("gymkit-*.whl")
     return wheel
+
+
+def install_from_wheel(tmp: Path, python: str) -> tuple[Path, Path]:
+    """A fresh clone of this repository under ``tmp`` and a venv with gymkit installed from its wheel (and uv).
+
+    uv beside gymkit (`pip install gymkit uv`) builds a server's environment in seconds.
+    """
+    source = fresh_clone(tmp / "gymkit-src")
+    venv = tmp / "venv"
+    assert run([python, "-m", "venv", venv], tmp).returncode == 0
+    pip = [venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    done = run([*pip, build_wheel(source, tmp / "dist1"), "uv"], tmp)
+    assert done.returncode == 0, done.stdout
+    return source, venv
 
 
 @pytest.fixture(scope="module")

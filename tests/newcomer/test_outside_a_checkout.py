@@ -17,7 +17,7 @@ import yaml
 
 from gymkit.rules import embedded_model_requirement
 
-from .conftest import build_wheel, fresh_clone, git, run
+from .conftest import build_wheel, git, install_from_wheel, run
 
 pytestmark = pytest.mark.slow
 
@@ -30,13 +30,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     if PYTHON is None:
         pytest.skip("python3.11 is needed to make the contributor's venv")
     tmp = tmp_path_factory.mktemp("outside")
-    source = fresh_clone(tmp / "gymkit-src")
-    venv = tmp / "venv"
-    assert run([PYTHON, "-m", "venv", venv], tmp).returncode == 0
+    source, venv = install_from_wheel(tmp, PYTHON)
     pip = [venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    # uv beside gymkit (`pip install gymkit uv`) builds the server's environment in seconds.
-    done = run([*pip, build_wheel(source, tmp / "dist1"), "uv"], tmp)
-    assert done.returncode == 0, done.stdout
     done = run([*pip, "--no-deps", str(embedded_model_requirement())], tmp)
     assert done.returncode == 0, done.stdout
     gym = tmp / "my-gym"
