@@ -177,8 +177,9 @@ class Environment:
     def install(self, *args: str, cwd: Path | None = None) -> int:
         """Install into this environment with its own installer; its exit status.
 
-        The installer's output is shown once it ends; on failure ``failure`` holds the line that says
-        why, for the caller's one-line error (what a check reports). The return stays an exit status:
+        The installer's output is shown only when it fails (a success is the caller's one line, not
+        a package list per server); then ``failure`` holds the line that says why, for the caller's
+        one-line error (what a check reports). The return stays an exit status:
         noxfiles copied into gyms test it as one. ``cwd``: where relative paths in requirement files
         resolve (NeMo Gym installs from the server's folder).
         """
@@ -187,9 +188,9 @@ class Environment:
         else:
             cmd = [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", *args]
         code, text = childproc.run(cmd, cwd=cwd, output="capture", confine=self.build_confinement())
-        if text:
-            print(text, file=sys.stderr, flush=True)
         status = code if code is not None else 1
+        if text and status:
+            print(text, file=sys.stderr, flush=True)
         object.__setattr__(self, "failure", installer_reason(text) if status else "")  # frozen: a note, not state
         return status
 
