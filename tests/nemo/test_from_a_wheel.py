@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gymkit.nemo.detect import server_kind
-from gymkit.testing.environment import Environment
+from gymkit.testing.environment import Environment, find_uv
 from tests.newcomer.conftest import install_from_wheel, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.nemo]
@@ -27,7 +27,7 @@ PYTHON = shutil.which("python3.11")
 def wheel_gymkit(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if PYTHON is None:
         pytest.skip("python3.11 is needed to make the contributor's venv")
-    source, venv = install_from_wheel(tmp_path_factory.mktemp("wheel"), PYTHON)
+    source, venv = install_from_wheel(tmp_path_factory.mktemp("wheel"), PYTHON, uv=find_uv())
     shutil.rmtree(source)  # nothing of a source tree left to fall back on
     return venv / "bin" / "gymkit"
 

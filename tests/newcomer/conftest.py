@@ -63,15 +63,18 @@ def build_wheel(source: Path, dist: Path) -> Path:
     return wheel
 
 
-def install_from_wheel(tmp: Path, python: str) -> tuple[Path, Path]:
+def install_from_wheel(tmp: Path, python: str, *, uv: str | None = None) -> tuple[Path, Path]:
     """A fresh clone of this repository under ``tmp`` and a venv with gymkit installed from its wheel (and uv).
 
-    uv beside gymkit (`pip install gymkit uv`) builds a server's environment in seconds.
+    uv beside gymkit (`pip install gymkit uv`) builds a server's environment in seconds. With
+    ``uv`` (its path) the install is `uv pip install`, as a contributor who has uv runs it.
     """
     source = fresh_clone(tmp / "gymkit-src")
     venv = tmp / "venv"
     assert run([python, "-m", "venv", venv], tmp).returncode == 0
     pip = [venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    if uv:
+        pip = [uv, "pip", "install", "-q", "--python", venv / "bin" / "python"]
     done = run([*pip, build_wheel(source, tmp / "dist1"), "uv"], tmp)
     assert done.returncode == 0, done.stdout
     return source, venv
