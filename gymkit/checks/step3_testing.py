@@ -118,45 +118,67 @@ def collect_tests(server_dir: Path, timeout: float) -> tuple[list[str], str | No
     return ids, None
 
 
-def collect_nemo_tests(server_dir: Path, timeout: float) -> tuple[list[str], str | None]:
+def collect_nemo_tests(
+    server_dir: Path, timeout: float, notes: list[str] | None = None
+) -> tuple[list[str], str | None]:
     """Test ids of a server written for nemo_gym, collected as ``ng_test`` runs them: in the server's NeMo Gym
-    environment (built or reused), from its folder. Collected only: running them is ``ng_test``'s job."""
+    environment (built or reused), from its folder. Collected only: running them is ``ng_test``'s job.
+
+    An environment without pytest gets one beside it, as ng_test falls back on the pytest on PATH;
+    ``notes`` then receives the warning that says so."""
     from gymkit.errors import UserError
-    from gymkit.nemo.environment import prepare_nemo_environment
+    from gymkit.nemo.environment import prepare_nemo_environment, pytest_beside
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr)
 
     try:
-        env = prepare_nemo_environment(server_dir, log=lambda message: print(message, file=sys.stderr))
+        env = prepare_nemo_environment(server_dir, log=log)
     except UserError as exc:
         return [], f"the server's NeMo Gym environment could not be built: {exc.message}"
     # An absolute verbosity, not -q: NeMo Gym 0.5's addopts carry --verbose, which a -q only cancels,
     # and pytest then prints the collection tree instead of one id a line.
     cmd = [str(env.python), "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "--verbosity=-1"]
-    variables = env.variables(PYTHONPATH=_python_path(server_dir))
-    code, output = childproc.run(cmd, cwd=server_dir, env=variables, timeout=timeout, confine=Confinement())
+    path = _python_path(server_dir)
+    code, output = childproc.run(
+        cmd, cwd=server_dir, env=env.variables(PYTHONPATH=path), timeout=timeout, confine=Confinement()
+    )
+    if code not in (None, 0, 5) and _lacks_pytest(output):
+        try:
+            beside = pytest_beside(env, log=lambda message: log(f"[{server_dir.name}] {message}"))
+        except UserError as exc:
+            return [], f"{_NO_PYTEST} in the server's environment, and {exc.message}"
+        if notes is not None:
+            notes.append(_NO_PYTEST_RULE)
+        variables = env.variables(PYTHONPATH=os.pathsep.join([str(beside), path]))
+        code, output = childproc.run(cmd, cwd=server_dir, env=variables, timeout=timeout, confine=Confinement())
     if code is None:
         return [], f"collecting tests took longer than {timeout:.0f}s (an import that hangs?)"
     ids = [line for line in output.splitlines() if "::" in line and not line.startswith(("E ", " "))]
     if code not in (0, 5):
-        return ids, f"collection in the NeMo Gym environment failed: {_collection_failure(output, code, nemo=True)}"
+        return ids, f"collection in the NeMo Gym environment failed: {_collection_failure(output, code)}"
     return ids, None
 
 
 _INTERNAL = "INTERNALERROR>"
 _NO_PYTEST = "No module named pytest"
+_NO_PYTEST_RULE = (
+    "the server's requirements.txt does not install pytest, so its tests cannot run in its own venv (NeMo Gym's"
+    " template writes `-e nemo-gym[dev] @ ../../`; ng_test then runs whichever pytest is on PATH): collected with"
+    " pytest installed beside the environment (gymkit's rule: a server's venv runs its own tests)"
+)
+
+
+def _lacks_pytest(output: str) -> bool:
+    return any(line.strip().endswith(_NO_PYTEST) for line in output.splitlines())
 
 
 _EXCEPTION = re.compile(r"^[\w.]*(?:Error|Exception|Exit|Interrupt)\b")
 
 
-def _collection_failure(output: str, code: int, *, nemo: bool = False) -> str:
+def _collection_failure(output: str, code: int) -> str:
     """Why pytest could not collect, in its own words: an import's error line, a conftest's exception."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    if nemo and any(line.endswith(_NO_PYTEST) for line in lines):
-        return (
-            f"{_NO_PYTEST} in the server's environment: its requirements.txt does not install it (NeMo Gym's"
-            " template writes `-e nemo-gym[dev] @ ../../`; ng_test then runs whichever pytest is on PATH,"
-            " outside the server's venv)"
-        )
     errors = [line[2:].strip() for line in lines if line.startswith("E ")]
     if errors:
         # The exception's own line, not the last line of a message that runs over several.
@@ -171,10 +193,16 @@ def _collection_failure(output: str, code: int, *, nemo: bool = False) -> str:
     return f"pytest exited with {code}" + (f": {lines[-1]}" if lines else "")
 
 
-def _collected(fx: Fixtures) -> tuple[list[str], str | None]:
-    if fx.server_kind == "nemo_gym":
-        return fx.memo("collected_tests", lambda: collect_nemo_tests(fx.paths.dir, fx.options.collect_timeout))
-    return fx.memo("collected_tests", lambda: collect_tests(fx.paths.dir, fx.options.collect_timeout))
+def _collected(fx: Fixtures) -> tuple[list[str], str | None, list[str]]:
+    """The test ids, why collection failed, and what to warn of even where it worked."""
+
+    def collect() -> tuple[list[str], str | None, list[str]]:
+        notes: list[str] = []
+        if fx.server_kind == "nemo_gym":
+            return (*collect_nemo_tests(fx.paths.dir, fx.options.collect_timeout, notes), notes)
+        return (*collect_tests(fx.paths.dir, fx.options.collect_timeout), notes)
+
+    return fx.memo("collected_tests", collect)
 
 
 def _needs_environment(fx: Fixtures) -> bool:
@@ -200,13 +228,14 @@ class GYM302(Step3):
         if _needs_environment(fx):
             # Building an upstream server's environment costs what starting it does.
             return Skip("collecting needs the server's NeMo Gym environment; built with --reverify only")
-        ids, error = _collected(fx)
+        ids, error, notes = _collected(fx)
+        warned = [problem(note, TEST_FILE, level="warn") for note in notes]
         if error:
             found = elsewhere_warning(fx, "collecting the tests", [error], TEST_FILE)
-            return found or _read_only_finding(fx, error) or [problem(error, TEST_FILE)]
+            return warned + (found or _read_only_finding(fx, error) or [problem(error, TEST_FILE)])
         if not ids:
-            return [problem("pytest collected no tests", TEST_FILE)]
-        return []
+            return [*warned, problem("pytest collected no tests", TEST_FILE)]
+        return warned
 
 
 _DENIED = re.compile(r"PermissionError: \[Errno 13\] Permission denied: (?:'([^']+)'|\"([^\"]+)\")")

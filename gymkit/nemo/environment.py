@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 import tomllib
@@ -51,7 +52,7 @@ from gymkit.testing.environment import (
     install_cause,
 )
 
-__all__ = ["NemoRequirements", "nemo_requirements", "prepare_nemo_environment"]
+__all__ = ["NemoRequirements", "nemo_requirements", "prepare_nemo_environment", "pytest_beside"]
 
 # `-e nemo-gym[dev] @ ../../`, `nemo_gym @ file:///x`, `-e ../..`: a requirement naming a local nemo-gym.
 _NAMED_PATH = re.compile(
@@ -305,3 +306,29 @@ def prepare_nemo_environment(
         shown_version = ".".join(map(str, version or ()))
         log(f"[{label}] environment: built in {seconds:.1f} s ({env.backend}, Python {shown_version})")
         return env
+
+
+# What upstream's `nemo-gym[dev]` extra brings for a server's tests.
+_TEST_RUNNER = ("pytest", "pytest-asyncio")
+
+
+def pytest_beside(env: Environment, *, log: Callable[[str], None]) -> Path:
+    """A folder holding pytest for ``env``'s Python, installed beside the environment rather than into it.
+
+    For a server whose requirements leave pytest out: ng_test then runs whichever pytest is on PATH,
+    outside the server's venv, and its tests still run. The environment's packages stay what its
+    requirements make them; this folder (inside the environment's, where its confined installer may
+    write, and gone with it) goes first on PYTHONPATH when its tests are collected.
+    """
+    target = env.location / "gymkit-pytest"
+    with _locked(target.with_suffix(".lock")):
+        stamp = target / ENV_STAMP
+        if stamp.is_file():
+            return target
+        if target.exists():
+            shutil.rmtree(target)
+        if env.install("--target", str(target), *_TEST_RUNNER) != 0:
+            raise UserError(f"installing pytest beside {env.location.name} failed{install_cause(env.failure)}")
+        stamp.write_text(" ".join(_TEST_RUNNER), encoding="utf-8")
+        log(f"environment: pytest installed beside the packages of {env.location.name} (ng_test runs the one on PATH)")
+        return target

@@ -9,19 +9,17 @@ it never runs explains nothing.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gymkit.testing.environment import Environment
+from tests.nemo.gymkit_cli import check_json
 
 pytestmark = [pytest.mark.slow, pytest.mark.nemo]
 
-GYMKIT = str(Path(sys.executable).parent / "gymkit")
 PROGRAM = "gymkit-test-no-such-sandbox"
 PULL = "gymkit-test-no-such-puller"
 VERIFY = f'''
@@ -61,15 +59,7 @@ def _gym404(nemo_checkout: Path, root: Path, runs: bool) -> list[dict]:
         config.rename(config.with_name("sandboxed.yaml"))
         config = config.with_name("sandboxed.yaml")
         config.write_text(config.read_text().replace("example_single_tool_call", "sandboxed"))
-    done = subprocess.run(
-        [GYMKIT, "check", "sandboxed", "--select", "GYM404", "-f", "json"],
-        cwd=gym,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    [report] = json.loads(done.stdout)["servers"]
+    _, [report] = check_json(gym, "sandboxed", "--select", "GYM404")
     return [f for f in report["findings"] if f["code"] == "GYM404"]
 
 
