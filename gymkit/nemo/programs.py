@@ -78,32 +78,32 @@ def _gymkit_watch():
     # uvloop (nemo-gym's uvicorn runs on it) starts an asyncio subprocess from C, where no audit
     # event fires: create_subprocess_exec is wrapped to note the program, then calls through.
     wrapped = {{}}  # module name: the function it now holds
+    wrappers = {{}}  # id of an original: its one wrapper, whichever module held it
 
     def watching(original):
-        def create_subprocess_exec(program, *args, **kwargs):
+        import functools
+
+        @functools.wraps(original)  # its name and module too, so it pickles by reference as before
+        async def create_subprocess_exec(program, *args, **kwargs):
             try:
-                note(program, kwargs.get("cwd"), kwargs.get("env"))
+                # The file that runs is `executable` where given, as in Popen; `program` is argv[0].
+                note(kwargs.get("executable") or program, kwargs.get("cwd"), kwargs.get("env"))
             except Exception:
                 pass
-            return original(program, *args, **kwargs)
+            return await original(program, *args, **kwargs)
 
-        create_subprocess_exec.__wrapped__ = original
-        create_subprocess_exec.__doc__ = original.__doc__
-        import inspect
-
-        if hasattr(inspect, "markcoroutinefunction"):
-            inspect.markcoroutinefunction(create_subprocess_exec)
         return create_subprocess_exec
 
     def watch_asyncio():
         for module_name in ("asyncio.subprocess", "asyncio"):  # the package re-exports the submodule's
             module = sys.modules.get(module_name)
-            original = getattr(module, "create_subprocess_exec", None)
-            if original is None or module_name in wrapped:
+            current = getattr(module, "create_subprocess_exec", None)
+            if current is None or module_name in wrapped:
                 continue
-            if original not in wrapped.values():
-                module.create_subprocess_exec = watching(original)
-            wrapped[module_name] = module.create_subprocess_exec
+            if current not in wrappers.values():
+                current = wrappers.setdefault(id(current), watching(current))
+                module.create_subprocess_exec = current
+            wrapped[module_name] = current
 
     def hook(event, args):
         try:

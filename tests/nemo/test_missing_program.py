@@ -29,17 +29,19 @@ VERIFY = f'''
 
         reward = 0.0
         if RUNS:
+            pulled = ran = False
             try:
                 # As cvdp does: under nemo-gym's uvloop no audit event fires for this one.
                 await asyncio.create_subprocess_exec("{PULL}", "pull", "image")
-                subprocess.run(["{PROGRAM}", "exec", "image"], check=True)
-                reward = 1.0
-            except (OSError, subprocess.CalledProcessError):
+                pulled = True
+            except OSError:
                 pass
             try:
                 subprocess.run(["{PROGRAM}", "exec", "image"], check=True)
+                ran = True
             except (OSError, subprocess.CalledProcessError):
                 pass
+            reward = 1.0 if pulled and ran else 0.0
         return BaseVerifyResponse(**body.model_dump(), reward=reward)
 '''
 

@@ -26,6 +26,23 @@ async def spawn():
     except OSError:
         pass
 asyncio.run(spawn())
+class CLoop(asyncio.SelectorEventLoop):
+    async def subprocess_exec(self, protocol_factory, program, *args, **kwargs):
+        # As uvloop's does: the spawn is the loop's own, with no Popen and so no audit event.
+        raise FileNotFoundError(2, "No such file or directory")
+async def spawn_in_c():
+    try:
+        await asyncio.create_subprocess_exec("gymkit-absent-three", "x")
+    except OSError:
+        pass
+async def argv0_only():
+    # argv[0] is only a name where `executable` says what runs.
+    done = await asyncio.create_subprocess_exec("gymkit-argv0-only", "-c", "pass", executable=sys.executable)
+    await done.wait()
+asyncio.run(argv0_only())
+loop = CLoop()
+loop.run_until_complete(spawn_in_c())
+loop.close()
 subprocess.run(["true"], env={"PATH": "/nowhere"}, executable="/bin/true")
 work = sys.argv[2]
 subprocess.run(["./run.sh"], cwd=work, check=True)  # a path relative to the folder it starts in: there
@@ -56,7 +73,7 @@ def test_the_programs_a_process_could_not_start_are_logged_once_each(tmp_path: P
     watch = ProgramWatch()
     assert _run(tmp_path, watch) == "42"  # the processes it watches run as they would without it
     watch.collect()
-    assert watch.missing == ["gymkit-absent-one", "/no/such/dir/tool", "gymkit-absent-two"]
+    assert watch.missing == ["gymkit-absent-one", "/no/such/dir/tool", "gymkit-absent-two", "gymkit-absent-three"]
 
 
 def test_the_hook_left_in_the_environment_does_nothing_to_unwatched_runs(tmp_path: Path) -> None:
