@@ -321,14 +321,22 @@ def pytest_beside(env: Environment, *, log: Callable[[str], None]) -> Path:
     write, and gone with it) goes first on PYTHONPATH when its tests are collected.
     """
     target = env.location / "gymkit-pytest"
-    with _locked(target.with_suffix(".lock")):
+    # The lock beside the environment, as its own is: inside, its confined build could have put a link.
+    with _locked(env.location.with_name(f"{env.location.name}.pytest.lock")):
         stamp = target / ENV_STAMP
-        if stamp.is_file():
+        if stamp.is_file() and not stamp.is_symlink():
             return target
-        if target.exists():
-            shutil.rmtree(target)
-        if env.install("--target", str(target), *_TEST_RUNNER) != 0:
-            raise UserError(f"installing pytest beside {env.location.name} failed{install_cause(env.failure)}")
-        stamp.write_text(" ".join(_TEST_RUNNER), encoding="utf-8")
+        try:
+            if target.is_symlink():
+                target.unlink()
+            elif target.exists():
+                shutil.rmtree(target)
+            if env.install("--target", str(target), *_TEST_RUNNER) != 0:
+                raise UserError(f"installing pytest beside {env.location.name} failed{install_cause(env.failure)}")
+            handle = os.open(stamp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(" ".join(_TEST_RUNNER))
+        except OSError as exc:
+            raise UserError(f"installing pytest beside {env.location.name} failed: {exc}") from None
         log(f"environment: pytest installed beside the packages of {env.location.name} (ng_test runs the one on PATH)")
         return target

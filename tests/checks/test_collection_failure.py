@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gymkit.checks.runner import run_checks
-from gymkit.checks.step3_testing import _collection_failure
+from gymkit.checks.step3_testing import _collection_failure, _lacks_pytest
 from gymkit.findings import Status
 from tests.checks.conftest import build_server
 from tests.checks.test_could_not_run_here import _as_nemo_checkout
@@ -36,6 +36,19 @@ INTERNALERROR> subprocess.CalledProcessError: Command '['git', 'clone', 'https:/
 )
 def test_the_reason_is_pytests_words_for_the_exception(output: str, shown: str) -> None:
     assert _collection_failure(output, 4 if "odd" in output else 3).startswith(shown)
+
+
+@pytest.mark.parametrize(
+    ("output", "lacks"),
+    [
+        ("/env/bin/python: No module named pytest\n", True),
+        ("E   ModuleNotFoundError: No module named 'pytest_mock'\n", False),  # a test's own plugin
+        ("E   ModuleNotFoundError: No module named 'pytest'\n", False),  # an import inside the tests
+        ("No module named pytest_httpx\n", False),
+    ],
+)
+def test_only_pythons_own_words_for_no_pytest_count_as_an_environment_without_it(output: str, lacks: bool) -> None:
+    assert _lacks_pytest(output) is lacks
 
 
 CONFTEST = """

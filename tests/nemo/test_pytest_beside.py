@@ -30,7 +30,7 @@ def test_a_server_without_pytest_in_its_requirements_is_collected_and_warned_of(
     done, [report] = check_json(gym, server.name, "--select", "GYM302")
     findings = [f for f in report["findings"] if f["code"] == "GYM302"]
     assert [f["status"] for f in findings] == ["warn"], findings
-    assert "does not install pytest" in findings[0]["message"] and "nemo-gym[dev]" in findings[0]["message"]
+    assert "do not install pytest" in findings[0]["message"] and "nemo-gym[dev]" in findings[0]["message"]
     assert done.returncode == 0, done.stderr[-2000:]
     # Installed beside the server's environment, which stays what its requirements make it.
     [env] = [p for p in (gym / ".gymkit-cache" / "envs").iterdir() if p.is_dir()]
