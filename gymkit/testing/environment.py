@@ -177,11 +177,11 @@ class Environment:
     def install(self, *args: str, cwd: Path | None = None) -> int:
         """Install into this environment with its own installer; its exit status.
 
-        The installer's output is shown only when it fails (a success is the caller's one line, not
-        a package list per server); then ``failure`` holds the line that says why, for the caller's
-        one-line error (what a check reports). The return stays an exit status:
-        noxfiles copied into gyms test it as one. ``cwd``: where relative paths in requirement files
-        resolve (NeMo Gym installs from the server's folder).
+        The installer's output is shown whole when it fails, and of a success only its warnings (the
+        caller says the rest in one line, not a package list per server); on failure ``failure``
+        holds the line that says why, for the caller's one-line error (what a check reports). The
+        return stays an exit status: noxfiles copied into gyms test it as one. ``cwd``: where
+        relative paths in requirement files resolve (NeMo Gym installs from the server's folder).
         """
         if self.backend == "uv":
             cmd = [find_uv() or "uv", "pip", "install", "--python", str(self.python), *args]
@@ -189,8 +189,10 @@ class Environment:
             cmd = [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", *args]
         code, text = childproc.run(cmd, cwd=cwd, output="capture", confine=self.build_confinement())
         status = code if code is not None else 1
-        if text and status:
-            print(text, file=sys.stderr, flush=True)
+        # Of a success, what the installer warned of though it went on (a misspelt extra, a resolver conflict).
+        shown = text if status else "\n".join(line for line in text.splitlines() if _WARNED.match(line))
+        if shown:
+            print(shown, file=sys.stderr, flush=True)
         object.__setattr__(self, "failure", installer_reason(text) if status else "")  # frozen: a note, not state
         return status
 
@@ -203,6 +205,8 @@ class Environment:
         childproc.run([str(self.python), "-c", code], env=self.variables(), confine=self.build_confinement())
 
 
+# Lines of pip's and uv's output that warn, in an install that still succeeded.
+_WARNED = re.compile(r"^\s*(?:warning:|WARNING:|ERROR:)")
 # The lines of pip's and uv's output that say why an install failed; the last one is the deepest cause.
 _REASON = re.compile(r"(?:^|\s)(?:fatal:|error:|ERROR:|╰─▶|Could not|No matching distribution)")
 
