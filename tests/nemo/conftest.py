@@ -22,7 +22,7 @@ from gymkit.errors import UserError
 from gymkit.nemo.environment import prepare_nemo_environment
 from gymkit.nemo.python import find_python
 from gymkit.testing.environment import Environment
-from tests.nemo.tree import WHEEL_NAME, make_checkout, wheel_sha256
+from tests.nemo.tree import LAYOUT, WHEEL_NAME, make_checkout, wheel_sha256
 
 
 def _cache() -> Path:
@@ -56,7 +56,7 @@ def nemo_wheel(nemo_python: str) -> Path:
 
 @pytest.fixture(scope="session")
 def nemo_checkout(nemo_wheel: Path) -> Path:
-    folder = _cache() / f"nemo-gym-{wheel_sha256(nemo_wheel)[:16]}" / "checkout"
+    folder = _cache() / f"nemo-gym-{wheel_sha256(nemo_wheel)[:16]}-layout{LAYOUT}" / "checkout"
     if not (folder / ".git").is_dir():
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix="staging-"))

@@ -1,8 +1,8 @@
 """gymkit installed from its wheel, outside this repository, in a contributor's NeMo Gym fork.
 
-The fork is a clone of the test checkout; gymkit is `pip install`ed from a wheel built from a
-clone of this repository into a venv of its own (the contributor's), nothing of this checkout
-on the path. There it must do what it does from an editable install: write a NeMo-Gym-native
+The fork is a clone of the test checkout; gymkit is installed (`uv pip install`) from a wheel
+built from a clone of this repository into a venv of its own (the contributor's), nothing of
+this checkout on the path. There it must do what it does from an editable install: write a NeMo-Gym-native
 server, and take an upstream server through steps 1 to 4 under the real nemo-gym runtime.
 """
 

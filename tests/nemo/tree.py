@@ -19,6 +19,8 @@ from pathlib import Path
 
 WHEEL_NAME = "nemo_gym-0.4.0-py3-none-any.whl"
 TREES = ("nemo_gym", "resources_servers", "responses_api_agents", "responses_api_models")
+# Bumped when make_checkout lays the tree out differently: a cached checkout of an older layout is not reused.
+LAYOUT = 2
 
 
 def wheel_sha256(wheel: Path) -> str:

@@ -85,7 +85,7 @@ export async function listView(meta, params) {
       h("td", {}, ...chips(r.flags)), h("td", { class: "clip" }, r.prompt), h("td", { class: "clip" }, r.answer)));
   }
   table.append(tbody);
-  body.replaceChildren(pager(data.total, offset, (o) => go("list", { ...state, offset: o })), table);
+  body.replaceChildren(pager(data.total, offset, (o) => go("list", { ...hashParams("list"), offset: o })), table);
   return root;
 }
 
@@ -109,7 +109,7 @@ export async function groupsView(meta, params) {
       h("span", {}, `mean ${fmt(g.mean)} · ${g.passes}/${g.scored} pass`), strip(g.rewards, meta.threshold),
       h("span", { class: "clip" }, g.prompt)));
   }
-  return h("div", {}, bar, pager(data.total, offset, (o) => go("groups", { ...state, offset: o })), list);
+  return h("div", {}, bar, pager(data.total, offset, (o) => go("groups", { ...hashParams("groups"), offset: o })), list);
 }
 
 export async function groupView(meta, id) {
@@ -147,8 +147,8 @@ export async function compareView(meta, params) {
   const a = params.get("a") ?? String(files[0].id), b = params.get("b") ?? String(files[1].id);
   const opts = files.map((f) => [f.id, f.path.split("/").slice(-3).join("/")]);
   const bar = h("form", { class: "filters" },
-    h("label", {}, "A ", select("a", a, opts, (e) => go("compare", { a: e.target.value, b }))),
-    h("label", {}, "B ", select("b", b, opts, (e) => go("compare", { a, b: e.target.value }))));
+    h("label", {}, "A ", select("a", a, opts, (e) => go("compare", { b, ...hashParams("compare"), a: e.target.value }))),
+    h("label", {}, "B ", select("b", b, opts, (e) => go("compare", { a, ...hashParams("compare"), b: e.target.value }))));
   const c = await api(`/api/compare?a=${a}&b=${b}`);
   const o = c.overall;
   const flips = h("table", { class: "rows", id: "flips" }, h("thead", {}, h("tr", {}, ...["flip", "task", "#", "A", "B"].map((t) => h("th", {}, t)))));
