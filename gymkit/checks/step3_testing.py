@@ -139,10 +139,8 @@ def collect_nemo_tests(
     # An absolute verbosity, not -q: NeMo Gym 0.5's addopts carry --verbose, which a -q only cancels,
     # and pytest then prints the collection tree instead of one id a line.
     cmd = [str(env.python), "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "--verbosity=-1"]
-    path = _python_path(server_dir)
-    code, output = childproc.run(
-        cmd, cwd=server_dir, env=env.variables(PYTHONPATH=path), timeout=timeout, confine=Confinement()
-    )
+    variables = env.variables(PYTHONPATH=_python_path(server_dir))
+    code, output = childproc.run(cmd, cwd=server_dir, env=variables, timeout=timeout, confine=Confinement())
     if code not in (None, 0, 5) and _lacks_pytest(output):
         try:
             beside = pytest_beside(env, log=lambda message: log(f"[{server_dir.name}] {message}"))
@@ -153,7 +151,6 @@ def collect_nemo_tests(
         # Last on sys.path, not first on PYTHONPATH: pytest's own dependencies (packaging, pluggy...)
         # must not shadow the versions the server's requirements chose.
         appended = [str(env.python), "-c", _PYTEST_APPENDED, str(beside), *cmd[3:]]
-        variables = env.variables(PYTHONPATH=path)
         code, output = childproc.run(appended, cwd=server_dir, env=variables, timeout=timeout, confine=Confinement())
     if code is None:
         return [], f"collecting tests took longer than {timeout:.0f}s (an import that hangs?)"

@@ -318,7 +318,7 @@ def pytest_beside(env: Environment, *, log: Callable[[str], None]) -> Path:
     For a server whose requirements leave pytest out: ng_test then runs whichever pytest is on PATH,
     outside the server's venv, and its tests still run. The environment's packages stay what its
     requirements make them; this folder (inside the environment's, where its confined installer may
-    write, and gone with it) goes first on PYTHONPATH when its tests are collected.
+    write, and gone with it) goes last on sys.path when its tests are collected.
     """
     target = env.location / "gymkit-pytest"
     # The lock beside the environment, as its own is: inside, its confined build could have put a link.
